@@ -1,0 +1,28 @@
+# Two entry points (README): `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch is pinned to the CPU wheel in constraints.txt; every pip call below uses it.
+PIP    := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/supportscope analyze examples/math500_qwen25_7b_base_vs_rl_counts.csv \
+		--base qwen2.5-7b-base --tuned qwen2.5-7b-simplerl-zoo --out out/demo
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/passk.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis
