@@ -1,0 +1,57 @@
+"""Per-problem labels of DESIGN.md section 3: elicited / created / lost / unchanged / unsolved.
+
+Inputs per problem: accessibility at budget K of base and tuned (1 accessible: CP lower bound
+>= eps(K); 0 inaccessible: CP upper bound < eps(K); -1 undetermined) and the one-sided Fisher
+p-values of tuned vs base success.
+
+| base \\ tuned  | accessible                                 | inaccessible |
+|---------------|--------------------------------------------|--------------|
+| accessible    | elicited (significantly higher),           | lost         |
+|               | weakened (significantly lower), else unchanged |          |
+| inaccessible  | created                                    | unsolved     |
+
+"weakened" is not in DESIGN.md's table; a significant drop between two accessible states is
+neither "unchanged" nor "lost", so it gets its own label (DESIGN: follow the user's expectation).
+Significance: two-sided central Fisher test at level alpha, i.e. a one-sided p-value <= alpha/2.
+An undetermined accessibility leaves every label its possible states allow: a single one is kept,
+several give "undetermined" with the candidates listed in `possible` (e.g. "created|unsolved").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ELICITED, CREATED, LOST, UNCHANGED, WEAKENED, UNSOLVED, UNDETERMINED = (
+    "elicited", "created", "lost", "unchanged", "weakened", "unsolved", "undetermined")
+LABELS = (ELICITED, CREATED, LOST, UNCHANGED, WEAKENED, UNSOLVED, UNDETERMINED)
+
+
+def label_problems(acc_base: np.ndarray, acc_tuned: np.ndarray, p_greater: np.ndarray,
+                   p_less: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (label, possible): object arrays of str, vectorised over problems."""
+    acc_base, acc_tuned = np.asarray(acc_base), np.asarray(acc_tuned)
+    up = np.asarray(p_greater) <= alpha / 2
+    down = np.asarray(p_less) <= alpha / 2
+    bit = {lab: np.int64(1 << i) for i, lab in enumerate(LABELS)}
+    both_bits = np.where(up, bit[ELICITED], np.where(down, bit[WEAKENED], bit[UNCHANGED]))
+    cells = {(0, 1): bit[CREATED], (1, 0): bit[LOST], (0, 0): bit[UNSOLVED], (1, 1): both_bits}
+    mask = np.zeros(len(acc_base), dtype=np.int64)
+    for (s0, s1), bits in cells.items():
+        ok = ((acc_base == s0) | (acc_base == -1)) & ((acc_tuned == s1) | (acc_tuned == -1))
+        mask |= np.where(ok, bits, 0)
+    uniq, inv = np.unique(mask, return_inverse=True)
+    names = ["|".join(lab for lab in LABELS if m & bit[lab]) for m in uniq]
+    possible = np.asarray(names, dtype=object)[inv]
+    label = np.asarray([UNDETERMINED if "|" in s else s for s in names], dtype=object)[inv]
+    return label, possible
+
+
+def created_from(label: np.ndarray, base_regime: np.ndarray) -> np.ndarray:
+    """For created problems: "barrier" (base p > 0 certified), "nothing" (base p = 0 certified,
+    singular) or "unknown" (base inaccessible, barrier or singular not told apart); "" otherwise."""
+    out = np.full(len(label), "", dtype=object)
+    is_c = label == CREATED
+    out[is_c] = "unknown"
+    out[is_c & (base_regime == "barrier")] = "barrier"
+    out[is_c & (base_regime == "singular")] = "nothing"
+    return out

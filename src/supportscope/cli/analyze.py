@@ -1,0 +1,96 @@
+"""`supportscope analyze`: the full elicitation-vs-creation analysis of existing results."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from supportscope.analysis import AnalyzeConfig, compare, model_counts
+from supportscope.cli.options import with_config_options
+from supportscope.records import load_counts
+from supportscope.records.errors import InputError
+from supportscope.report.terminal import print_summary
+from supportscope.report.writers import write_json, write_table
+from supportscope.versions import library_versions
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pick(table, name: str | None, path: Path, role: str):
+    """The model of a single-model file: --base/--tuned if given, else the file's only model."""
+    names = sorted(set(table["model"].to_pylist()))
+    if name is None:
+        if len(names) != 1:
+            raise InputError(str(path), f"the file holds {len(names)} models ({', '.join(names[:10])})",
+                             f"pass --{role} NAME to choose one")
+        name = names[0]
+    return model_counts(table, name, [str(path)])
+
+
+@with_config_options(AnalyzeConfig)
+def analyze(
+    results: list[Path] = typer.Argument(None, help="Counts or per-sample files (CSV, JSONL, Parquet)."),
+    base: str = typer.Option(None, "--base", help="Base model: a value of the `model` column."),
+    tuned: str = typer.Option(None, "--tuned", help="Tuned model: a value of the `model` column."),
+    base_file: Path = typer.Option(None, "--base-file", help="A file holding the base model's results "
+                                   "(the model column may be absent)."),
+    tuned_file: Path = typer.Option(None, "--tuned-file", help="A file holding the tuned model's results."),
+    out: Path = typer.Option(None, "--out", help="Output folder. Default: results/BASE_vs_TUNED."),
+    config: AnalyzeConfig = None,
+) -> None:
+    """Analyse base vs tuned results: pass@k with bands, regimes, elicited/created/lost labels, verdict.
+
+    Writes per_problem.parquet/.csv and summary.json (config, versions, inputs) to --out.
+    """
+    config.validate()
+    err = Console(stderr=True)
+    with err.status("reading results"):
+        if base_file or tuned_file:
+            if not (base_file and tuned_file):
+                raise InputError(str(base_file or tuned_file), "--base-file and --tuned-file go together",
+                                 "pass both, or put both models in RESULTS and use --base/--tuned")
+            if results:
+                raise InputError(str(results[0]), "RESULTS cannot be combined with --base-file/--tuned-file",
+                                 "use either RESULTS with --base/--tuned, or --base-file/--tuned-file")
+            tb = load_counts([base_file], default_model=base or base_file.stem,
+                             success_threshold=config.success_threshold)
+            tt = load_counts([tuned_file], default_model=tuned or tuned_file.stem,
+                             success_threshold=config.success_threshold)
+            b, t = _pick(tb, base, base_file, "base"), _pick(tt, tuned, tuned_file, "tuned")
+            inputs = [base_file, tuned_file]
+        else:
+            if not results:
+                raise InputError("<command line>", "no results given",
+                                 "pass one or more files: supportscope analyze FILE --base NAME --tuned NAME")
+            if not (base and tuned):
+                table = load_counts(results, success_threshold=config.success_threshold)
+                names = sorted(set(table["model"].to_pylist()))
+                raise InputError(str(results[0]), "--base and --tuned are required; the model column "
+                                 f"holds: {', '.join(names[:10])}", "pass --base NAME --tuned NAME")
+            table = load_counts(results, success_threshold=config.success_threshold)
+            srcs = [str(p) for p in results]
+            b, t = model_counts(table, base, srcs), model_counts(table, tuned, srcs)
+            inputs = list(results)
+    with err.status(f"analysing {len(b.problem_id)} problems ({config.bootstrap} bootstrap replicates)"):
+        result = compare(b, t, config)
+    summary = result.summary
+    summary["config"] = config.to_dict()
+    summary["inputs"] = [{"path": str(p), "sha256": _sha256(p)} for p in inputs]
+    summary["command"] = ["supportscope", *sys.argv[1:]]
+    summary["versions"] = library_versions()
+    out = out or Path("results") / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{b.name}_vs_{t.name}")
+    written = write_table(out / "per_problem", result.per_problem)
+    write_json(out / "summary.json", summary)
+    written.append(out / "summary.json")
+    print_summary(summary, outputs=[str(p) for p in written])

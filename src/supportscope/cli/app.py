@@ -1,0 +1,31 @@
+"""The `supportscope` command. Bad input exits with code 2 and one line naming file, line and fix."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from supportscope.analysis.config import ConfigError
+from supportscope.cli.analyze import analyze
+from supportscope.records.errors import InputError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Did post-training elicit a capability the base model had, or create one?")
+app.command(help=analyze.__doc__)(analyze)
+
+
+@app.callback()
+def _root() -> None:
+    """supportscope: elicitation vs creation in post-training (pass@k, regimes, labels, verdict)."""
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except (InputError, ConfigError) as e:
+        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(e)))
+        sys.exit(2)

@@ -1,0 +1,226 @@
+"""Load results from any eval harness as a counts table, validating as the data streams in.
+
+>>> table = load_counts(["base.csv", "tuned_samples.jsonl"])            # doctest: +SKIP
+>>> table.column_names
+['problem_id', 'model', 'n', 'correct', 'source', 'line']
+
+Each file is either counts (``problem_id, model, n, correct``) or per-sample rows
+(``problem_id, model, sample_idx, correct`` or ``reward``), in CSV, JSON Lines or Parquet.
+Per-sample rows are aggregated to counts. The first problem found raises
+:class:`~supportscope.records.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+
+from .aggregate import GroupTally
+from .columns import Layout, detect_layout
+from .errors import InputError
+from .formats import check_path
+from .keys import SeenKeys, Vocab, pack_place, unpack_place
+from .schema import COUNTS_SCHEMA
+from .source import Source
+from .source_csv import CsvSource
+from .source_jsonl import JsonlSource
+from .source_parquet import ParquetSource
+from .validate import Issues, check_counts, check_samples
+
+__all__ = ["load_counts"]
+
+PathLike = str | os.PathLike[str]
+
+_OPENERS: dict[str, type[Source]] = {"csv": CsvSource, "jsonl": JsonlSource, "parquet": ParquetSource}
+_LOW32 = np.int64(0xFFFFFFFF)
+_FIX_DUP_PAIR = (
+    "keep one row per problem and model (add up n and correct if they are parts of one run); "
+    "one problem and model must not be in two files"
+)
+_FIX_DUP_SAMPLE = "give each sample of a problem and model its own sample_idx, and write each sample once"
+
+
+def load_counts(
+    paths: PathLike | Iterable[PathLike],
+    *,
+    default_model: str | None = None,
+    success_threshold: float = 1.0,
+) -> pa.Table:
+    """Read result files and return one counts table (schema :data:`COUNTS_SCHEMA`).
+
+    Args:
+        paths: one path or several; ``.csv``, ``.jsonl`` / ``.ndjson`` or ``.parquet`` / ``.pq``.
+            Counts files and per-sample files may be mixed.
+        default_model: the model name for the rows of a file with no ``model`` column (a
+            file that has one keeps its own). If None, a missing ``model`` column is an error.
+        success_threshold: a per-sample ``reward`` counts as a success when >= this.
+
+    Returns:
+        ``problem_id, model, n, correct, source, line``: one row per (problem_id, model), in
+        file order; aggregated groups in order of their first sample.
+
+    Raises:
+        InputError: at the first problem in the files, naming the file, line (or row) and fix.
+        ValueError: no paths, or a bad argument.
+    """
+    if not 0.0 < float(success_threshold) <= 1.0:
+        raise ValueError(f"success_threshold must be in (0, 1], got {success_threshold!r}")
+    if default_model is not None and not str(default_model).strip():
+        raise ValueError("default_model must be a non-empty name or None")
+    path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not path_list:
+        raise ValueError("no input files given")
+    loader = _Loader(default_model, float(success_threshold))
+    tables = [loader.read(i, p) for i, p in enumerate(path_list)]
+    return pa.concat_tables(tables)
+
+
+class _Loader:
+    """State shared by the files of one :func:`load_counts` call."""
+
+    def __init__(self, default_model: str | None, threshold: float) -> None:
+        self.default_model = default_model
+        self.threshold = threshold
+        self.problem_ids = Vocab()
+        self.models = Vocab()
+        self.pairs = SeenKeys()  # (problem_id, model) of every counts row so far -> place
+        self.sources: list[Source] = []
+        self.real_paths: dict[str, str] = {}
+
+    def read(self, index: int, path: PathLike) -> pa.Table:
+        """Read one file into a counts table."""
+        fmt = check_path(path)
+        real = os.path.realpath(path)
+        if real in self.real_paths:
+            raise InputError(path, f"this file was already given (as {self.real_paths[real]})", "pass each file once")
+        self.real_paths[real] = os.fspath(path)
+        source = _OPENERS[fmt](path)
+        self.sources.append(source)
+        layout = detect_layout(source, self.default_model)
+        try:
+            if layout.kind == "counts":
+                return self._counts(index, source, layout)
+            return self._samples(index, source, layout)
+        except OSError as e:
+            raise InputError(path, f"cannot be read ({e.strerror or e})", "check the file and its permissions") from None
+
+    def _pair_keys(self, problem_id: pa.StringArray, model: pa.StringArray | None) -> np.ndarray:
+        pid = self.problem_ids.codes(problem_id)
+        if model is None:
+            mod = np.full(pid.size, self.models.codes(pa.array([self.default_model], pa.string()))[0])
+        else:
+            mod = self.models.codes(model)
+        return (pid << 32) | mod
+
+    def _pair_text(self, key: int) -> str:
+        pid = self.problem_ids.values[int(key) >> 32].as_py()
+        model = self.models.values[int(key) & 0xFFFFFFFF].as_py()
+        return f"problem_id {pid!r} with model {model!r}"
+
+    def _elsewhere(self, place: int) -> str:
+        source_index, row = unpack_place(place)
+        return self.sources[source_index].where(row)
+
+    def _counts(self, index: int, source: Source, layout: Layout) -> pa.Table:
+        parts: list[tuple] = []
+        offset = 0
+        for batch in source.batches(list(layout.names)):
+            issues = Issues()
+            cb = check_counts(batch, layout.has_model, issues)
+            keys = self._pair_keys(cb.problem_id, cb.model)
+            rows = offset + np.arange(len(keys), dtype=np.int64)
+            places = pack_place(index, rows)
+            repeat = self.pairs.first_repeat(keys, places)
+            if repeat:
+                pos, first = repeat
+                issues.add(
+                    pos,
+                    f"{self._pair_text(keys[pos])} appears twice: at {self._elsewhere(first)} and at {source.where(offset + pos)}",
+                    _FIX_DUP_PAIR,
+                )
+            _raise_earliest(issues, source, offset)
+            self.pairs.add(keys, places)
+            parts.append((cb.problem_id, keys, cb.n, cb.correct, rows))
+            offset += len(keys)
+        rows = np.concatenate([p[4] for p in parts])
+        keys = np.concatenate([p[1] for p in parts])
+        return _table(
+            pa.concat_arrays([p[0] for p in parts]),
+            self.models.strings(keys & _LOW32),
+            np.concatenate([p[2] for p in parts]),
+            np.concatenate([p[3] for p in parts]),
+            source,
+            rows,
+        )
+
+    def _samples(self, index: int, source: Source, layout: Layout) -> pa.Table:
+        tally = GroupTally()
+        offset = 0
+        for batch in source.batches(list(layout.names), bool_columns=(layout.outcome,)):
+            issues = Issues()
+            sb = check_samples(batch, layout.has_model, layout.outcome, self.threshold, issues)
+            pairs = self._pair_keys(sb.problem_id, sb.model)
+            rows = offset + np.arange(pairs.size, dtype=np.int64)
+            g, new_pairs, new_pos = tally.groups(pairs)
+            sample_keys = (g << 32) | sb.sample_idx
+            places = pack_place(index, rows)
+            repeat = tally.samples.first_repeat(sample_keys, places)
+            if repeat:
+                pos, first = repeat
+                issues.add(
+                    pos,
+                    f"sample_idx {int(sb.sample_idx[pos])} of {self._pair_text(pairs[pos])} appears twice: "
+                    f"at {self._elsewhere(first)} and at {source.where(offset + pos)}",
+                    _FIX_DUP_SAMPLE,
+                )
+            earlier = self.pairs.first_repeat(new_pairs, pack_place(index, new_pos))
+            if earlier:
+                j, first = earlier
+                pos = int(new_pos[j])
+                issues.add(
+                    pos,
+                    f"{self._pair_text(new_pairs[j])} appears twice: at {self._elsewhere(first)} "
+                    f"and in this file from {source.where(offset + pos)}",
+                    _FIX_DUP_PAIR,
+                )
+            _raise_earliest(issues, source, offset)
+            tally.samples.add(sample_keys, places)
+            tally.add(g, sb.success, rows)
+            offset += pairs.size
+        order = np.argsort(tally.first_row, kind="stable")
+        pairs, first_rows = tally.pairs[order], tally.first_row[order]
+        self.pairs.add(pairs, pack_place(index, first_rows))
+        return _table(
+            self.problem_ids.strings(pairs >> 32),
+            self.models.strings(pairs & _LOW32),
+            tally.n[order],
+            tally.correct[order],
+            source,
+            first_rows,
+        )
+
+
+def _raise_earliest(issues: Issues, source: Source, offset: int) -> None:
+    issue = issues.earliest()
+    if issue is not None:
+        raise source.error(offset + issue.index, issue.message, issue.fix)
+
+
+def _table(
+    problem_id: pa.Array, model: pa.Array, n: np.ndarray, correct: np.ndarray, source: Source, rows: np.ndarray
+) -> pa.Table:
+    size = len(problem_id)
+    return pa.Table.from_arrays(
+        [
+            problem_id.cast(pa.string()),
+            model.cast(pa.string()),
+            pa.array(n, pa.int64()),
+            pa.array(correct, pa.int64()),
+            pa.array([source.path], pa.string()).take(pa.array(np.zeros(size, dtype=np.int64))),
+            pa.array(source.lines(rows), pa.int64()),
+        ],
+        schema=COUNTS_SCHEMA,
+    )

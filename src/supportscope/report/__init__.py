@@ -1,0 +1,1 @@
+"""Report layer: files (Parquet, CSV, JSON) and the rich terminal summary."""

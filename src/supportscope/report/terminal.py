@@ -1,0 +1,95 @@
+"""Rich terminal summary of a compare() summary: the verdict first, then the numbers behind it."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from supportscope.analysis.labels import LABELS
+
+_REGIMES = ("basin", "tail", "barrier", "singular", "inaccessible", "undetermined")
+
+
+def _ci(x, lo, hi, fmt="{:.3f}") -> str:
+    return f"{fmt.format(x)} [{fmt.format(lo)}, {fmt.format(hi)}]"
+
+
+def print_summary(s: dict, console: Console | None = None, outputs: list[str] | None = None) -> None:
+    con = console or Console()
+    if not con.is_terminal and con.width < 120:  # files and pipes: do not wrap the tables
+        con.width = 120
+    b = s["budget"]
+    con.print(Panel(s["verdict"]["sentence"], title=f"verdict: {s['verdict']['kind']}",
+                    subtitle=f"{s['base']} -> {s['tuned']}", expand=True))
+    con.print(f"{s['n_problems']} problems, n = {s['n_base']['min']}..{s['n_base']['max']} base / "
+              f"{s['n_tuned']['min']}..{s['n_tuned']['max']} tuned samples; audit budget K = {b['K']} "
+              f"(eps = {b['eps_K']:.4f}), basin budget {b['basin_budget']} (eps = {b['eps_basin']:.4f}), "
+              f"zeta = {b['zeta']}, {1 - b['alpha']:.0%} intervals")
+
+    t = Table(title="pooled pass@k [95% paired-bootstrap interval]" if abs(b["alpha"] - 0.05) < 1e-12
+              else f"pooled pass@k [{1 - b['alpha']:.0%} interval]")
+    for col in ("k", s["base"], s["tuned"], "tuned - base"):
+        t.add_column(col, justify="right")
+    for r in s["passk"]:
+        t.add_row(str(r["k"]), _ci(r["base"], r["base_lo"], r["base_hi"]),
+                  _ci(r["tuned"], r["tuned_lo"], r["tuned_hi"]),
+                  _ci(r["difference"], r["difference_lo"], r["difference_hi"], "{:+.3f}"))
+    con.print(t)
+    cr = s["curves"]["crossover"]
+    if cr is not None:
+        if cr["k"] is None:
+            con.print(f"pass@k crossover: none up to k = {cr['searched_up_to']} "
+                      f"({cr['share_of_replicates_with_crossover']:.0%} of bootstrap replicates have one)")
+        else:
+            hi = "> n" if cr["hi"] is None else f"{cr['hi']:.0f}"
+            con.print(f"pass@k crossover ({cr['direction']}): k = {cr['k']} [{cr['lo']:.0f}, {hi}]")
+
+    t = Table(title=f"labels at K = {b['K']} [interval over problems]")
+    t.add_column("label")
+    t.add_column("problems", justify="right")
+    t.add_column("interval", justify="right")
+    t.add_column("share of pass@1 gain", justify="right")
+    for lab in LABELS:
+        r = s["labels"][lab]
+        share = "" if r["share_of_gain"] is None else f"{r['share_of_gain']:+.0%}"
+        t.add_row(lab, str(r["count"]), f"[{r['lo']:.0f}, {r['hi']:.0f}]", share)
+    con.print(t)
+
+    tr = s["transition"]
+    rows = [a for a in _REGIMES if any(tr[a].values())]
+    cols = [c for c in _REGIMES if any(tr[a][c] for a in _REGIMES)]
+    t = Table(title=f"regime transition at K = {b['K']} (rows: base, columns: tuned)")
+    t.add_column("base \\ tuned")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for a in rows:
+        t.add_row(a, *[str(tr[a][c]) if tr[a][c] else "." for c in cols])
+    con.print(t)
+
+    v, le, g = s["venn"], s["leash"], s["gibbs"]
+    con.print(f"Venn at k = n: both {v['both']}, base only {v['base_only']}, tuned only "
+              f"{v['tuned_only']}, neither {v['neither']}; SRR {_ci(**_v(le['SRR']))}, "
+              f"NDR {_ci(**_v(le['NDR']))}, NSCR {_ci(**_v(le['NSCR']))}, SDS {_ci(**_v(le['SDS']))}")
+    if g["lambda"] is None:
+        con.print("Gibbs fit: none (the base never succeeds, so no tilt is identified)")
+    else:
+        beta = "inf" if g["beta"] is None else f"{g['beta']:.3f}"
+        share = ("undefined (no mean gain)" if g["share_of_gain_explained"] is None
+                 else f"{g['share_of_gain_explained']:.0%}"
+                 + ("" if g["share_lo"] is None else f" [{g['share_lo']:.0%}, {g['share_hi']:.0%}]"))
+        over = "" if g["gain_on_over_tilt"] is None else f", carrying {g['gain_on_over_tilt']:.0%} of the gain"
+        con.print(f"Gibbs fit: lambda = 1/beta = {_ci(g['lambda'], g['lambda_lo'], g['lambda_hi'])} "
+                  f"(beta = {beta}); one tilt explains {share} of the mean gain; "
+                  f"{g['over_tilt']} over-tilted problems{over}, {g['anti_tilt']} anti-tilted")
+    cvb = " ".join(f"K={r['K']}:{r['counts']['created']}" + ("" if r["certifiable"] else "*")
+                   for r in s["created_vs_budget"])
+    con.print(f"created vs budget: {cvb}  (* = n too small to certify inaccessibility at that K)")
+    for note in s["notes"]:
+        con.print(f"[yellow]note:[/yellow] {note}")
+    for path in outputs or []:
+        con.print(f"wrote {path}")
+
+
+def _v(d: dict) -> dict:
+    return {"x": d["value"], "lo": d["lo"], "hi": d["hi"]}

@@ -1,0 +1,68 @@
+"""Pure numpy/scipy statistics for supportscope (DESIGN.md sections 2-4).
+
+pass@k curves, paired bootstrap, Clopper-Pearson bounds and budgets, regimes, per-problem
+difference tests, the Gibbs tilt, KL estimators and the support metrics of "The Invisible Leash".
+No torch, pandas or pyarrow here.
+"""
+
+from .bootstrap import PairedBootstrap, percentile_interval
+from .bounds import clopper_pearson, eps, max_certifiable_budget, n_to_decide
+from .difference import two_proportion_pvalues
+from .gibbs import (
+    fit_global_tilt,
+    gibbs_tilt,
+    implied_tilt,
+    jeffreys,
+    share_of_gain,
+    tilt,
+    tilt_residuals,
+)
+from .kl import KLEstimate, bernoulli_kl, kl_estimators
+from .leash import Venn, leash_metrics, venn
+from .passk import passk_at, passk_curves, pooled_passk
+from .regimes import (
+    BARRIER,
+    BASIN,
+    INACCESSIBLE,
+    SINGULAR,
+    TAIL,
+    UNDETERMINED,
+    RegimeResult,
+    accessibility,
+    classify,
+)
+
+__all__ = [
+    "BARRIER",
+    "BASIN",
+    "INACCESSIBLE",
+    "SINGULAR",
+    "TAIL",
+    "UNDETERMINED",
+    "KLEstimate",
+    "PairedBootstrap",
+    "RegimeResult",
+    "Venn",
+    "accessibility",
+    "bernoulli_kl",
+    "classify",
+    "clopper_pearson",
+    "eps",
+    "fit_global_tilt",
+    "gibbs_tilt",
+    "implied_tilt",
+    "jeffreys",
+    "kl_estimators",
+    "leash_metrics",
+    "max_certifiable_budget",
+    "n_to_decide",
+    "passk_at",
+    "passk_curves",
+    "percentile_interval",
+    "pooled_passk",
+    "share_of_gain",
+    "tilt",
+    "tilt_residuals",
+    "two_proportion_pvalues",
+    "venn",
+]
