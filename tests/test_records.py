@@ -252,6 +252,75 @@ def test_paths_may_be_str_or_path(tmp_path):
     assert load_counts(str(path)).equals(load_counts([path]))
 
 
+# ---------------------------------------------------------------- sample shards (one file per seed)
+
+
+def first_line(fmt: str, row: int) -> int:
+    """The ``line`` of data row ``row`` of a file written by :func:`write` from :func:`sample_rows`
+    rows (each CSV completion holds one line break, so CSV row i starts on line 2 + 2 i)."""
+    return {"csv": 2 + 2 * row, "jsonl": 1 + row, "parquet": row}[fmt]
+
+
+def shard_rows(rows: list[dict], shards: int) -> list[list[dict]]:
+    """Split sample rows over ``shards`` files by sample_idx (like one file per seed), with one
+    group only in the first shard, one only in the last and one missing from the middle ones."""
+    out: list[list[dict]] = [[] for _ in range(shards)]
+    for r in rows:
+        key = (r["problem_id"], r["model"])
+        if key == ("q0", "base"):
+            k = 0
+        elif key == ("q1", "tuned"):
+            k = shards - 1
+        elif key == ("q2", "base"):
+            k = 0 if r["sample_idx"] % 2 else shards - 1
+        else:
+            k = r["sample_idx"] % shards
+        out[k].append(r)
+    return out
+
+
+@pytest.mark.parametrize("tiny", [False, True], ids=["batches", "tiny-batches"])
+@pytest.mark.parametrize("fmts", [("csv", "jsonl"), ("parquet", "parquet"), ("jsonl", "csv"), ("csv", "parquet", "jsonl")], ids="-".join)
+def test_sample_shards_merge_like_one_file(tmp_path, monkeypatch, fmts, tiny):
+    rows = sample_rows(seed=11, problems=6, samples=8)
+    shards = shard_rows(rows, len(fmts))
+    paths = [write(tmp_path / f"base_seed{k + 1}.{fmt}", part) for k, (fmt, part) in enumerate(zip(fmts, shards))]
+    whole = write(tmp_path / "all.jsonl", [r for part in shards for r in part])
+    if tiny:
+        monkeypatch.setattr(textscan, "CHUNK_BYTES", 41)
+        monkeypatch.setattr(source_csv, "_BLOCK_BYTES", 200)
+        monkeypatch.setattr(source_parquet, "_BATCH_ROWS", 5)
+    t = load_counts(paths)
+    # the same counts, in the same order, as one concatenated file, and as a brute-force count
+    cols = ["problem_id", "model", "n", "correct"]
+    assert t.select(cols).equals(load_counts(whole).select(cols))
+    assert as_dict(t) == brute_force_counts(rows)
+    assert t.num_rows == 12 and sum(t.column("n").to_pylist()) == len(rows)
+    # each group is where its first sample is: first shard that has it, first row there
+    first = {}
+    for k, part in enumerate(shards):
+        for i, r in enumerate(part):
+            first.setdefault((r["problem_id"], r["model"]), (k, i))
+    expected = sorted(first.values())
+    assert [first[k] for k in zip(t.column("problem_id").to_pylist(), t.column("model").to_pylist())] == expected
+    assert t.column("source").to_pylist() == [str(paths[k]) for k, _ in expected]
+    assert t.column("line").to_pylist() == [first_line(fmts[k], i) for k, i in expected]
+
+
+def test_sample_shards_around_a_counts_file(tmp_path):
+    rows = sample_rows(seed=2, problems=3, samples=4)
+    a, b = shard_rows(rows, 2)
+    pa_, pb = write(tmp_path / "s1.csv", a), write(tmp_path / "s2.jsonl", b)
+    counts = write(tmp_path / "c.parquet", [{"problem_id": "other", "model": "base", "n": 3, "correct": 2}])
+    t = load_counts([pa_, counts, pb])
+    assert as_dict(t) == {**brute_force_counts(rows), ("other", "base"): (3, 2)}
+    sources = t.column("source").to_pylist()
+    # groups first seen in s1, then the counts row, then the group first seen in s2 (q1, tuned)
+    in_a = len({(r["problem_id"], r["model"]) for r in a})
+    assert sources == [str(pa_)] * in_a + [str(counts)] + [str(pb)] * (6 - in_a)
+    assert t.slice(in_a + 1).column("model").to_pylist() == ["tuned"]
+
+
 # ---------------------------------------------------------------- lines in text files
 
 

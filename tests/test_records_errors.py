@@ -345,10 +345,55 @@ def test_duplicate_between_counts_and_aggregated_samples(tmp_path):
     check(error_of([samples, counts]), f"{counts} row 1:", "appears twice", f"at {samples}:3 and at {counts} row 1")
 
 
-def test_duplicate_between_two_samples_files(tmp_path):
-    a = write(tmp_path / "a.jsonl", [sample(0), sample(1)])
-    b = write(tmp_path / "b.jsonl", [sample(2, problem_id="other"), sample(2)])
-    check(error_of([a, b]), f"{b}:2:", "problem_id 'q' with model 'm' appears twice", f"at {a}:1")
+SHARD_FORMATS = [("csv", "jsonl"), ("parquet", "parquet"), ("jsonl", "parquet"), ("parquet", "csv")]
+
+
+@pytest.mark.parametrize("fmts", SHARD_FORMATS, ids="-".join)
+def test_sample_repeated_across_shards(tmp_path, fmts):
+    # samples of one problem and model may be split over files, but each sample_idx only once
+    a = write(tmp_path / f"seed1.{fmts[0]}", [sample(0), sample(1), sample(2, problem_id="other"), sample(2)])
+    b = write(tmp_path / f"seed2.{fmts[1]}", [sample(5, problem_id="other"), sample(3), sample(1), sample(4)])
+    first, again = place(a, 1).rstrip(":"), place(b, 2).rstrip(":")
+    check(error_of([a, b]), place(b, 2), "sample_idx 1 of problem_id 'q' with model 'm' appears twice", f"at {first} and at {again}")
+    # without the repeat the shards merge
+    b = write(tmp_path / f"seed3.{fmts[1]}", [sample(5, problem_id="other"), sample(3), sample(4)])
+    t = load_counts([a, b])
+    assert t.column("n").to_pylist() == [5, 2] and t.column("correct").to_pylist() == [2, 1]  # q: 0-4, other: 2, 5
+
+
+def test_sample_repeated_across_shards_with_one_between(tmp_path):
+    a = write(tmp_path / "s1.csv", [sample(0), sample(1)])
+    b = write(tmp_path / "s2.parquet", [sample(2), sample(3)])
+    c = write(tmp_path / "s3.jsonl", [sample(4), sample(5), sample(0)])
+    check(error_of([a, b, c]), f"{c}:3:", "sample_idx 0 of problem_id 'q' with model 'm' appears twice", f"at {a}:2 and at {c}:3")
+
+
+def test_sample_repeated_across_shards_in_a_later_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(source_parquet, "_BATCH_ROWS", 100)
+    a = write(tmp_path / "s1.parquet", [sample(i) for i in range(1000)])
+    b = write(tmp_path / "s2.parquet", [sample(i) for i in range(1000, 1500)] + [sample(537)])
+    check(error_of([a, b]), f"{b} row 500:", "sample_idx 537", f"at {a} row 537 and at {b} row 500")
+
+
+@pytest.mark.parametrize(
+    "order",
+    ["shards-counts", "counts-shards", "shard-counts-shard"],
+)
+def test_duplicate_between_counts_and_sample_shards(tmp_path, order):
+    """A counts row may not repeat a group of sample rows, whichever shard holds the group."""
+    s1 = write(tmp_path / "s1.csv", [sample(0, problem_id="x"), sample(0), sample(1)])  # q first on line 3
+    s2 = write(tmp_path / "s2.jsonl", [sample(2), sample(0, problem_id="y"), sample(3)])  # y first on line 2
+    for pid, first in (("q", f"{s1}:3"), ("y", f"{s2}:2")):
+        counts = write(tmp_path / f"counts_{pid}.parquet", [{"problem_id": "z", "model": "m", "n": 1, "correct": 0}, {"problem_id": pid, "model": "m", "n": 4, "correct": 1}])
+        pair = f"problem_id {pid!r} with model 'm' appears twice"
+        if order == "shards-counts":
+            check(error_of([s1, s2, counts]), f"{counts} row 1:", pair, f"at {first} and at {counts} row 1")
+        elif order == "counts-shards":
+            check(error_of([counts, s1, s2]), f"{first}:", pair, f"at {counts} row 1 and in this file from {first}")
+        elif pid == "q":  # s1, counts, s2: the group is in s1, before the counts
+            check(error_of([s1, counts, s2]), f"{counts} row 1:", pair, f"at {first} and at {counts} row 1")
+        else:  # s1, counts, s2: the group first appears in s2, after the counts
+            check(error_of([s1, counts, s2]), f"{first}:", pair, f"at {counts} row 1 and in this file from {first}")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

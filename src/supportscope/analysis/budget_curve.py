@@ -25,19 +25,21 @@ def created_vs_budget(c0, n0, c1, n1, p_greater, p_less, zeta: float, alpha: flo
                       boot: PairedBootstrap) -> list[dict]:
     """Label counts at each budget, with a bootstrap interval on the created count."""
     k_cert = max_certifiable_budget(int(n0.min()), zeta, alpha)
-    rows = []
+    rows, created = [], []
     for K in budgets_up_to(int(max(n0.max(), n1.max()))):
         a0 = accessibility(c0, n0, K, zeta, alpha)
         a1 = accessibility(c1, n1, K, zeta, alpha)
         label, possible = label_problems(a0, a1, p_greater, p_less, alpha)
-        created = (label == CREATED).astype(float)
+        created.append(label == CREATED)
         maybe = np.array([CREATED in s.split("|") for s in possible]) & (label != CREATED)
-        lo, hi = percentile_interval(boot.means(created[:, None])[:, 0] * len(label), alpha)
         rows.append({
             "K": K,
             "certifiable": bool(K <= k_cert),
             "counts": {lab: int((label == lab).sum()) for lab in LABELS},
-            "created_lo": float(lo), "created_hi": float(hi),
             "undetermined_could_be_created": int(maybe.sum()),
         })
+    created = np.stack(created, axis=1).astype(float)
+    lo, hi = percentile_interval(boot.means(created) * len(c0), alpha)
+    for j, row in enumerate(rows):
+        row["created_lo"], row["created_hi"] = float(lo[j]), float(hi[j])
     return rows

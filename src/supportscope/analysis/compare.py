@@ -69,12 +69,6 @@ def _check_ks(ks: list[int], pair: PairedCounts) -> None:
                 f"ask for k <= {m.n[i]} with --k, or sample more", line=line)
 
 
-def _count_ci(indicator: np.ndarray, boot: PairedBootstrap, alpha: float) -> tuple[float, float]:
-    q = len(indicator)
-    lo, hi = percentile_interval(boot.means(indicator.astype(float)[:, None])[:, 0] * q, alpha)
-    return float(lo), float(hi)
-
-
 def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None) -> Comparison:
     """Analyse base vs tuned counts. See the module docstring for where each number comes from."""
     cfg = config or AnalyzeConfig()
@@ -107,13 +101,14 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     table = passk_table(c0, n0, c1, n1, ks, boot, cfg.alpha)
 
     could_create = np.array([CREATED in s.split("|") for s in possible]) & (label == UNDETERMINED)
-    labels = {}
     gain = c1 / n1 - c0 / n0
     total_gain = float(gain.sum())
-    for lab in LABELS:
-        is_lab = label == lab
-        lo, hi = _count_ci(is_lab, boot, cfg.alpha)
-        labels[lab] = {"count": int(is_lab.sum()), "lo": lo, "hi": hi,
+    onehot = np.stack([label == lab for lab in LABELS], axis=1)
+    count_lo, count_hi = percentile_interval(boot.means(onehot.astype(float)) * Q, cfg.alpha)
+    labels = {}
+    for j, lab in enumerate(LABELS):
+        is_lab = onehot[:, j]
+        labels[lab] = {"count": int(is_lab.sum()), "lo": float(count_lo[j]), "hi": float(count_hi[j]),
                        "share_of_gain": float(gain[is_lab].sum()) / total_gain if total_gain > 0 else None}
         if lab in (CREATED, LOST):
             labels[lab]["ids"] = pair.problem_id[is_lab][:100].tolist()

@@ -1,4 +1,4 @@
-"""Per-sample rows -> counts, one batch at a time: n, successes and the first row per group."""
+"""Per-sample rows -> counts, one batch at a time: n, successes and the first place per group."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ __all__ = ["GroupTally"]
 
 
 class GroupTally:
-    """Running counts per (problem_id, model) group of one file.
+    """Running counts per (problem_id, model) group, over all the per-sample files of a load.
 
     Groups are identified by an int64 ``pair`` key; each gets a dense index ``g`` in order of
-    discovery. ``n[g]`` counts samples, ``correct[g]`` successes and ``first_row[g]`` is the
-    data row where the group first appeared. Sample keys ``(g, sample_idx)`` are remembered in
-    a :class:`SeenKeys` to catch repeated samples.
+    discovery. ``n[g]`` counts samples, ``correct[g]`` successes and ``first_place[g]`` is the
+    place (:func:`~supportscope.records.keys.pack_place`: file index, data row) where the group
+    first appeared. Sample keys ``(g, sample_idx)`` are remembered in a :class:`SeenKeys` to
+    catch repeated samples, within a file and across the sample files (shards) of one group.
     """
 
     def __init__(self) -> None:
@@ -24,7 +25,7 @@ class GroupTally:
         self._sorted_g = np.zeros(0, dtype=np.int64)
         self.n = np.zeros(0, dtype=np.int64)
         self.correct = np.zeros(0, dtype=np.int64)
-        self.first_row = np.zeros(0, dtype=np.int64)
+        self.first_place = np.zeros(0, dtype=np.int64)
         self.samples = SeenKeys()
 
     def groups(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,18 +51,25 @@ class GroupTally:
             grow = np.zeros(new.size, dtype=np.int64)
             self.n = np.concatenate((self.n, grow))
             self.correct = np.concatenate((self.correct, grow))
-            self.first_row = np.concatenate((self.first_row, grow - 1))
+            self.first_place = np.concatenate((self.first_place, grow - 1))
         return g_uniq[inverse.reshape(-1)], uniq[new], first[new]
 
-    def add(self, g: np.ndarray, success: np.ndarray, rows: np.ndarray) -> None:
-        """Count a checked batch: group index, success flag and data row of each sample."""
+    def find(self, pairs: np.ndarray) -> np.ndarray:
+        """Group index of each pair key, -1 for a pair with no group (registers nothing)."""
+        if not self._sorted.size:
+            return np.full(pairs.size, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._sorted, pairs), self._sorted.size - 1)
+        return np.where(self._sorted[pos] == pairs, self._sorted_g[pos], -1)
+
+    def add(self, g: np.ndarray, success: np.ndarray, places: np.ndarray) -> None:
+        """Count a checked batch: group index, success flag and place (packed) of each sample."""
         size = self.pairs.size
         self.n += np.bincount(g, minlength=size)
         self.correct += np.bincount(g, weights=success.astype(np.float64), minlength=size).astype(np.int64)
-        fresh = self.first_row[g] < 0
+        fresh = self.first_place[g] < 0
         if fresh.any():
-            gf, rf = g[fresh], rows[fresh]
+            gf, rf = g[fresh], places[fresh]
             order = np.lexsort((rf, gf))
             gf, rf = gf[order], rf[order]
             head = np.r_[True, gf[1:] != gf[:-1]]
-            self.first_row[gf[head]] = rf[head]
+            self.first_place[gf[head]] = rf[head]

@@ -6,7 +6,9 @@
 
 Each file is either counts (``problem_id, model, n, correct``) or per-sample rows
 (``problem_id, model, sample_idx, correct`` or ``reward``), in CSV, JSON Lines or Parquet.
-Per-sample rows are aggregated to counts. The first problem found raises
+Per-sample rows are aggregated to counts, across files too: the samples of one problem and model
+may be split over several per-sample files (shards, e.g. one file per seed), as long as each
+``sample_idx`` occurs once. The first problem found raises
 :class:`~supportscope.records.errors.InputError`.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -37,8 +40,8 @@ PathLike = str | os.PathLike[str]
 _OPENERS: dict[str, type[Source]] = {"csv": CsvSource, "jsonl": JsonlSource, "parquet": ParquetSource}
 _LOW32 = np.int64(0xFFFFFFFF)
 _FIX_DUP_PAIR = (
-    "keep one row per problem and model (add up n and correct if they are parts of one run); "
-    "one problem and model must not be in two files"
+    "keep one counts row per problem and model (add up n and correct if they are parts of one run), "
+    "and give a problem and model either as a counts row or as per-sample rows, not both"
 )
 _FIX_DUP_SAMPLE = "give each sample of a problem and model its own sample_idx, and write each sample once"
 
@@ -60,7 +63,8 @@ def load_counts(
 
     Returns:
         ``problem_id, model, n, correct, source, line``: one row per (problem_id, model), in
-        file order; aggregated groups in order of their first sample.
+        file order; aggregated groups in order of their first sample (file order, then row
+        order), with the ``source`` and ``line`` of that sample and the samples of every file.
 
     Raises:
         InputError: at the first problem in the files, naming the file, line (or row) and fix.
@@ -74,8 +78,8 @@ def load_counts(
     if not path_list:
         raise ValueError("no input files given")
     loader = _Loader(default_model, float(success_threshold))
-    tables = [loader.read(i, p) for i, p in enumerate(path_list)]
-    return pa.concat_tables(tables)
+    parts = [loader.read(i, p) for i, p in enumerate(path_list)]
+    return pa.concat_tables([loader.finish(part) for part in parts])
 
 
 class _Loader:
@@ -87,11 +91,13 @@ class _Loader:
         self.problem_ids = Vocab()
         self.models = Vocab()
         self.pairs = SeenKeys()  # (problem_id, model) of every counts row so far -> place
+        self.tally = GroupTally()  # (problem_id, model) groups of the per-sample rows of all files
         self.sources: list[Source] = []
         self.real_paths: dict[str, str] = {}
 
-    def read(self, index: int, path: PathLike) -> pa.Table:
-        """Read one file into a counts table."""
+    def read(self, index: int, path: PathLike) -> pa.Table | _Groups:
+        """Read one file: a counts table, or the sample groups that first appear in it (their
+        counts are final only after the last file; see :meth:`finish`)."""
         fmt = check_path(path)
         real = os.path.realpath(path)
         if real in self.real_paths:
@@ -106,6 +112,16 @@ class _Loader:
             return self._samples(index, source, layout)
         except OSError as e:
             raise InputError(path, f"cannot be read ({e.strerror or e})", "check the file and its permissions") from None
+
+    def finish(self, part: pa.Table | _Groups) -> pa.Table:
+        """The counts table of one file's result from :meth:`read`, once all files are read."""
+        if isinstance(part, pa.Table):
+            return part
+        counts = {"n": self.tally.n[part.groups], "correct": self.tally.correct[part.groups]}
+        return pa.Table.from_arrays(
+            [pa.array(counts[name], pa.int64()) if name in counts else part.table.column(name) for name in COUNTS_SCHEMA.names],
+            schema=COUNTS_SCHEMA,
+        )
 
     def _pair_keys(self, problem_id: pa.StringArray, model: pa.StringArray | None) -> np.ndarray:
         pid = self.problem_ids.codes(problem_id)
@@ -134,6 +150,11 @@ class _Loader:
             rows = offset + np.arange(len(keys), dtype=np.int64)
             places = pack_place(index, rows)
             repeat = self.pairs.first_repeat(keys, places)
+            group = self.tally.find(keys)  # a counts row must not be a group of sample rows either
+            in_samples = np.flatnonzero(group >= 0)
+            if in_samples.size and (repeat is None or in_samples[0] < repeat[0]):
+                pos = int(in_samples[0])
+                repeat = (pos, int(self.tally.first_place[group[pos]]))
             if repeat:
                 pos, first = repeat
                 issues.add(
@@ -156,8 +177,9 @@ class _Loader:
             rows,
         )
 
-    def _samples(self, index: int, source: Source, layout: Layout) -> pa.Table:
-        tally = GroupTally()
+    def _samples(self, index: int, source: Source, layout: Layout) -> _Groups:
+        tally = self.tally
+        start = tally.pairs.size  # groups from here on first appear in this file
         offset = 0
         for batch in source.batches(list(layout.names), bool_columns=(layout.outcome,)):
             issues = Issues()
@@ -176,6 +198,8 @@ class _Loader:
                     f"at {self._elsewhere(first)} and at {source.where(offset + pos)}",
                     _FIX_DUP_SAMPLE,
                 )
+            # a group new to the samples must not be a counts row (groups seen in an earlier
+            # sample file were checked then; their samples merge)
             earlier = self.pairs.first_repeat(new_pairs, pack_place(index, new_pos))
             if earlier:
                 j, first = earlier
@@ -188,19 +212,28 @@ class _Loader:
                 )
             _raise_earliest(issues, source, offset)
             tally.samples.add(sample_keys, places)
-            tally.add(g, sb.success, rows)
+            tally.add(g, sb.success, places)
             offset += pairs.size
-        order = np.argsort(tally.first_row, kind="stable")
-        pairs, first_rows = tally.pairs[order], tally.first_row[order]
-        self.pairs.add(pairs, pack_place(index, first_rows))
-        return _table(
+        groups = start + np.argsort(tally.first_place[start:], kind="stable")
+        pairs = tally.pairs[groups]
+        first_rows = tally.first_place[groups] - pack_place(index, np.int64(0))
+        table = _table(
             self.problem_ids.strings(pairs >> 32),
             self.models.strings(pairs & _LOW32),
-            tally.n[order],
-            tally.correct[order],
+            None,
+            None,
             source,
             first_rows,
         )
+        return _Groups(groups, table)
+
+
+class _Groups(NamedTuple):
+    """The sample groups first seen in one file, in order of their first sample: group indices
+    in the shared :class:`GroupTally`, and their columns but ``n`` and ``correct``."""
+
+    groups: np.ndarray
+    table: pa.Table
 
 
 def _raise_earliest(issues: Issues, source: Source, offset: int) -> None:
@@ -210,17 +243,22 @@ def _raise_earliest(issues: Issues, source: Source, offset: int) -> None:
 
 
 def _table(
-    problem_id: pa.Array, model: pa.Array, n: np.ndarray, correct: np.ndarray, source: Source, rows: np.ndarray
+    problem_id: pa.Array,
+    model: pa.Array,
+    n: np.ndarray | None,
+    correct: np.ndarray | None,
+    source: Source,
+    rows: np.ndarray,
 ) -> pa.Table:
+    """The counts table of ``rows`` of ``source``; without ``n`` and ``correct`` when None."""
     size = len(problem_id)
-    return pa.Table.from_arrays(
-        [
-            problem_id.cast(pa.string()),
-            model.cast(pa.string()),
-            pa.array(n, pa.int64()),
-            pa.array(correct, pa.int64()),
-            pa.array([source.path], pa.string()).take(pa.array(np.zeros(size, dtype=np.int64))),
-            pa.array(source.lines(rows), pa.int64()),
-        ],
-        schema=COUNTS_SCHEMA,
-    )
+    columns = {
+        "problem_id": problem_id.cast(pa.string()),
+        "model": model.cast(pa.string()),
+        "n": None if n is None else pa.array(n, pa.int64()),
+        "correct": None if correct is None else pa.array(correct, pa.int64()),
+        "source": pa.array([source.path], pa.string()).take(pa.array(np.zeros(size, dtype=np.int64))),
+        "line": pa.array(source.lines(rows), pa.int64()),
+    }
+    fields = [f for f in COUNTS_SCHEMA if columns[f.name] is not None]
+    return pa.Table.from_arrays([columns[f.name] for f in fields], schema=pa.schema(fields))
