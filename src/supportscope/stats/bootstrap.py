@@ -35,6 +35,10 @@ class PairedBootstrap:
         self.chunk_elems = int(as_int_array(chunk_elems, "chunk_elems", minimum=1))
         self.chunk_rows = max(1, min(self.n_replicates, self.chunk_elems // self.n_items))
         self.n_chunks = -(-self.n_replicates // self.chunk_rows)
+        # Weights are regenerated for every statistic unless they fit in one chunk's budget, in
+        # which case the (identical) chunks are kept: an analysis computes ~20 statistics.
+        self._cache: list[np.ndarray] | None = None
+        self._cacheable = self.n_replicates * self.n_items <= self.chunk_elems
 
     def __repr__(self) -> str:
         return (
@@ -51,6 +55,19 @@ class PairedBootstrap:
         Each row is the histogram of Q uniform draws from {0..Q-1}: the draws of a whole chunk are
         counted at once with one ``np.bincount`` of (row * Q + index).
         """
+        if self._cache is not None:
+            yield from self._cache
+            return
+        chunks = [] if self._cacheable else None
+        for w in self._generate():
+            if chunks is not None:
+                w.flags.writeable = False
+                chunks.append(w)
+            yield w
+        if chunks is not None:
+            self._cache = chunks
+
+    def _generate(self) -> Iterator[np.ndarray]:
         q = self.n_items
         seqs = np.random.SeedSequence(self.seed).spawn(self.n_chunks)
         for j, seq in enumerate(seqs):
