@@ -70,3 +70,25 @@ def test_no_model_names_lists_the_models(tmp_path):
     r = run_cli("analyze", EXAMPLE, "--out", tmp_path / "o")
     assert r.returncode == 2
     assert BASE in r.stderr and "--base" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_report_command_rebuilds_the_html(tmp_path):
+    out = tmp_path / "o"
+    assert run_cli("analyze", EXAMPLE, "--base", BASE, "--tuned", TUNED, "--bootstrap", "300",
+                   "--out", out).returncode == 0
+    first = (out / "report.html").read_text()
+    (out / "report.html").unlink()
+    r = run_cli("report", out)
+    assert r.returncode == 0, r.stderr
+    rebuilt = (out / "report.html").read_text()
+    assert 'id="verdict"' in rebuilt and "462" in rebuilt
+    # rebuilt from summary.json (inf stored as "inf"): same sections as the original
+    assert rebuilt.count("<h2") == first.count("<h2")
+
+
+def test_report_command_bad_folder(tmp_path):
+    r = run_cli("report", tmp_path / "missing")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "missing" in r.stderr
+    (tmp_path / "half").mkdir()
+    r = run_cli("report", tmp_path / "half")
+    assert r.returncode == 2 and "summary.json" in r.stderr and "Fix" in r.stderr

@@ -51,7 +51,8 @@ def analyze(
 ) -> None:
     """Analyse base vs tuned results: pass@k with bands, regimes, elicited/created/lost labels, verdict.
 
-    Writes per_problem.parquet/.csv and summary.json (config, versions, inputs) to --out.
+    Writes per_problem.parquet/.csv, summary.json (config, versions, inputs) and report.html
+    (one self-contained file with plots) to --out.
     """
     config.validate()
     err = Console(stderr=True)
@@ -93,4 +94,9 @@ def analyze(
     written = write_table(out / "per_problem", result.per_problem)
     write_json(out / "summary.json", summary)
     written.append(out / "summary.json")
+    with err.status("writing report.html"):
+        from supportscope.report.html import write_html  # matplotlib: only when writing
+
+        write_html(out / "report.html", summary, result.per_problem)
+    written.append(out / "report.html")
     print_summary(summary, outputs=[str(p) for p in written])

@@ -10,12 +10,14 @@ from rich.text import Text
 
 from supportscope.analysis.config import ConfigError
 from supportscope.cli.analyze import analyze
+from supportscope.cli.report_cmd import report
 from supportscope.records.errors import InputError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Did post-training elicit a capability the base model had, or create one?")
 app.command(help=analyze.__doc__)(analyze)
+app.command(help=report.__doc__)(report)
 
 
 @app.callback()

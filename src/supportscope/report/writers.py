@@ -18,12 +18,23 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, write) -> None:
+    """Run write(tmp) on a temp file beside `path`, fsync it, give it the usual file mode
+    (0666 less the umask; mkstemp makes 0600), then os.replace it onto `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -45,13 +56,17 @@ def _jsonable(x):
     return x
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """UTF-8 text with "\\n" line ends, written atomically."""
+    def w(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    _atomic(Path(path), w)
+
+
 def write_json(path: Path, obj: dict) -> None:
     """JSON with numpy scalars converted; NaN -> null, +-inf -> "inf"/"-inf" (valid JSON)."""
-    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n"
-
-    def w(tmp):
-        Path(tmp).write_text(text, encoding="utf-8")
-    _atomic(Path(path), w)
+    write_text_atomic(path, json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 def write_table(path_stem: Path, table: pa.Table) -> list[Path]:
