@@ -1,0 +1,110 @@
+"""Making a task from a spec string; a registry of task factories by spec prefix.
+
+Specs:
+
+* ``PATH.jsonl`` (or ``PATH.jsonl?limit=N``, or ``jsonl:PATH`` for any file name): problems
+  from a JSON Lines file, checked with math-verify (:mod:`.jsonl`);
+* ``rg:NAME`` or ``rg:NAME?key=value&...``: a reasoning-gym generator (:mod:`.rgym`);
+* ``PREFIX:REST`` for any prefix added with :func:`register` (e.g. ``organism:`` later).
+
+A factory is called as ``factory(rest, limit=limit, seed=seed)`` with ``rest`` the text after
+``PREFIX:``, and returns a :class:`~supportscope.tasks.base.Task`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from typing import Callable
+
+from .base import Task, TaskSpecError
+
+__all__ = ["load_task", "register", "registered_prefixes", "TaskFactory"]
+
+TaskFactory = Callable[..., Task]
+
+_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]+):(.*)$", re.DOTALL)
+_FACTORIES: dict[str, TaskFactory] = {}
+
+
+def register(prefix: str, factory: TaskFactory, *, replace: bool = False) -> None:
+    """Make ``load_task("PREFIX:rest", limit=..., seed=...)`` call ``factory(rest, limit=, seed=)``.
+
+    ``prefix`` is lower-case letters, digits, ``_`` or ``-``, at least two characters (so a
+    Windows drive letter is never taken for one). Registering a prefix twice is an error unless
+    ``replace=True``.
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_-]+", prefix):
+        raise ValueError(f"task prefix must be lower-case letters, digits, '_' or '-' "
+                         f"(two or more, starting with a letter), got {prefix!r}")
+    if not callable(factory):
+        raise TypeError(f"factory for prefix {prefix!r} is not callable: {factory!r}")
+    if prefix in _FACTORIES and not replace:
+        raise ValueError(f"task prefix {prefix!r} is already registered; pass replace=True")
+    _FACTORIES[prefix] = factory
+
+
+def registered_prefixes() -> list[str]:
+    """The prefixes :func:`load_task` knows, sorted."""
+    return sorted(_FACTORIES)
+
+
+def _jsonl_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> Task:
+    from .jsonl import load_jsonl
+
+    return load_jsonl(rest, limit=limit, seed=seed, prefix="jsonl:")
+
+
+def _rg_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> Task:
+    from .rgym import load_rg
+
+    return load_rg(rest, limit=limit, seed=seed)
+
+
+register("jsonl", _jsonl_factory)
+register("rg", _rg_factory)
+
+
+def _check_limit_seed(spec: str, limit, seed) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise TaskSpecError(spec, f"limit must be a whole number >= 1, got {limit!r}",
+                            "leave limit out for all problems, or give N >= 1")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TaskSpecError(spec, f"seed must be a whole number >= 0, got {seed!r}",
+                            "give a seed such as 0")
+
+
+def load_task(spec: str, *, limit: int | None = None, seed: int = 0) -> Task:
+    """The task a spec names: ``PATH.jsonl``, ``rg:NAME[?k=v&...]`` or a registered prefix.
+
+    ``limit``: at most this many problems (JSONL: the first N; reasoning-gym: the size,
+    default 50). ``seed``: the generator seed (recorded but unused for a file).
+    The returned task's ``spec`` is canonical: ``load_task(task.spec)`` gives the same problems.
+
+    Raises :class:`~supportscope.tasks.base.TaskSpecError` (an ``InputError`` and a
+    ``ValueError``) for a spec that names no task, and ``InputError`` for a bad JSONL file.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise TaskSpecError(str(spec), "empty task spec", "give PATH.jsonl or rg:NAME")
+    spec = spec.strip()
+    _check_limit_seed(spec, limit, seed)
+    m = _PREFIX.match(spec)
+    if m and m.group(1).lower() in _FACTORIES and not os.path.exists(spec):
+        return _FACTORIES[m.group(1).lower()](m.group(2), limit=limit, seed=seed)
+    if spec.split("?", 1)[0].lower().endswith(".jsonl") or spec.lower().endswith(".jsonl"):
+        from .jsonl import load_jsonl
+
+        return load_jsonl(spec, limit=limit, seed=seed)
+    if m and not os.path.exists(spec):
+        close = difflib.get_close_matches(m.group(1).lower(), list(_FACTORIES), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(c + ':' for c in close)}? " if close else ""
+        raise TaskSpecError(spec, f"unknown task kind '{m.group(1)}:'",
+                            f"{hint}known kinds: {', '.join(p + ':' for p in registered_prefixes())}"
+                            " or a PATH.jsonl file")
+    if os.path.isfile(spec):
+        raise TaskSpecError(spec, "not a .jsonl file",
+                            f"name a JSON Lines file PATH.jsonl, or write jsonl:{spec}")
+    raise TaskSpecError(spec, "not a task spec",
+                        "give PATH.jsonl (a JSON Lines file of problems) or rg:NAME "
+                        "(a reasoning-gym generator, e.g. rg:chain_sum)")
