@@ -78,3 +78,15 @@ def check_level(x: float, name: str) -> float:
     if not (0.0 < v < 1.0):
         raise ValueError(f"{name} must be strictly between 0 and 1, got {x}")
     return v
+
+
+def as_paired_counts(c0, n0, c1, n1):
+    """Base and tuned counts (c0, n0, c1, n1), validated and broadcast to one shape."""
+    c0, n0 = as_counts(c0, n0, "c0", "n0")
+    c1, n1 = as_counts(c1, n1, "c1", "n1")
+    try:
+        return np.broadcast_arrays(c0, n0, c1, n1)
+    except ValueError:
+        raise ValueError(
+            f"base and tuned counts must have one entry per problem each, got {c0.shape} and {c1.shape}"
+        ) from None

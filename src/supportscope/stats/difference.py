@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import hypergeom
 
-from ._checks import as_counts
+from ._checks import as_paired_counts
 
 
 def two_proportion_pvalues(c0, n0, c1, n1):
@@ -23,14 +23,7 @@ def two_proportion_pvalues(c0, n0, c1, n1):
     Returns:
         (p_greater, p_less) float64 arrays of the broadcast shape.
     """
-    c0, n0 = as_counts(c0, n0, "c0", "n0")
-    c1, n1 = as_counts(c1, n1, "c1", "n1")
-    try:
-        c0, n0, c1, n1 = np.broadcast_arrays(c0, n0, c1, n1)
-    except ValueError:
-        raise ValueError(
-            f"base and tuned counts must have the same shape, got {c0.shape} and {c1.shape}"
-        ) from None
+    c0, n0, c1, n1 = as_paired_counts(c0, n0, c1, n1)
     m, k, draws = n0 + n1, c0 + c1, n1
     p_greater = np.clip(hypergeom.sf(c1 - 1, m, k, draws), 0.0, 1.0)
     p_less = np.clip(hypergeom.cdf(c1, m, k, draws), 0.0, 1.0)

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import betaincinv, expit, logit
 from scipy.stats import binom
 
-from ._checks import as_counts, as_probability
+from ._checks import as_counts, as_paired_counts, as_probability
 
 _BRACKET = 50.0
 _MAX_STEP = 5.0
@@ -84,14 +84,7 @@ def implied_tilt(c0, n0, c1, n1):
 
 
 def _pair_counts(c0, n0, c1, n1):
-    c0, n0 = as_counts(c0, n0, "c0", "n0")
-    c1, n1 = as_counts(c1, n1, "c1", "n1")
-    try:
-        c0, n0, c1, n1 = np.broadcast_arrays(c0, n0, c1, n1)
-    except ValueError:
-        raise ValueError(
-            f"base and tuned counts must have one entry per problem each, got {c0.shape} and {c1.shape}"
-        ) from None
+    c0, n0, c1, n1 = as_paired_counts(c0, n0, c1, n1)
     if c0.ndim != 1:
         c0, n0, c1, n1 = (np.atleast_1d(x).ravel() for x in (c0, n0, c1, n1))
     return c0, n0, c1, n1
