@@ -95,22 +95,22 @@ def test_jsonl_verify_off_the_main_thread(math_task):
     probs = by_id(math_task)
     cases = CORRECT[:6] + WRONG[:4]
     expected = [1.0] * 6 + [0.0] * 4
-    got: list = []
+    got: list[list] = [[], [], []]
     errors: list = []
 
-    def work():
+    def work(out: list):  # each thread its own list: extends of a shared one would interleave
         try:
-            got.extend(math_task.verify(probs[pid], c) for pid, c in cases)
+            out.extend(math_task.verify(probs[pid], c) for pid, c in cases)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work) for _ in range(3)]
+    threads = [threading.Thread(target=work, args=(got[i],)) for i in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
     assert not errors
-    assert got == expected * 3
+    assert got == [expected] * 3
 
 
 def test_jsonl_gold_is_parsed_once_per_problem(math_task, monkeypatch):

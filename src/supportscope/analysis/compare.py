@@ -69,8 +69,30 @@ def _check_ks(ks: list[int], pair: PairedCounts) -> None:
                 f"ask for k <= {m.n[i]} with --k, or sample more", line=line)
 
 
-def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None) -> Comparison:
-    """Analyse base vs tuned counts. See the module docstring for where each number comes from."""
+def _kl(run, pair: PairedCounts, boot: PairedBootstrap, cfg: AnalyzeConfig) -> tuple[dict | None, dict]:
+    """KL account from a run store, when the tuned samples were scored by the base."""
+    if run is None:
+        return None, {}
+    from supportscope.analysis.kl_account import kl_account
+    from supportscope.models.config import DecodingConfig
+
+    b, t = pair.base.name, pair.tuned.name
+    if t not in run.models("samples") or b not in run.models("samples") or not run.models("scores"):
+        return None, {}
+    entry = run.entry(t)
+    raw = DecodingConfig.from_dict(entry["decoding"]).is_raw if entry.get("decoding") else False
+    out = kl_account(pair.problem_id, pair.c0, pair.n0, pair.c1, pair.n1, run.read("samples", b),
+                     run.read("samples", t), run.read("scores"), b, t, boot, cfg.alpha, raw)
+    return out if out is not None else (None, {})
+
+
+def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None,
+            run=None) -> Comparison:
+    """Analyse base vs tuned counts. See the module docstring for where each number comes from.
+
+    `run`: a `records.RunStore` holding both models' samples; when it also holds the tuned
+    samples scored by the base, the KL account (`analysis.kl_account`) is added.
+    """
     cfg = config or AnalyzeConfig()
     cfg.validate()
     pair = pair_models(base, tuned, intersect=cfg.intersect)
@@ -139,6 +161,7 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     budget_curve = created_vs_budget(c0, n0, c1, n1, p_gt, p_lt, cfg.zeta, cfg.alpha, boot)
     gibbs, gibbs_cols = gibbs_account(c0, n0, c1, n1, boot, cfg.alpha)
 
+    kl_summary, kl_cols = _kl(run, pair, boot, cfg)
     p0, p1 = c0 / n0, c1 / n1
     per_problem = pa.table({
         "problem_id": pa.array(pair.problem_id.tolist(), pa.string()),
@@ -153,6 +176,7 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
         "created_from": created_from(label, r0.regime).tolist(),
         "n_needed_label": need_label,
         **{k: (v.tolist() if v.dtype == object else v) for k, v in gibbs_cols.items()},
+        **kl_cols,
     })
     summary = {
         "base": pair.base.name, "tuned": pair.tuned.name, "n_problems": Q,
@@ -177,6 +201,7 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
         "leash": leash_out,
         "created_vs_budget": budget_curve,
         "gibbs": gibbs,
+        **({"kl": kl_summary} if kl_summary else {}),
         "notes": notes,
     }
     summary["verdict"] = verdict(summary)

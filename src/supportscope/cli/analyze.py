@@ -38,6 +38,46 @@ def _pick(table, name: str | None, path: Path, role: str):
     return model_counts(table, name, [str(path)])
 
 
+def _load_results(paths: list[Path], success_threshold: float):
+    """Counts from files and run directories (a folder with manifest.json), concatenated.
+
+    Returns (counts table, the run store when exactly one run directory was given)."""
+    import pyarrow as pa
+
+    from supportscope.records import RunStore, counts_from_samples
+
+    files = [p for p in paths if not (p.is_dir() and (p / "manifest.json").is_file())]
+    runs = [RunStore(p) for p in paths if p.is_dir() and (p / "manifest.json").is_file()]
+    for p in files:
+        if p.is_dir():
+            raise InputError(str(p), "a folder without manifest.json is not a run directory",
+                             "pass result files, or the --out folder of `supportscope sample`")
+    tables = [counts_from_samples(r) for r in runs]
+    if files:
+        tables.append(load_counts(files, success_threshold=success_threshold))
+    if len(tables) == 1:
+        return tables[0], (runs[0] if runs else None)
+    table = pa.concat_tables(tables)
+    _check_unique(table)
+    return table, (runs[0] if len(runs) == 1 else None)
+
+
+def _check_unique(table) -> None:
+    """The same (problem_id, model) from two inputs (e.g. a run and a file) is an error."""
+    import pyarrow.compute as pc
+
+    keys = pc.binary_join_element_wise(table["problem_id"], table["model"], "\x1f").to_pylist()
+    seen: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k in seen:
+            j = seen[k]
+            pid, model = k.split("\x1f", 1)
+            raise InputError(str(table["source"][i]), f"problem {pid!r} of model {model!r} is also in "
+                             f"{table['source'][j]} (line {table['line'][j]})",
+                             "pass each model's results once", line=int(table["line"][i].as_py()))
+        seen[k] = i
+
+
 @with_config_options(AnalyzeConfig)
 def analyze(
     results: list[Path] = typer.Argument(None, help="Counts or per-sample files (CSV, JSONL, Parquet)."),
@@ -69,28 +109,39 @@ def analyze(
             tt = load_counts([tuned_file], default_model=tuned or tuned_file.stem,
                              success_threshold=config.success_threshold)
             b, t = _pick(tb, base, base_file, "base"), _pick(tt, tuned, tuned_file, "tuned")
+            run = None
             inputs = [base_file, tuned_file]
         else:
             if not results:
                 raise InputError("<command line>", "no results given",
                                  "pass one or more files: supportscope analyze FILE --base NAME --tuned NAME")
             if not (base and tuned):
-                table = load_counts(results, success_threshold=config.success_threshold)
+                table, _ = _load_results(results, config.success_threshold)
                 names = sorted(set(table["model"].to_pylist()))
                 raise InputError(str(results[0]), "--base and --tuned are required; the model column "
                                  f"holds: {', '.join(names[:10])}", "pass --base NAME --tuned NAME")
-            table = load_counts(results, success_threshold=config.success_threshold)
+            table, run = _load_results(results, config.success_threshold)
             srcs = [str(p) for p in results]
             b, t = model_counts(table, base, srcs), model_counts(table, tuned, srcs)
-            inputs = list(results)
-    with err.status(f"analysing {len(b.problem_id)} problems ({config.bootstrap} bootstrap replicates)"):
-        result = compare(b, t, config)
-    summary = result.summary
-    summary["config"] = config.to_dict()
-    summary["inputs"] = [{"path": str(p), "sha256": _sha256(p)} for p in inputs]
-    summary["command"] = ["supportscope", *sys.argv[1:]]
-    summary["versions"] = library_versions()
+            inputs = [p for p in results if p.is_file()]
     out = out or Path("results") / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{b.name}_vs_{t.name}")
+    analyse_and_write(b, t, config, out, inputs, run)
+
+
+def analyse_and_write(b, t, config: AnalyzeConfig, out: Path, inputs: list[Path], run=None,
+                      extra: dict | None = None) -> dict:
+    """compare(), then per_problem.parquet/.csv, summary.json and report.html in `out`, then the
+    terminal summary. Nothing is written when the analysis fails."""
+    err = Console(stderr=True)
+    with err.status(f"analysing {len(b.problem_id)} problems ({config.bootstrap} bootstrap replicates)"):
+        result = compare(b, t, config, run=run)
+    summary = result.summary
+    summary["config"] = {**config.to_dict(), **(extra or {})}
+    summary["inputs"] = [{"path": str(p), "sha256": _sha256(p)} for p in inputs]
+    if run is not None:
+        summary["inputs"].append({"path": str(run.path), "run_manifest_sha256": _sha256(run.path / "manifest.json")})
+    summary["command"] = ["supportscope", *sys.argv[1:]]
+    summary["versions"] = library_versions(("torch", "transformers") if run is not None else ())
     written = write_table(out / "per_problem", result.per_problem)
     write_json(out / "summary.json", summary)
     written.append(out / "summary.json")
@@ -100,3 +151,4 @@ def analyze(
         write_html(out / "report.html", summary, result.per_problem)
     written.append(out / "report.html")
     print_summary(summary, outputs=[str(p) for p in written])
+    return summary

@@ -9,8 +9,13 @@ from rich.console import Console
 from rich.text import Text
 
 from supportscope.analysis.config import ConfigError
+from supportscope.models.config import ModelConfigError
+from supportscope.models.loading import ModelLoadError, TokenizerMismatchError
+from supportscope.records.run_schema import SchemaError
 from supportscope.cli.analyze import analyze
 from supportscope.cli.report_cmd import report
+from supportscope.cli.run_cmd import run
+from supportscope.cli.sample_cmd import audit_data, sample, score
 from supportscope.records.errors import InputError
 
 app = typer.Typer(
@@ -18,6 +23,10 @@ app = typer.Typer(
     help="Did post-training elicit a capability the base model had, or create one?")
 app.command(help=analyze.__doc__)(analyze)
 app.command(help=report.__doc__)(report)
+app.command(help=sample.__doc__)(sample)
+app.command(help=score.__doc__)(score)
+app.command(help=run.__doc__)(run)
+app.command("audit-data", help=audit_data.__doc__)(audit_data)
 
 
 @app.callback()
@@ -28,6 +37,6 @@ def _root() -> None:
 def main() -> None:
     try:
         app(standalone_mode=True)
-    except (InputError, ConfigError) as e:
+    except (InputError, ConfigError, ModelConfigError, ModelLoadError, TokenizerMismatchError, SchemaError) as e:
         Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(e)))
         sys.exit(2)

@@ -1,8 +1,9 @@
-"""Build typer options from a config dataclass, so the CLI and the config never drift apart.
+"""Build typer options from config dataclasses, so the CLI and the configs never drift apart.
 
-`with_config_options(Config)` turns every dataclass field into a keyword option
-(`--field-name`, default and help text from the field) appended to the command's own parameters;
-the command receives them bundled as one `config: Config` keyword argument.
+`with_config_options(Config)` (or `with_config_options(decoding=DecodingConfig, policy=Policy)`)
+turns every dataclass field into a keyword option (`--field-name`, default and help text from
+the field) appended to the command's own parameters; the command receives each config bundled
+as one keyword argument (`config` for the positional form, else the given names).
 """
 
 from __future__ import annotations
@@ -15,25 +16,42 @@ from dataclasses import MISSING, fields
 import typer
 
 
-def with_config_options(config_cls):
-    hints = typing.get_type_hints(config_cls)
+def with_config_options(*positional, flags: dict[str, str] | None = None, **named):
+    """`flags` renames options, e.g. {"model": "--scorer"} (the config field keeps its name)."""
+    flags = flags or {}
+    groups = dict(named)
+    if positional:
+        (groups["config"],) = positional
 
     def decorate(func):
         sig = inspect.signature(func, eval_str=True)
-        own = [p for p in sig.parameters.values() if p.name != "config"]
-        extra = []
-        for f in fields(config_cls):
-            default = f.default if f.default is not MISSING else f.default_factory()
-            opt = typer.Option(default, f"--{f.name.replace('_', '-')}", help=f.metadata.get("help", ""),
-                               show_default=default is not None)
-            extra.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=opt,
-                                           annotation=hints[f.name]))
-        names = {f.name for f in fields(config_cls)}
+        own = [p for p in sig.parameters.values() if p.name not in groups]
+        extra, owner = [], {}
+        for arg, cls in groups.items():
+            hints = typing.get_type_hints(cls)
+            for f in fields(cls):
+                if f.name in owner or f.name in sig.parameters:
+                    raise TypeError(f"option --{f.name} defined twice ({cls.__name__})")
+                owner[f.name] = arg
+                default = f.default if f.default is not MISSING else f.default_factory()
+                if isinstance(default, list) and not default:
+                    default = None  # typer: an empty repeated option
+                flag = flags.get(f.name, f"--{f.name.replace('_', '-')}")
+                opt = typer.Option(default, flag, help=f.metadata.get("help", ""),
+                                   show_default=default is not None)
+                extra.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=opt,
+                                               annotation=hints[f.name]))
 
         @functools.wraps(func)
         def wrapper(**kwargs):
-            cfg = config_cls(**{k: kwargs.pop(k) for k in list(kwargs) if k in names})
-            return func(config=cfg, **kwargs)
+            built = {}
+            for arg, cls in groups.items():
+                vals = {k: kwargs.pop(k) for k in [k for k in kwargs if owner.get(k) == arg]}
+                for f in fields(cls):
+                    if vals.get(f.name) is None and f.default is MISSING and f.default_factory is not MISSING:
+                        vals[f.name] = f.default_factory()
+                built[arg] = cls(**vals)
+            return func(**built, **kwargs)
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
         wrapper.__signature__ = sig.replace(parameters=params)

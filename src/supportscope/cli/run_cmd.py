@@ -1,0 +1,129 @@
+"""`supportscope run CONFIG.toml`: sample base and tuned, cross-score, analyse (resumable).
+
+CONFIG.toml (every table maps onto a config dataclass; unknown keys are errors):
+
+    out = "runs/my-run"           # run directory (samples, scores) + out/analysis (results)
+    tasks = "rg:chain_sum"        # SampleJobConfig: tasks, limit, task_seed, n, batch_size, ...
+    limit = 50
+    n = 16
+    kl = true                     # exact full-vocabulary KL while scoring (same prompt format needed)
+
+    [decoding]                    # DecodingConfig: temperature, top_p, top_k, min_p, max_new_tokens, stop, seed
+    temperature = 1.0
+    top_p = 0.95
+    max_new_tokens = 128
+
+    [base]                        # Policy: model, name, dtype, device, chat, trust_remote_code
+    model = "path/to/base"
+    [tuned]
+    model = "path/to/tuned"
+
+    [analyze]                     # AnalyzeConfig: budget, basin_budget, zeta, alpha, bootstrap, seed, ...
+    bootstrap = 10000
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from supportscope.analysis import AnalyzeConfig, model_counts
+from supportscope.models.config import DecodingConfig, Policy
+from supportscope.records import InputError, RunStore, counts_from_samples
+from supportscope.scale.config import SampleJobConfig
+
+_TOP = {"out", "kl"} | {f.name for f in fields(SampleJobConfig)}
+_TABLES = {"decoding": DecodingConfig, "base": Policy, "tuned": Policy, "analyze": AnalyzeConfig}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith((key + " ", key + "=", f"[{key}]")):
+            return i
+    return None
+
+
+def _build(cls, values: dict, path: Path, text: str, table: str | None):
+    names = {f.name for f in fields(cls)}
+    for k in values:
+        if k not in names:
+            raise InputError(str(path), f"unknown key {k!r}" + (f" in [{table}]" if table else ""),
+                             f"use one of: {', '.join(sorted(names))}", line=_line_of(text, k))
+    return cls(**values)
+
+
+def load_run_config(path: Path) -> dict:
+    """Parse and check CONFIG.toml; returns the config objects."""
+    if not path.is_file():
+        raise InputError(str(path), "no such file", "pass a TOML file (see `supportscope run --help`)")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None)
+        raise InputError(str(path), f"not valid TOML ({e})", "fix the syntax at that line", line=line) from None
+    for k, v in data.items():
+        if k not in _TOP and k not in _TABLES:
+            raise InputError(str(path), f"unknown key {k!r}",
+                             f"use {', '.join(sorted(_TOP))} or the tables [{'], ['.join(_TABLES)}]",
+                             line=_line_of(text, k))
+        if k in _TABLES and not isinstance(v, dict):
+            raise InputError(str(path), f"{k!r} must be a table", f"write it as [{k}]", line=_line_of(text, k))
+    for role in ("base", "tuned"):
+        if "model" not in data.get(role, {}):
+            raise InputError(str(path), f"[{role}] needs a model", f'add [{role}] model = "path/to/model"')
+    if "out" not in data:
+        raise InputError(str(path), "no out folder", 'add out = "runs/NAME"')
+    job = _build(SampleJobConfig, {k: v for k, v in data.items() if k in _TOP - {"out", "kl"}}, path, text, None)
+    cfg = {
+        "out": (path.parent / data["out"]) if not Path(data["out"]).is_absolute() else Path(data["out"]),
+        "kl": bool(data.get("kl", False)),
+        "job": job,
+        "decoding": _build(DecodingConfig, data.get("decoding", {}), path, text, "decoding"),
+        "analyze": _build(AnalyzeConfig, data.get("analyze", {}), path, text, "analyze"),
+    }
+    for role in ("base", "tuned"):
+        d = dict(data[role])
+        d.setdefault("name", role)
+        if not Path(d["model"]).is_absolute():
+            d["model"] = str((path.parent / d["model"]).resolve())
+        cfg[role] = _build(Policy, d, path, text, role)
+    if cfg["base"].name == cfg["tuned"].name:
+        raise InputError(str(path), f"base and tuned are both named {cfg['base'].name!r}",
+                         "give them different names", line=_line_of(text, "name"))
+    job.validate()
+    cfg["decoding"].validate()
+    cfg["analyze"].validate()
+    return cfg
+
+
+def run(config: Path = typer.Argument(..., help="TOML file: out, tasks, n, [decoding], [base], [tuned], "
+                                      "[analyze] (see the module docs / README).")) -> None:
+    """Sample base and tuned, score each model's samples under the other, and analyse (resumable)."""
+    from supportscope.cli.analyze import analyse_and_write
+    from supportscope.cli.sample_cmd import run_sample, run_score
+
+    cfg = load_run_config(config)
+    out, job = cfg["out"], cfg["job"]
+    con = Console(stderr=True)
+    for role in ("base", "tuned"):
+        con.print(f"[bold]{role}[/bold]: {cfg[role].model}")
+        run_sample(cfg[role], cfg["decoding"], job, out)
+    same_prompts = cfg["base"].chat == cfg["tuned"].chat
+    if cfg["kl"] and not same_prompts:
+        con.print("[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
+                  "(chat); scoring without the exact KL")
+    b, t = cfg["base"], cfg["tuned"]
+    run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name])
+    run_score(out, t, job.batch_size, False, [b.name])
+    store = RunStore(out)
+    table = counts_from_samples(store)
+    srcs = [str(out)]
+    analyse_and_write(model_counts(table, b.name, srcs), model_counts(table, t.name, srcs), cfg["analyze"],
+                      out / "analysis", [config], run=store,
+                      extra={"run_config": {"job": job.to_dict(), "decoding": cfg["decoding"].to_dict(),
+                                            "base": b.to_dict(), "tuned": t.to_dict(), "kl": cfg["kl"]}})

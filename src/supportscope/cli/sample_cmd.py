@@ -1,0 +1,130 @@
+"""`supportscope sample` and `supportscope score`: fill a run directory, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from supportscope.analysis.config import ConfigError
+from supportscope.cli.options import with_config_options
+from supportscope.cli.progress import progress_bar
+from supportscope.models.config import DecodingConfig, Policy
+from supportscope.records import InputError, RunStore
+from supportscope.scale.config import SampleJobConfig
+from supportscope.versions import library_versions
+
+MODEL_LIBS = ("torch", "transformers", "tokenizers", "safetensors", "gguf", "math-verify", "reasoning-gym")
+
+
+def open_store(out: Path) -> RunStore:
+    return RunStore.open(out, create=True, versions=library_versions(MODEL_LIBS))
+
+
+def load_backend(policy: Policy, batch_size: int):
+    """HFBackend for a policy; errors of a bad path or prompt become one-line CLI errors."""
+    policy.validate()
+    from supportscope.models.hf import HFBackend
+
+    err = Console(stderr=True)
+    with err.status(f"loading {policy.model}"):
+        return HFBackend(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, 16)))
+
+
+def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path) -> int:
+    from supportscope.models.hf import PromptTooLongError
+    from supportscope.scale.jobs import sample_job
+    from supportscope.tasks import load_task
+
+    job.validate()
+    decoding.validate()
+    task = load_task(job.tasks, limit=job.limit, seed=job.task_seed)
+    store = open_store(out)
+    backend = load_backend(policy, job.batch_size)
+    total = len(task.problems()) * job.n
+    try:
+        with progress_bar(f"sampling {policy.name}", total) as advance:
+            return sample_job(store, backend, policy.name, policy, decoding, task, job.n,
+                              job.problems_per_shard, job.batch_size, advance)
+    except PromptTooLongError as e:
+        raise InputError(job.tasks, str(e), "lower --max-new-tokens or use shorter prompts") from None
+    finally:
+        store.close()
+
+
+@with_config_options(policy=Policy, decoding=DecodingConfig, job=SampleJobConfig)
+def sample(out: Path = typer.Option(..., "--out", help="Run directory: created, appended to (another "
+                                     "model) or resumed (same model and config)."),
+           policy: Policy = None, decoding: DecodingConfig = None, job: SampleJobConfig = None) -> None:
+    """Sample n completions per problem from one model, verify them, and store them in RUN."""
+    n = run_sample(policy, decoding, job, out)
+    Console().print(f"wrote {n} new samples of {policy.name!r} to {out} "
+                    f"(total in run: {sum(s['rows'] for s in RunStore(out).shards('samples', policy.name))})")
+
+
+def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: list[str] | None) -> int:
+    from supportscope.scale.jobs import score_job
+
+    if not (run / "manifest.json").is_file():
+        raise InputError(str(run), "not a run directory (no manifest.json)", "pass the --out folder of `supportscope sample`")
+    store = open_store(run)
+    try:
+        gens = [g for g in (generators or store.models("samples")) if g != policy.name]
+        if not gens:
+            raise ConfigError(f"{run} holds no samples of a model other than {policy.name!r}. Fix: sample another "
+                              "model into it first")
+        backend = load_backend(policy, batch_size)
+        refs: dict = {}
+
+        def reference(gen: str):
+            if gen not in refs:
+                entry = store.entry(gen)["policy"]
+                refs[gen] = load_backend(Policy(**{**entry, "name": gen}), batch_size)
+            return refs[gen]
+
+        total = sum(s["rows"] for g in gens for s in store.shards("samples", g))
+        with progress_bar(f"scoring under {policy.name}", total) as advance:
+            return score_job(store, backend, policy.name, policy, gens, reference if kl else None,
+                             batch_size, advance)
+    finally:
+        store.close()
+
+
+@with_config_options(policy=Policy, flags={"model": "--scorer"})
+def score(run: Path = typer.Argument(..., help="Run directory written by `supportscope sample`."),
+          kl: bool = typer.Option(False, "--kl", help="Also compute the exact full-vocabulary KL along each "
+                                  "sample (loads the generating model too)."),
+          generator: list[str] = typer.Option(None, "--generator", help="Score only these generators' samples."),
+          batch_size: int = typer.Option(16, "--batch-size", help="Sequences scored together."),
+          policy: Policy = None) -> None:
+    """Score every other model's samples in RUN under --scorer (teacher forcing on the exact token ids)."""
+    n = run_score(run, policy, batch_size, kl, generator)
+    Console().print(f"wrote {n} new scores under {policy.name!r} to {run}")
+
+
+@with_config_options(policy=Policy, decoding=DecodingConfig)
+def audit_data(data: Path = typer.Argument(..., help="JSONL of {prompt, completion} demonstrations."),
+               out: Path = typer.Option(None, "--out", help="Folder for audit.json and per_example.parquet "
+                                        "(default: next to DATA)."),
+               batch_size: int = typer.Option(8, "--batch-size", help="Sequences scored together."),
+               policy: Policy = None, decoding: DecodingConfig = None) -> None:
+    """Before SFT: surprisal of a demonstration set under the base and its share of tokens outside the
+    base's decoding support (DESIGN section 4)."""
+    from supportscope.report.writers import write_json, write_table
+    from supportscope.scale.audit import audit, read_demonstrations
+
+    decoding.validate()
+    demos = read_demonstrations(data)
+    backend = load_backend(policy, batch_size)
+    with progress_bar(f"scoring under {policy.name}", len(demos), unit="examples") as advance:
+        table, summary = audit(backend, decoding, demos, batch_size, progress=advance)
+    out = out or data.with_name(data.stem + "_audit")
+    summary.update(model=policy.to_dict(), data=str(data), versions=library_versions(MODEL_LIBS))
+    write_table(out / "per_example", table)
+    write_json(out / "audit.json", summary)
+    Console().print(
+        f"{summary['examples']} demonstrations, {summary['tokens']} tokens under {policy.name!r}: surprisal "
+        f"{summary['surprisal_mean']:.3f} [{summary['surprisal_lo']:.3f}, {summary['surprisal_hi']:.3f}] nats/token; "
+        f"{summary['out_of_support_tokens']} tokens ({summary['out_of_support_token_share']:.2%}) outside the "
+        f"decoding support, in {summary['examples_with_out_of_support_tokens']} examples. Wrote {out}")

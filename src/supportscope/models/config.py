@@ -1,0 +1,136 @@
+"""What a user samples: the model + prompt format (`Policy`) and the decoding config (`DecodingConfig`).
+
+DESIGN.md section 1: a policy is weights + prompt format + decoding config D. The *decoding
+distribution* pi_D is, per token, the softmax after temperature and truncation (top-k, top-p,
+min-p), renormalised; a token outside the kept set has probability exactly 0. The *raw*
+distribution is T = 1 with no truncation. `supportscope.models.decoding` implements both.
+
+No torch here: the CLI generates its options from these dataclasses (every field has a default
+and `metadata["help"]`), and `to_dict()` goes into run manifests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+class ModelConfigError(ValueError):
+    """A decoding or policy option that cannot work; the message names the option and the fix."""
+
+
+@dataclass
+class DecodingConfig:
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "Sampling temperature T: logits are divided by T before truncation. "
+                  "T = 0 is greedy decoding (all mass on the argmax, lowest token id on ties)."})
+    top_p: float = field(
+        default=1.0,
+        metadata={"help": "Nucleus truncation: keep the smallest set of most probable tokens whose "
+                  "probability sums to >= top_p (always at least the top token). 1.0 = off."})
+    top_k: int = field(
+        default=0, metadata={"help": "Keep only the k most probable tokens (ties: lower token id first). 0 = off."})
+    min_p: float = field(
+        default=0.0,
+        metadata={"help": "Keep only tokens with probability >= min_p times the top token's probability. 0 = off."})
+    max_new_tokens: int = field(
+        default=256, metadata={"help": "Largest number of generated tokens per sample (finish_reason 'length')."})
+    stop: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Stop strings (repeat the option): generation ends when the completion contains one; "
+                  "the completion is cut before it (finish_reason 'stop_string')."})
+    seed: int = field(
+        default=0,
+        metadata={"help": "Base seed. Each sample's own seed is a stable hash of (seed, problem_id, sample_idx), "
+                  "so any subset of samples can be regenerated alone with identical tokens."})
+
+    def validate(self) -> None:
+        """Raise ModelConfigError (a ValueError) naming the option when a value cannot work."""
+        t = self.temperature
+        if not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+            raise ModelConfigError(f"--temperature {t!r} must be a finite number >= 0 "
+                                   "(0 = greedy). Fix: e.g. --temperature 1.0")
+        if not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
+            raise ModelConfigError(f"--top-p {self.top_p!r} must lie in (0, 1] (1.0 = no nucleus truncation). "
+                                   "Fix: e.g. --top-p 0.95")
+        if not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 0:
+            raise ModelConfigError(f"--top-k {self.top_k!r} must be an integer >= 0 (0 = off). Fix: e.g. --top-k 50")
+        if not isinstance(self.min_p, (int, float)) or not 0.0 <= self.min_p < 1.0:
+            raise ModelConfigError(f"--min-p {self.min_p!r} must lie in [0, 1) (0 = off). Fix: e.g. --min-p 0.05")
+        if not isinstance(self.max_new_tokens, int) or isinstance(self.max_new_tokens, bool) \
+                or self.max_new_tokens < 1:
+            raise ModelConfigError(f"--max-new-tokens {self.max_new_tokens!r} must be an integer >= 1. "
+                                   "Fix: e.g. --max-new-tokens 256")
+        if not isinstance(self.stop, (list, tuple)) or any(not isinstance(s, str) or s == "" for s in self.stop):
+            raise ModelConfigError(f"--stop {self.stop!r} must be a list of non-empty strings. "
+                                   "Fix: e.g. --stop '\\n\\n' --stop 'Question:'")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ModelConfigError(f"--seed {self.seed!r} must be an integer >= 0. Fix: e.g. --seed 0")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    @property
+    def is_raw(self) -> bool:
+        """True when the decoding distribution equals the raw one (T = 1, no truncation)."""
+        return self.temperature == 1 and self.top_k == 0 and self.top_p >= 1.0 and self.min_p == 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DecodingConfig":
+        out = cls(**d)
+        out.stop = list(out.stop)
+        out.validate()
+        return out
+
+
+@dataclass
+class Policy:
+    model: str = field(
+        default="",
+        metadata={"help": "A local model directory (config.json + *.safetensors + tokenizer) or a .gguf file."})
+    name: str | None = field(
+        default=None,
+        metadata={"help": "Name recorded in the sample/score records. Default: the directory name or the "
+                  ".gguf file stem."})
+    dtype: str = field(
+        default="float32",
+        metadata={"help": "Weights and activations dtype: float32 | bfloat16 | float16. Log-softmax is "
+                  "always computed in float32."})
+    device: str = field(
+        default="cpu", metadata={"help": "cpu | cuda | cuda:N | auto (cuda when available, else cpu)."})
+    chat: bool = field(
+        default=False,
+        metadata={"help": "Wrap each prompt as one user turn with the tokenizer's chat template "
+                  "(generation prompt added); otherwise the prompt is raw text."})
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={"help": "Allow the model directory to run its own Python code (only for models you trust)."})
+
+    def __post_init__(self) -> None:
+        if self.name is None and self.model:
+            p = Path(self.model)
+            self.name = p.stem if p.suffix.lower() == ".gguf" else (p.resolve().name or str(p))
+
+    def validate(self) -> None:
+        """Raise ModelConfigError (a ValueError) naming the option when a value cannot work."""
+        if not self.model:
+            raise ModelConfigError("--model is empty. Fix: pass a model directory or a .gguf file")
+        if self.dtype not in DTYPES:
+            raise ModelConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}. Fix: e.g. --dtype bfloat16")
+        dev = self.device
+        ok = dev in ("cpu", "cuda", "auto", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
+        if not ok:
+            raise ModelConfigError(f"--device {dev!r} is not cpu, cuda, cuda:N, mps or auto. Fix: e.g. --device auto")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,341 @@
+"""Hugging Face backend: batched sampling with per-sample generators, and chunked teacher-forced scoring.
+
+Sampling does not use `model.generate` (it draws from the global RNG, so a sample depends on the
+batch it ran in). Instead: prompts are left-padded with an attention mask and explicit
+position_ids = cumsum(mask) - 1, a KV cache carries the prefix, and at every step each row draws
+its token by inverse-CDF on pi_D with the next uniform of its own generator (`sampling.py`).
+Finished rows are dropped from the batch and the cache.
+
+Scoring runs the transformer body only (hidden states) on right-padded, length-sorted batches, and
+turns the hidden states of the positions that predict the given token ids into log-probs in chunks
+(`scoring.py`). Both paths go through the same `_logits` (lm_head plus the architecture's final
+logit transform) and the same `decoding.decoding_logprobs`, so the log-prob recorded for a sampled
+token equals its teacher-forced score up to float rounding (KV-cache vs full-sequence kernels).
+
+KL direction: `scorer.score(items, decoding, reference=ref)` returns, per position i of each item,
+token_kl[i] = KL(pi_ref(. | prefix_i) || pi_scorer(. | prefix_i)) = sum_v p_ref(v) (log p_ref(v) - log p_scorer(v))
+over the raw (T = 1, untruncated) next-token distributions. For the observed KL(pi1 || pi0) of
+DESIGN.md section 4, score the *tuned* samples with the *base* backend and reference = the tuned
+backend: `base.score(tuned_items, d, reference=tuned)`; sum(token_kl) is then the exact
+per-token full-vocabulary KL(tuned || base) summed along the tuned sample.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Sequence
+
+import torch
+
+from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem
+from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.decoding import decoding_and_raw
+from supportscope.models.loading import (ModelLoadError, chat_end_token_ids, chat_prompt_ids,
+                                         check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
+from supportscope.models.sampling import find_stop, inverse_cdf, sample_seed, uniforms
+from supportscope.models.scoring import chunked_token_logprobs, count_singular
+
+
+class PromptTooLongError(ValueError):
+    """A prompt (plus max_new_tokens) or a scored sequence that exceeds the model's context."""
+
+
+class HFBackend:
+    """`Backend` for a local Hugging Face causal LM (safetensors directory or .gguf file).
+
+    sample_batch_size: rows generated together; score_batch_size: sequences per scoring forward;
+    score_chunk_size: token positions (over the whole batch) turned into [chunk, vocab] log-probs
+    at once; stop_token_ids: ids that end generation (default: the tokenizer's and generation
+    config's EOS, plus the chat template's end-of-turn token when policy.chat); pass () to never
+    stop on a token (benchmarks).
+    """
+
+    def __init__(self, policy: Policy, *, sample_batch_size: int = 64, score_batch_size: int = 8,
+                 score_chunk_size: int = 512, stop_token_ids: Sequence[int] | None = None) -> None:
+        model, tokenizer, _ = load_model_and_tokenizer(policy)
+        self._setup(policy, model, tokenizer, sample_batch_size, score_batch_size, score_chunk_size,
+                    stop_token_ids)
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, policy: Policy | None = None, **kw: Any) -> "HFBackend":
+        """Wrap an already loaded model and tokenizer (e.g. the same weights with chat=True, or a model
+        trained in memory). `policy` defaults to Policy(model=<name_or_path>)."""
+        if policy is None:
+            policy = Policy(model=str(getattr(model.config, "_name_or_path", "") or "in-memory"))
+        obj = cls.__new__(cls)
+        model.eval()
+        obj._setup(policy, model, tokenizer, kw.pop("sample_batch_size", 64), kw.pop("score_batch_size", 8),
+                   kw.pop("score_chunk_size", 512), kw.pop("stop_token_ids", None))
+        if kw:
+            raise TypeError(f"unexpected arguments: {sorted(kw)}")
+        return obj
+
+    def _setup(self, policy: Policy, model: Any, tokenizer: Any, sample_batch_size: int, score_batch_size: int,
+               score_chunk_size: int, stop_token_ids: Sequence[int] | None) -> None:
+        for nm, v in (("sample_batch_size", sample_batch_size), ("score_batch_size", score_batch_size),
+                      ("score_chunk_size", score_chunk_size)):
+            if int(v) < 1:
+                raise ValueError(f"{nm} must be >= 1, got {v}")
+        self.policy = policy
+        self.name: str = policy.name or "model"
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = next(model.parameters()).device
+        self.sample_batch_size = int(sample_batch_size)
+        self.score_batch_size = int(score_batch_size)
+        self.score_chunk_size = int(score_chunk_size)
+        self._body = model.get_decoder()
+        params = inspect.signature(self._body.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5.x
+        self._head = model.get_output_embeddings()
+        self._cfg = model.config.get_text_config(decoder=True) if hasattr(model.config, "get_text_config") \
+            else model.config
+        self.max_context: int | None = getattr(self._cfg, "max_position_embeddings", None)
+        self._fingerprint = tokenizer_fingerprint(tokenizer)
+        if stop_token_ids is None:
+            ids: list[int] = []
+            for cand in (tokenizer.eos_token_id, getattr(getattr(model, "generation_config", None),
+                                                         "eos_token_id", None)):
+                if cand is None:
+                    continue
+                ids.extend([int(c) for c in cand] if isinstance(cand, (list, tuple)) else [int(cand)])
+            if policy.chat:
+                ids.extend(chat_end_token_ids(tokenizer))
+            stop_token_ids = ids
+        self.stop_token_ids: list[int] = sorted(set(int(i) for i in stop_token_ids))
+        pad = tokenizer.pad_token_id
+        self._pad_id = int(pad if pad is not None else (tokenizer.eos_token_id or 0))
+        self._check_head()
+
+    # ------------------------------------------------------------------ protocol: identity, prompts
+
+    def tokenizer_fingerprint(self) -> str:
+        return self._fingerprint
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        if self.policy.chat:
+            return chat_prompt_ids(self.tokenizer, prompt)
+        ids = [int(i) for i in self.tokenizer(prompt)["input_ids"]]
+        if not ids and self.tokenizer.bos_token_id is not None:
+            ids = [int(self.tokenizer.bos_token_id)]
+        return ids
+
+    # ------------------------------------------------------------------ logits
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """lm_head plus the final logit transform the architecture applies in its forward."""
+        logits = self._head(hidden)
+        cfg = self._cfg
+        if getattr(cfg, "model_type", "") in ("cohere", "cohere2") and getattr(cfg, "logit_scale", None):
+            logits = logits * cfg.logit_scale
+        if getattr(cfg, "logits_scaling", None):
+            logits = logits / cfg.logits_scaling
+        cap = getattr(cfg, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    @torch.inference_mode()
+    def _check_head(self) -> None:
+        """The body + _logits path must reproduce model(...).logits, else scores would be wrong."""
+        v = int(self._head.weight.shape[0])
+        ids = torch.tensor([[1 % v, 7 % v, 11 % v, 3 % v]], device=self.device)
+        ref = self.model(input_ids=ids).logits.float()
+        mine = self._logits(self._body(input_ids=ids).last_hidden_state).float()
+        tol = 1e-3 * (1.0 + float(ref.abs().max()))
+        if ref.shape != mine.shape or float((ref - mine).abs().max()) > tol:
+            raise ModelLoadError(
+                f"model '{self.policy.model}' ({getattr(self._cfg, 'model_type', '?')}) transforms its logits in a "
+                f"way supportscope does not reproduce from the hidden states. Fix: report this architecture")
+
+    # ------------------------------------------------------------------ sampling
+
+    def sample(self, requests: list[SampleRequest], decoding: DecodingConfig) -> list[Sample]:
+        decoding.validate()
+        if not requests:
+            return []
+        cache: dict[str, list[int]] = {}
+        prompt_ids: list[list[int]] = []
+        for r in requests:
+            if r.prompt not in cache:
+                cache[r.prompt] = self.encode_prompt(r.prompt)
+            ids = cache[r.prompt]
+            if not ids:
+                raise ValueError(f"problem {r.problem_id!r}: the prompt encodes to no tokens and the tokenizer has "
+                                 f"no BOS token. Fix: give a non-empty prompt")
+            if self.max_context is not None and len(ids) + decoding.max_new_tokens > self.max_context:
+                raise PromptTooLongError(
+                    f"problem {r.problem_id!r}: prompt of {len(ids)} tokens + max_new_tokens {decoding.max_new_tokens} "
+                    f"exceeds the context of {self.max_context} tokens of '{self.name}'. Fix: shorten the prompt "
+                    f"or lower --max-new-tokens")
+            prompt_ids.append(ids)
+        seeds = [sample_seed(decoding.seed, r.problem_id, r.sample_idx) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (len(prompt_ids[i]), i))
+        out: list[Sample | None] = [None] * len(requests)
+        for s in range(0, len(order), self.sample_batch_size):
+            idx = order[s:s + self.sample_batch_size]
+            rows = self._generate([prompt_ids[i] for i in idx], [seeds[i] for i in idx], decoding)
+            for i, (toks, lpd, lpr, finish, text) in zip(idx, rows):
+                r = requests[i]
+                out[i] = Sample(problem_id=r.problem_id, sample_idx=r.sample_idx, seed=seeds[i],
+                                prompt_ids=list(prompt_ids[i]), token_ids=toks, completion=text,
+                                finish_reason=finish, token_logp_decoding=lpd, token_logp_raw=lpr)
+        return out  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _generate(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
+        from transformers import DynamicCache
+
+        b, steps, dev = len(prompts), decoding.max_new_tokens, self.device
+        lp = max(len(p) for p in prompts)
+        input_ids = torch.full((b, lp), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((b, lp), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            input_ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
+            mask[i, lp - len(p):] = 1
+        input_ids, mask = input_ids.to(dev), mask.to(dev)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        u = uniforms(seeds, steps).to(dev)
+        stop_ids = torch.tensor(self.stop_token_ids, dtype=torch.long, device=dev)
+        lpd_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+        lpr_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+        tok_buf = torch.zeros((b, steps), dtype=torch.long, device=dev)
+        n_tok = [steps] * b
+        finish: list[str] = ["length"] * b
+        texts: list[str | None] = [None] * b
+        tokens: list[list[int]] = [[] for _ in range(b)]  # kept on the CPU only for stop strings
+        active = list(range(b))  # original row of each live batch row
+        active_t = torch.arange(b, device=dev)
+        kv = DynamicCache(config=self.model.config)
+        out = self._body(input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
+                         use_cache=True, **{self._cache_kw: kv})
+        hidden = out.last_hidden_state[:, -1]
+        next_pos = position_ids[:, -1] + 1
+        for t in range(steps):
+            dec, raw = decoding_and_raw(self._logits(hidden), decoding)
+            tok = inverse_cdf(dec, u[active_t, t])
+            col = tok.unsqueeze(-1)
+            tok_buf[active_t, t] = tok
+            lpd_buf[active_t, t] = dec.gather(-1, col).squeeze(-1)
+            lpr_buf[active_t, t] = raw.gather(-1, col).squeeze(-1)
+            del dec, raw
+            done: list[int] = []  # positions j in `active` that finish at this step
+            if stop_ids.numel():
+                is_stop = torch.isin(tok, stop_ids)
+                if decoding.stop or bool(is_stop.any()):  # one device sync per step, as in generate()
+                    done = is_stop.nonzero().flatten().tolist()
+                    for j in done:
+                        finish[active[j]] = "stop"
+            if decoding.stop:
+                for j, (row, tid) in enumerate(zip(active, tok.tolist())):
+                    tokens[row].append(tid)
+                    if j in done:
+                        continue
+                    text = self.tokenizer.decode(tokens[row], skip_special_tokens=True)
+                    at = find_stop(text, decoding.stop)
+                    if at >= 0:
+                        finish[row], texts[row] = "stop_string", text[:at]
+                        done.append(j)
+            for j in done:
+                n_tok[active[j]] = t + 1
+            if t + 1 == steps or len(done) == len(active):
+                break
+            if done:
+                gone = set(done)
+                keep = [j for j in range(len(active)) if j not in gone]
+                sel = torch.tensor(keep, dtype=torch.long, device=dev)
+                kv.batch_select_indices(sel)
+                mask, next_pos, tok, active_t = mask[sel], next_pos[sel], tok[sel], active_t[sel]
+                active = [active[j] for j in keep]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+            out = self._body(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
+                             use_cache=True, **{self._cache_kw: kv})
+            hidden = out.last_hidden_state[:, -1]
+            next_pos = next_pos + 1
+        tok_all, lpd_all, lpr_all = tok_buf.cpu().tolist(), lpd_buf.cpu().tolist(), lpr_buf.cpu().tolist()
+        rows = []
+        for i in range(b):
+            n = n_tok[i]
+            ids = tok_all[i][:n]
+            text = texts[i] if texts[i] is not None else self.tokenizer.decode(ids, skip_special_tokens=True)
+            rows.append((ids, lpd_all[i][:n], lpr_all[i][:n], finish[i], text))
+        return rows
+
+    # ------------------------------------------------------------------ scoring
+
+    def _check_items(self, items: list[ScoreItem]) -> None:
+        vocab = int(self._head.weight.shape[0])
+        for pid, sidx, p, t in items:
+            if len(p) == 0:
+                raise ValueError(f"problem {pid!r} sample {sidx}: empty prompt_ids; the first token needs a "
+                                 f"conditioning position. Fix: score with the prompt ids the sample was generated from")
+            n = len(p) + len(t)
+            if self.max_context is not None and n > self.max_context:
+                raise PromptTooLongError(
+                    f"problem {pid!r} sample {sidx}: {n} tokens exceed the context of {self.max_context} tokens of "
+                    f"'{self.name}'. Fix: drop or truncate this sample")
+            bad = [i for i in list(p) + list(t) if not 0 <= int(i) < vocab]
+            if bad:
+                raise ValueError(f"problem {pid!r} sample {sidx}: token id {bad[0]} is outside the vocabulary of "
+                                 f"{vocab} of '{self.name}'. Fix: score with the tokenizer the sample was made with")
+
+    def score(self, items: list[ScoreItem], decoding: DecodingConfig,
+              reference: "HFBackend | None" = None) -> list[Score]:
+        """Teacher-forced scores of the exact ids, in item order (see the module docstring for token_kl)."""
+        decoding.validate()
+        if reference is not None:
+            if not isinstance(reference, HFBackend):
+                raise TypeError("reference must be an HFBackend (exact KL needs its hidden states)")
+            check_same_tokenizer(reference, self)
+        items = [(str(a), int(b), [int(x) for x in p], [int(x) for x in t]) for a, b, p, t in items]
+        self._check_items(items)
+        order = sorted(range(len(items)), key=lambda i: (-(len(items[i][2]) + len(items[i][3])), i))
+        out: list[Score | None] = [None] * len(items)
+        for s in range(0, len(order), self.score_batch_size):
+            idx = order[s:s + self.score_batch_size]
+            for i, sc in zip(idx, self._score_batch([items[i] for i in idx], decoding, reference)):
+                out[i] = sc
+        return out  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _hidden(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self._body(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                          use_cache=False).last_hidden_state
+
+    @torch.inference_mode()
+    def _score_batch(self, batch: list[tuple], decoding: DecodingConfig,
+                     reference: "HFBackend | None") -> list[Score]:
+        counts = [len(t) for _, _, _, t in batch]
+        if sum(counts) == 0:
+            return [Score(pid, sidx, [], [], 0, [] if reference is not None else None) for pid, sidx, _, _ in batch]
+        lens = [len(p) + len(t) for _, _, p, t in batch]
+        length = max(lens)
+        input_ids = torch.full((len(batch), length), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), length), dtype=torch.long)
+        rows, cols, tgts = [], [], []
+        for b, (_, _, p, t) in enumerate(batch):
+            seq = p + t
+            input_ids[b, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[b, :len(seq)] = 1
+            rows += [b] * len(t)
+            cols += range(len(p) - 1, len(seq) - 1)
+            tgts += t
+        rows_t, cols_t = torch.tensor(rows), torch.tensor(cols)
+        h = self._hidden(input_ids, mask)
+        hsel = h[rows_t.to(h.device), cols_t.to(h.device)]
+        del h
+        href = None
+        if reference is not None:
+            hr = reference._hidden(input_ids, mask)
+            href = hr[rows_t.to(hr.device), cols_t.to(hr.device)]
+            del hr
+        dec, raw, kl = chunked_token_logprobs(
+            hsel, torch.tensor(tgts, device=hsel.device), self._logits, decoding, self.score_chunk_size,
+            href, reference._logits if reference is not None else None)
+        dec_l, raw_l = dec.cpu().split(counts), raw.cpu().split(counts)
+        kl_l = kl.cpu().split(counts) if kl is not None else [None] * len(batch)
+        return [Score(pid, sidx, d.tolist(), r.tolist(), count_singular(d), None if k is None else k.tolist())
+                for (pid, sidx, _, _), d, r, k in zip(batch, dec_l, raw_l, kl_l)]
+
+
+__all__ = ["HFBackend", "PromptTooLongError"]
