@@ -120,7 +120,7 @@ def kl_account(problem_ids: np.ndarray, c0, n0, c1, n1, samples_base: pa.Table, 
     obs, obs_se = (kl_full, kl_full_se) if has_full else (k1, k1_se)
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = np.where(obs > 0, kl_min / obs, np.nan)
-    dpi = np.isfinite(obs) & (obs + 2 * np.nan_to_num(obs_se, nan=np.inf) < kl_min)
+    dpi = np.isfinite(obs) & (obs + 2 * np.where(np.isnan(obs_se), np.inf, obs_se) < kl_min)
 
     per_problem = {
         "kl_k1": k1, "kl_k1_se": k1_se, "kl_k3": k3, "kl_k3_se": k3_se,

@@ -78,7 +78,12 @@ def load_run_config(path: Path) -> dict:
             raise InputError(str(path), f"[{role}] needs a model", f'add [{role}] model = "path/to/model"')
     if "out" not in data:
         raise InputError(str(path), "no out folder", 'add out = "runs/NAME"')
-    job = _build(SampleJobConfig, {k: v for k, v in data.items() if k in _TOP - {"out", "kl"}}, path, text, None)
+    job_values = {k: v for k, v in data.items() if k in _TOP - {"out", "kl"}}
+    if isinstance(job_values.get("tasks"), str):  # a problems file is relative to the config file
+        file_part, sep, query = job_values["tasks"].partition("?")
+        if not Path(file_part).is_absolute() and (path.parent / file_part).is_file():
+            job_values["tasks"] = str((path.parent / file_part).resolve()) + sep + query
+    job = _build(SampleJobConfig, job_values, path, text, None)
     cfg = {
         "out": (path.parent / data["out"]) if not Path(data["out"]).is_absolute() else Path(data["out"]),
         "kl": bool(data.get("kl", False)),

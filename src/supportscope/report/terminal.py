@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from supportscope.analysis.labels import LABELS
 
@@ -16,11 +17,11 @@ def _ci(x, lo, hi, fmt="{:.3f}") -> str:
 
 
 def print_summary(s: dict, console: Console | None = None, outputs: list[str] | None = None) -> None:
-    con = console or Console()
+    con = console or Console(markup=False)  # data such as "[nan, nan]" must not be read as markup
     if not con.is_terminal and con.width < 120:  # files and pipes: do not wrap the tables
         con.width = 120
     b = s["budget"]
-    con.print(Panel(s["verdict"]["sentence"], title=f"verdict: {s['verdict']['kind']}",
+    con.print(Panel(Text(s["verdict"]["sentence"]), title=f"verdict: {s['verdict']['kind']}",
                     subtitle=f"{s['base']} -> {s['tuned']}", expand=True))
     con.print(f"{s['n_problems']} problems, n = {s['n_base']['min']}..{s['n_base']['max']} base / "
               f"{s['n_tuned']['min']}..{s['n_tuned']['max']} tuned samples; audit budget K = {b['K']} "
@@ -82,14 +83,35 @@ def print_summary(s: dict, console: Console | None = None, outputs: list[str] | 
         con.print(f"Gibbs fit: lambda = 1/beta = {_ci(g['lambda'], g['lambda_lo'], g['lambda_hi'])} "
                   f"(beta = {beta}); one tilt explains {share} of the mean gain; "
                   f"{g['over_tilt']} over-tilted problems{over}, {g['anti_tilt']} anti-tilted")
+    if s.get("kl"):
+        con.print(_kl_line(s["kl"]))
     cvb = " ".join(f"K={r['K']}:{r['counts']['created']}" + ("" if r["certifiable"] else "*")
                    for r in s["created_vs_budget"])
     con.print(f"created vs budget: {cvb}  (* = n too small to certify inaccessibility at that K)")
     for note in s["notes"]:
-        con.print(f"[yellow]note:[/yellow] {note}")
+        con.print(Text.assemble(("note: ", "yellow"), note))
     for path in outputs or []:
         con.print(f"wrote {path}")
 
 
 def _v(d: dict) -> dict:
     return {"x": d["value"], "lo": d["lo"], "hi": d["hi"]}
+
+
+def _mean_txt(d: dict | None, unit: str = "") -> str:
+    if not d:
+        return "n/a"
+    txt = "n/a" if d["mean"] is None else f"{d['mean']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}]{unit}"
+    if d.get("n_infinite"):
+        txt += f" (infinite for {d['n_infinite']} problems, left out)"
+    return txt
+
+
+def _kl_line(k: dict) -> str:
+    eff = "n/a" if k["efficiency_aggregate"] is None else f"{k['efficiency_aggregate']:.3f}"
+    return (f"KL({k['generator']} || {k['scorer']}) per problem, nats: k1 {_mean_txt(k['k1'])}, "
+            f"k3 {_mean_txt(k['k3'])}, full-vocab {_mean_txt(k['kl_full'])}; minimum reweighting "
+            f"kl(p1||p0) {_mean_txt(k['kl_min'])}; efficiency {eff}; {k['dpi_violations']} data-processing "
+            f"violations; {k['singular_tokens']} singular tokens in {k['samples_with_singular_tokens']} samples; "
+            f"base surprisal (nats/token) of tuned outputs {_mean_txt(k['surprisal_tuned_outputs'])} vs base "
+            f"outputs {_mean_txt(k['surprisal_base_outputs'])}")
