@@ -11,6 +11,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -223,3 +224,221 @@ def test_write_html_atomic(cmp, tmp_path, monkeypatch):
         write_html(out, {"verdict": {"sentence": "other"}}, cmp.per_problem)
     assert out.read_text(encoding="utf-8") == text  # the old report is untouched
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]  # and no temp file is left
+
+
+# ----------------------------------------------------------------------------- KL account
+N_INF, N_DPI = 7, 25
+KL_COLUMNS = ("kl_k1", "kl_k1_se", "kl_k3", "kl_k3_se", "kl_full", "kl_full_se", "kl_min", "kl_efficiency",
+              "dpi_violation", "singular_tokens", "singular_samples", "n_scored", "surprisal_tuned_outputs",
+              "surprisal_base_outputs")
+
+
+def _mean_ci(x: np.ndarray) -> dict:
+    fin = x[np.isfinite(x)]
+    m = float(fin.mean()) if fin.size else None
+    half = None if m is None else 2 * float(fin.std(ddof=1)) / np.sqrt(fin.size)
+    return {"mean": m, "lo": None if m is None else m - half, "hi": None if m is None else m + half,
+            "n_infinite": int(np.isinf(x).sum()), "n_missing": int(np.isnan(x).sum())}
+
+
+def kl_fixture(cmp, seed: int = 0) -> tuple[dict, pa.Table]:
+    """A realistic KL account on top of the MATH500 comparison: the summary as kl_account() writes it
+    and the per-problem columns appended to cmp.per_problem (some infinite KL, some violations)."""
+    from supportscope.stats import bernoulli_kl, jeffreys
+
+    rng = np.random.default_rng(seed)
+    t = cmp.per_problem
+    q = t.num_rows
+    c0, n0, c1, n1 = (np.array(t.column(c).to_pylist(), dtype=float)
+                      for c in ("c_base", "n_base", "c_tuned", "n_tuned"))
+    kl_min = bernoulli_kl(jeffreys(c1, n1), jeffreys(c0, n0))
+    m = np.full(q, 64)
+    full = kl_min * rng.lognormal(2.5, 1.0, q) + rng.exponential(1.5, q)
+    full_se = full * rng.uniform(0.05, 0.3, q)
+    k1 = full + rng.normal(0, 1, q) * full_se * 2
+    k1_se = full_se * 2
+    k3 = np.abs(full + rng.normal(0, 1, q) * full_se)
+    singular = np.zeros(q, dtype=np.int64)
+    left = rng.choice(q, N_INF, replace=False)
+    singular[left] = rng.integers(1, 30, N_INF)
+    sing_samples = np.minimum(singular, rng.integers(1, 5, q))
+    for a, b in ((full, full_se), (k1, k1_se), (k3, None)):
+        a[left] = np.inf
+        if b is not None:
+            b[left] = np.inf
+    cand = np.setdiff1d(np.flatnonzero(kl_min > 0.02), left)
+    viol = rng.choice(cand, N_DPI, replace=False)
+    full[viol] = kl_min[viol] * 0.2
+    full_se[viol] = kl_min[viol] * 0.05
+    dpi = np.isfinite(full) & (full + 2 * full_se < kl_min)
+    assert dpi.sum() == N_DPI
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = np.where(full > 0, kl_min / full, np.nan)
+    s_t, s_b = rng.gamma(3, 0.1, q), rng.gamma(4, 0.1, q)
+    cols = {"kl_k1": k1, "kl_k1_se": k1_se, "kl_k3": k3, "kl_k3_se": full_se, "kl_full": full,
+            "kl_full_se": full_se, "kl_min": kl_min, "kl_efficiency": eff, "dpi_violation": dpi,
+            "singular_tokens": singular, "singular_samples": sing_samples, "n_scored": m,
+            "surprisal_tuned_outputs": s_t, "surprisal_base_outputs": s_b}
+    assert tuple(cols) == KL_COLUMNS
+    for name, v in cols.items():
+        t = t.append_column(name, pa.array(v))
+    edges = np.linspace(0.0, 1.6, 41)
+    ids = np.array(t.column("problem_id").to_pylist())
+    fin = np.isfinite(full)
+    s = copy.deepcopy(cmp.summary)
+    s["kl"] = {
+        "generator": s["tuned"], "scorer": s["base"], "samples_scored": int(m.sum()), "decoding_is_raw": False,
+        "kl_observed": "kl_full", "k1": _mean_ci(k1), "k3": _mean_ci(k3), "kl_full": _mean_ci(full),
+        "kl_min": _mean_ci(kl_min), "surprisal_tuned_outputs": _mean_ci(s_t),
+        "surprisal_base_outputs": _mean_ci(s_b),
+        "efficiency_aggregate": float(kl_min[fin].sum() / full[fin].sum()),
+        "efficiency_median": float(np.nanmedian(eff)), "dpi_violations": int(dpi.sum()),
+        "dpi_violation_ids": ids[dpi][:50].tolist(), "singular_tokens": int(singular.sum()),
+        "samples_with_singular_tokens": int(sing_samples.sum()), "problems_left_support": N_INF,
+        "surprisal_histogram": {"edges": edges.tolist(),
+                                "tuned_outputs": np.histogram(rng.gamma(3, 0.1, 32000), edges)[0].tolist(),
+                                "base_outputs": np.histogram(rng.gamma(4, 0.1, 32000), edges)[0].tolist()},
+        "note": "k1/k3 compare the decoding distributions (what is sampled); kl_full compares <raw> & more",
+    }
+    return s, t
+
+
+@pytest.fixture(scope="module")
+def kl_case(cmp):
+    return kl_fixture(cmp)
+
+
+@pytest.fixture(scope="module")
+def kl_page(kl_case) -> str:
+    return build_html(*kl_case)
+
+
+def section_figures(sec: str) -> list[dict]:
+    p = TagChecker()
+    p.feed(sec)
+    return p.figures
+
+
+def check_kl_section(page: str, kl: dict) -> str:
+    check_parses(page)
+    assert_offline(page)
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "duplicate element ids across inlined SVGs"
+    pos = [page.index(f'<h2 id="{sid}">') for sid in ("gibbs", "kl", "problems")]
+    assert pos == sorted(pos)
+    assert '<a href="#kl">KL account</a>' in page
+    sec = section(page, "kl")
+    figs = section_figures(sec)
+    assert len(figs) == 3 and all(f == {"figcaption": 1, "svg": 1} for f in figs), figs
+    assert sec.count("<figcaption>Read: ") == 3
+    labels = [html.unescape(x) for x in re.findall(r'<svg [^>]*aria-label="([^"]*)"', sec)]
+    assert [x.split(";")[0] for x in labels] == [
+        "KL spent per problem vs the minimum reweighting cost",
+        "Base surprisal of tuned outputs vs the base's own outputs",
+        "Tuned tokens with probability 0 under the base's decoding"], labels
+    for unit in ("(nats, symlog scale)", "nats/token"):
+        assert unit in sec
+    assert '<table class="kl">' in sec
+    svg = sec.split('aria-label="KL spent per problem')[1].split("</svg>")[0]
+    assert "left the base" in svg and f"support: {N_INF}" in svg
+    assert "data-processing violation" in svg and f"kl_min): {N_DPI}" in svg.replace("&lt;", "<")
+    assert "efficiency 0.1" in svg and "efficiency 0.01" in svg and "y = x: efficiency 1" in svg
+    table = sec[sec.index('<table class="kl">'):]
+    assert f"∞ for {N_INF} problems (left out of the mean)" in table
+    for key in ("k1", "k3", "kl_full", "kl_min", "surprisal_tuned_outputs", "surprisal_base_outputs"):
+        assert f"{kl[key]['mean']:.3f} [{kl[key]['lo']:.3f}, {kl[key]['hi']:.3f}]" in table, key
+    shown = kl["dpi_violation_ids"][:20]
+    assert "ids: " + ", ".join(html.escape(str(i)) for i in shown) + f" (and {N_DPI - 20} more)" in table
+    assert str(kl["dpi_violation_ids"][20]) not in table.split("ids: ")[1].split("</span>")[0].split(", ")
+    assert f"{kl['efficiency_aggregate']:.3f}" in table
+    assert (f"{kl['singular_tokens']} tokens in {kl['samples_with_singular_tokens']} samples of "
+            f"{N_INF} problems") in table
+    assert "kl_full compares &lt;raw&gt; &amp; more" in sec
+    return sec
+
+
+def test_kl_section(kl_case, kl_page):
+    check_kl_section(kl_page, kl_case[0]["kl"])
+    assert len(kl_page.encode("utf-8")) < 2_000_000
+
+
+def test_kl_section_absent_without_kl(page):
+    assert '<h2 id="kl">' not in page and 'href="#kl"' not in page
+
+
+def test_kl_section_from_json(kl_case, tmp_path):
+    s, t = copy.deepcopy(kl_case[0]), kl_case[1]
+    s["kl"]["efficiency_median"] = float("nan")
+    s["kl"]["k3"]["hi"] = float("inf")
+    write_json(tmp_path / "summary.json", s)
+    back = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert back["kl"]["efficiency_median"] is None and back["kl"]["k3"]["hi"] == "inf"
+    page = build_html(back, t)
+    sec = section(page, "kl")
+    check_parses(page)
+    assert_offline(page)
+    figs = section_figures(sec)
+    assert len(figs) == 3 and all(f == {"figcaption": 1, "svg": 1} for f in figs), figs
+    assert f"support: {N_INF}" in sec and f"∞ for {N_INF} problems" in sec
+    k3 = s["kl"]["k3"]
+    assert f"{k3['mean']:.3f} [{k3['lo']:.3f}, ∞]" in sec
+    assert "efficiency, median</td><td class=\"v\">n/a</td>" in sec
+
+
+def test_kl_section_k1_observed(kl_case):
+    """Without kl_full the scatter plots k1, which may be negative; the table says kl_full was not scored."""
+    s, t = copy.deepcopy(kl_case[0]), kl_case[1]
+    s["kl"]["kl_observed"], s["kl"]["kl_full"] = "k1", None
+    t = t.set_column(t.column_names.index("kl_full"), "kl_full", pa.array(np.full(t.num_rows, np.nan)))
+    page = build_html(s, t)
+    check_parses(page)
+    sec = section(page, "kl")
+    assert len(section_figures(sec)) == 3
+    assert "k1 estimate" in sec and "not scored (score with --kl)" in sec
+
+
+def test_kl_section_degenerate(kl_case):
+    """All-None means, no efficiency, no singular tokens, no per-problem columns: still a section."""
+    s = copy.deepcopy(kl_case[0])
+    q = s["n_problems"]
+    for key in ("k1", "k3", "kl_full", "kl_min", "surprisal_tuned_outputs", "surprisal_base_outputs"):
+        s["kl"][key] = {"mean": None, "lo": None, "hi": None, "n_infinite": q if key != "kl_min" else 0,
+                        "n_missing": 0 if key != "kl_min" else q}
+    s["kl"].update(efficiency_aggregate=None, efficiency_median=None, dpi_violations=0, dpi_violation_ids=[],
+                   singular_tokens=0, samples_with_singular_tokens=0, problems_left_support=0)
+    s["kl"].pop("note")
+    s["kl"]["surprisal_histogram"]["tuned_outputs"] = [0] * 40
+    s["kl"]["surprisal_histogram"]["base_outputs"] = [0] * 40
+    t = kl_case[1]
+    t = t.select([c for c in t.column_names if c not in ("singular_tokens", "kl_full")])
+    for per_problem in (t, kl_case[1].select([c for c in t.column_names if c not in KL_COLUMNS])):
+        page = build_html(s, per_problem)
+        check_parses(page)
+        assert_offline(page)
+        sec = section(page, "kl")
+        assert len(section_figures(sec)) == 0
+        assert "No tuned token fell outside the base's decoding support" in sec
+        assert "is not available for this summary" in sec
+        assert f"n/a<span class=\"sub\">∞ for {q} problems</span>" in sec
+        assert f"missing for {q}" in sec and '<table class="kl">' in sec
+
+    # infinite KL everywhere: the scatter still draws, every problem on the top edge
+    s2 = copy.deepcopy(kl_case[0])
+    t2 = kl_case[1]
+    inf = pa.array(np.full(t2.num_rows, np.inf))
+    t2 = t2.set_column(t2.column_names.index("kl_full"), "kl_full", inf)
+    page = build_html(s2, t2)
+    check_parses(page)
+    assert f"support: {t2.num_rows}" in section(page, "kl")
+
+
+def test_kl_singular_with_finite_raw_kl(kl_case):
+    """Singular tokens make k1/k3 infinite but not the raw kl_full: those problems get a ring, not the top edge."""
+    s, t = kl_case
+    sing = np.array(t.column("singular_tokens").to_pylist()) > 0
+    full = np.array(t.column("kl_full").to_pylist(), dtype=float)
+    full[sing] = 5.0
+    t = t.set_column(t.column_names.index("kl_full"), "kl_full", pa.array(full))
+    sec = section(build_html(s, t), "kl")
+    assert f"raw kl_full finite): {N_INF}" in sec and "support: 0" in sec
+    assert "a black ring marks a problem with singular tokens" in sec

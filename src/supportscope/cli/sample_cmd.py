@@ -84,9 +84,14 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
             return refs[gen]
 
         total = sum(s["rows"] for g in gens for s in store.shards("samples", g))
-        with progress_bar(f"scoring under {policy.name}", total) as advance:
-            return score_job(store, backend, policy.name, policy, gens, reference if kl else None,
-                             batch_size, advance)
+        from supportscope.models.hf import PromptTooLongError
+
+        try:
+            with progress_bar(f"scoring under {policy.name}", total) as advance:
+                return score_job(store, backend, policy.name, policy, gens, reference if kl else None,
+                                 batch_size, advance)
+        except PromptTooLongError as e:
+            raise InputError(str(run), str(e), "score with a model whose context fits the samples") from None
     finally:
         store.close()
 

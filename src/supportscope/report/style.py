@@ -39,6 +39,16 @@ LABEL_ORDER = tuple(LABEL_STYLES)
 
 REGIMES = ("basin", "tail", "barrier", "singular", "inaccessible", "undetermined")
 
+# KL account plots: per-problem point kinds -> (colour, marker, filled, marker size in points)
+KL_POINT_STYLES: dict[str, tuple[str, str, bool, float]] = {
+    "finite": (OKABE_ITO["blue"], "o", True, 4.5),
+    "dpi_violation": (OKABE_ITO["vermillion"], "D", True, 6.5),
+    "infinite": (OKABE_ITO["reddish_purple"], "^", False, 7.5),
+}
+# lines of constant efficiency kl_min / KL_obs -> line style
+KL_EFFICIENCY_LINES = ((1.0, "-"), (0.1, (0, (6, 3))), (0.01, (0, (2, 2))))
+SINGULAR_STYLE = {"color": OKABE_ITO["vermillion"], "hatch": "xx"}
+
 
 def num(x) -> float:
     """A number from summary.json or compare(): None/NaN -> nan, "inf"/"-inf" -> +-inf."""
@@ -138,5 +148,11 @@ pre{background:#f6f6f6;border:1px solid var(--line);padding:.5rem .8rem;overflow
  font-size:.85rem;white-space:pre-wrap;overflow-wrap:anywhere}
 code{font-size:.9em}
 .muted{color:var(--muted)}
+table.kl td.q{white-space:nowrap}
+table.kl td.v{white-space:nowrap}
+table.kl td.v .sub{display:block;white-space:normal;color:var(--muted);font-size:.85rem}
+table.kl td.v .ids{max-width:22rem;margin-left:auto;word-break:break-word}
+table.kl td.meaning{text-align:left;color:var(--muted);font-size:.85rem;min-width:16rem}
+p.kl-note{border-left:6px solid var(--warn);background:#fdf3ec;padding:.5rem 1rem;margin:.6rem 0}
 footer{margin-top:3rem;color:var(--muted);font-size:.85rem}
 """.strip()
