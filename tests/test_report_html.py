@@ -1,4 +1,4 @@
-"""The one-file HTML report (report/html.py, report/plots.py) on the bundled MATH500 example."""
+"""The one-file HTML report (report/html.py, report/plots/) on the bundled MATH500 example."""
 
 from __future__ import annotations
 

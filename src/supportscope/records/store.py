@@ -29,77 +29,37 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import os
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..versions import library_versions
-from .errors import InputError
 from .lock import FileLock, LockHeld
-from .run_schema import KINDS, ROW_KEYS, SchemaError, conform, duplicate_rows, schema_of
-from .schema import COUNTS_SCHEMA
+from .manifest import FORMAT, MANIFEST, ManifestMixin, _config_diff, _json_config, _manifest_json, _now
+from .run_counts import counts_from_samples
+from .run_schema import SchemaError, conform
+from .shard_files import PARQUET_OPTIONS, fs_name, parquet_bytes
+from .store_error import StoreError
+from .store_read import ReadMixin
 
 __all__ = ["RunStore", "StoreError", "counts_from_samples", "fs_name", "parquet_bytes", "FORMAT", "PARQUET_OPTIONS"]
 
 PathLike = str | os.PathLike[str]
 
-#: The manifest's ``format``; a reader refuses any other.
-FORMAT = "supportscope-run/1"
-MANIFEST = "manifest.json"
 LOCK = ".lock"
 
-#: Fixed Parquet writer options: with the same pyarrow version, the same table gives the same
-#: bytes (pyarrow writes no timestamps; the only key-value metadata is ARROW:schema).
-PARQUET_OPTIONS: dict[str, Any] = {
-    "version": "2.6",
-    "data_page_version": "1.0",
-    "compression": "zstd",
-    "compression_level": 3,
-    "use_dictionary": True,
-    "write_statistics": True,
-    "row_group_size": 1 << 16,
-    "store_schema": True,
-}
-
 _TMP = re.compile(r"^\..+\.tmp$")
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-_SHARD_FIELDS = ("kind", "model", "key", "file", "rows", "sha256", "written")
 _FIX_OUT = "write to a new --out folder, or give the model a different --name"
 
 
-class StoreError(InputError, ValueError):
-    """A run directory cannot be used as asked. ``str`` is one line:
-    ``"RUN/...: what. Fix: ..."`` (see :class:`~supportscope.records.errors.InputError`)."""
-
-
-def fs_name(name: str) -> str:
-    """A file-system-safe, deterministic name for a model name or shard key.
-
-    Names of letters, digits, ``.``, ``_`` and ``-`` (not starting with ``.``, at most 100
-    characters) are kept; any other name becomes its safe characters (``_`` for the rest, at
-    most 80) plus ``-`` and 10 hex digits of its SHA-256, so different names get different
-    files. The manifest keeps the name verbatim.
-    """
-    safe = _SAFE.sub("_", name)
-    if safe == name and not name.startswith(".") and 0 < len(name) <= 100:
-        return name
-    return safe.lstrip(".")[:80] + "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
+# Durable file IO. It stays in this module: the crash tests replace this module's `os` and
+# `_atomic_write` (tests/test_store.py, tests/test_store_kill.py).
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -144,60 +104,7 @@ def _atomic_write(final: Path, data: bytes) -> None:
     _fsync_dir(final.parent)
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
-    """The Parquet file of ``table`` with :data:`PARQUET_OPTIONS` (deterministic bytes)."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **PARQUET_OPTIONS)
-    return sink.getvalue().to_pybytes()
-
-
-def _json_config(value: Any) -> Any:
-    return json.loads(json.dumps(value, allow_nan=False))
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix or "(config)": value}
-
-
-def _config_diff(old: dict, new: dict, limit: int = 4) -> str:
-    a, b = _flatten(old), _flatten(new)
-    absent = object()
-    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k, absent) != b.get(k, absent)]
-    parts = []
-    for k in keys[:limit]:
-        va = "(absent)" if k not in a else json.dumps(a[k])
-        vb = "(absent)" if k not in b else json.dumps(b[k])
-        parts.append(f"{k}: {va[:60]} in the run, {vb[:60]} now")
-    more = f"; and {len(keys) - limit} more" if len(keys) > limit else ""
-    return "; ".join(parts) + more
-
-
-def _manifest_json(manifest: dict[str, Any]) -> str:
-    """The manifest as JSON with one top-level field, entry and shard per line (readable, and
-    fast: every line is made by the C encoder)."""
-
-    def dump(v: Any) -> str:
-        return json.dumps(v, ensure_ascii=False, allow_nan=False)
-
-    fields = []
-    for key, value in manifest.items():
-        if isinstance(value, dict) and value:
-            inner = ",\n".join(f"  {dump(k)}: {dump(v)}" for k, v in value.items())
-            fields.append(f" {dump(key)}: {{\n{inner}\n }}")
-        elif isinstance(value, list) and value:
-            inner = ",\n".join(f"  {dump(v)}" for v in value)
-            fields.append(f" {dump(key)}: [\n{inner}\n ]")
-        else:
-            fields.append(f" {dump(key)}: {dump(value)}")
-    return "{\n" + ",\n".join(fields) + "\n}\n"
-
-
-class RunStore:
+class RunStore(ManifestMixin, ReadMixin):
     """A run directory of Parquet shards and their manifest (see the module docstring).
 
     ``RunStore(path)`` opens an existing run (no lock is taken until the first write);
@@ -265,42 +172,6 @@ class RunStore:
     @property
     def _manifest_path(self) -> Path:
         return self._path / MANIFEST
-
-    def entry(self, model: str) -> dict[str, Any]:
-        """The config registered for ``model`` (a copy)."""
-        self._sync()
-        entries = self._manifest["entries"]
-        if model not in entries:
-            known = ", ".join(repr(m) for m in entries) or "none"
-            raise StoreError(self._manifest_path, f"no model {model!r} in this run (models: {known})",
-                             "use one of the run's model names")
-        return copy.deepcopy(entries[model])
-
-    def shard_path(self, kind: str, model: str, key: str) -> Path:
-        """Where the shard ``key`` of ``model`` is (or would be) stored."""
-        return self._path / self._rel(kind, model, key)
-
-    def done(self, kind: str, model: str) -> set[str]:
-        """The keys of ``model``'s completed ``kind`` shards."""
-        self._check_kind(kind)
-        self._sync()
-        return {k for (kd, m, k) in self._index if kd == kind and m == model}
-
-    def shards(self, kind: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
-        """The manifest's shard records (copies), optionally of one kind/model, sorted by
-        (kind, model, key)."""
-        if kind is not None:
-            self._check_kind(kind)
-        self._sync()
-        recs = [r for r in self._index.values() if (kind is None or r["kind"] == kind)
-                and (model is None or r["model"] == model)]
-        return [dict(r) for r in sorted(recs, key=lambda r: (r["kind"], r["model"], r["key"]))]
-
-    def models(self, kind: str) -> list[str]:
-        """The models with at least one ``kind`` shard, sorted."""
-        self._check_kind(kind)
-        self._sync()
-        return sorted({m for (kd, m, _) in self._index if kd == kind})
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -405,81 +276,7 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({str(self._path)!r}, shards={len(self._index)}, writing={self.writing})"
 
-    # -- reading ---------------------------------------------------------------------------
-
-    def read(self, kind: str, model: str | None = None, verify: bool = False) -> pa.Table:
-        """All ``kind`` shards (of ``model``, or of every model) as one table.
-
-        Shards are concatenated sorted by (model, key) — not in the order they were written —
-        so the result does not depend on the order work finished. Each shard's row count is
-        checked against the manifest, and with ``verify`` its SHA-256 too. A row key (e.g.
-        problem_id, model, sample_idx) found in two shards is an error.
-
-        Raises:
-            StoreError: a missing, unreadable, changed or duplicated shard, naming the file.
-        """
-        recs = self.shards(kind, model)
-        if not recs:
-            return schema_of(kind).empty_table()
-        tables = [self._read_shard(r, verify) for r in recs]
-        self._check_unique(kind, recs, tables)
-        return pa.concat_tables(tables)
-
-    def _read_shard(self, rec: dict[str, Any], verify: bool, columns: list[str] | None = None) -> pa.Table:
-        path = self._path / rec["file"]
-        fix = (f"restore the file, or run RunStore({str(self._path)!r}).discard({rec['kind']!r}, "
-               f"{rec['model']!r}, {rec['key']!r}) and resume the run to write it again")
-        try:
-            if verify:
-                data = path.read_bytes()
-                digest = hashlib.sha256(data).hexdigest()
-                if digest != rec["sha256"]:
-                    raise StoreError(path, f"content changed since it was written (sha256 {digest[:12]}..., "
-                                     f"{MANIFEST} has {rec['sha256'][:12]}...)", fix)
-                source: Any = pa.BufferReader(data)
-            else:
-                source = path
-            with pq.ParquetFile(source) as parquet:
-                table = parquet.read(columns=columns)
-        except FileNotFoundError:
-            raise StoreError(path, f"shard listed in {self._manifest_path} is missing", fix) from None
-        except (pa.ArrowException, OSError) as e:
-            raise StoreError(path, f"not a readable Parquet file ({' '.join(str(e).split())[:160]})", fix) from None
-        if table.num_rows != rec["rows"]:
-            raise StoreError(path, f"has {table.num_rows} rows, {MANIFEST} says {rec['rows']}", fix)
-        schema = schema_of(rec["kind"])
-        want = schema if columns is None else pa.schema([schema.field(c) for c in columns])
-        if not table.schema.equals(want):
-            raise StoreError(path, f"columns differ from the {rec['kind']} schema of this supportscope version", fix)
-        return table.replace_schema_metadata(None)
-
-    def _check_unique(self, kind: str, recs: list[dict[str, Any]], tables: list[pa.Table]) -> None:
-        if len(tables) < 2:
-            return  # each shard was checked when it was written
-        keys = list(ROW_KEYS[kind])
-        dup = duplicate_rows(pa.concat_tables([t.select(keys) for t in tables]), keys)
-        if dup is None:
-            return
-        starts = np.cumsum([0] + [t.num_rows for t in tables])
-        places = []
-        for row in dup:
-            i = int(np.searchsorted(starts, row, side="right") - 1)
-            places.append(f"{self._path / recs[i]['file']} row {row - starts[i]}")
-        raise StoreError(self._manifest_path, f"the same {kind} row occurs in two shards ({places[0]} and {places[1]})",
-                         "discard one of the two shards (RunStore.discard) and resume the run")
-
     # -- internals -------------------------------------------------------------------------
-
-    def _rel(self, kind: str, model: str, key: str) -> str:
-        return f"{kind}/{fs_name(model)}/{fs_name(key)}.parquet"
-
-    def _check_kind(self, kind: str) -> None:
-        if kind not in KINDS:
-            raise StoreError(self._path, f"unknown shard kind {kind!r}", f"use one of {', '.join(KINDS)}")
-
-    def _check_name(self, what: str, name: str) -> None:
-        if not isinstance(name, str) or not name or "\x00" in name:
-            raise StoreError(self._path, f"shard {what} {name!r} is empty or not a string", f"give a non-empty {what}")
 
     def _create(self) -> None:
         if self._path.exists() and not self._path.is_dir():
@@ -538,94 +335,3 @@ class RunStore:
         _atomic_write(self._manifest_path, _manifest_json(manifest).encode("utf-8"))
         self._adopt(manifest)
         self._stamp = self._stat()
-
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = self._manifest_path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def _sync(self) -> None:
-        if not self._lock.held and self._stat() != self._stamp:
-            self._load()
-
-    def _load(self) -> None:
-        path = self._manifest_path
-        fix = f"restore {MANIFEST} from a backup, or start a new run in a new --out folder"
-        stamp = self._stat()
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise StoreError(self._path, f"not a supportscope run (no {MANIFEST})", "check the path") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise StoreError(path, f"not readable JSON ({' '.join(str(e).split())[:120]})", fix) from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            got = manifest.get("format") if isinstance(manifest, dict) else None
-            raise StoreError(path, f"format is {got!r}, expected {FORMAT!r}",
-                             f"read it with the supportscope version that wrote it, or {fix}")
-        if not isinstance(manifest.get("entries"), dict) or not isinstance(manifest.get("shards"), list):
-            raise StoreError(path, "has no 'entries' object or no 'shards' list", fix)
-        for i, s in enumerate(manifest["shards"]):
-            if not isinstance(s, dict) or any(f not in s for f in _SHARD_FIELDS) or s["kind"] not in KINDS:
-                raise StoreError(path, f"shard record {i} is malformed (needs {', '.join(_SHARD_FIELDS)})", fix)
-        self._adopt(manifest, path)
-        self._stamp = stamp
-
-    def _adopt(self, manifest: dict[str, Any], path: Path | None = None) -> None:
-        index: dict[tuple[str, str, str], dict[str, Any]] = {}
-        files: dict[str, tuple[str, str, str]] = {}
-        for s in manifest["shards"]:
-            ident = (s["kind"], s["model"], s["key"])
-            if ident in index and path is not None:
-                raise StoreError(path, f"shard {s['key']!r} of {s['kind']} of model {s['model']!r} is listed twice",
-                                 "remove one of the two records")
-            index[ident] = s
-            files[s["file"].casefold()] = ident
-        self._manifest, self._index, self._files = manifest, index, files
-
-
-def counts_from_samples(store: RunStore | PathLike, verify: bool = False) -> pa.Table:
-    """The run's samples as a counts table, like :func:`~supportscope.records.load_counts`.
-
-    One row per (problem_id, model) with ``n`` samples and ``correct`` successes, in order of
-    each group's first sample (shards sorted by model and key, then row order); ``source`` is
-    that sample's shard file (under the run path as given) and ``line`` its 0-based row in the
-    shard. Schema :data:`~supportscope.records.COUNTS_SCHEMA`; empty when there are no samples.
-
-    Raises:
-        StoreError: a missing/corrupt shard, or a sample (problem_id, model, sample_idx) in two
-            shards.
-    """
-    if not isinstance(store, RunStore):
-        store = RunStore(store)
-    recs = store.shards("samples")
-    if not recs:
-        return COUNTS_SCHEMA.empty_table()
-    cols = ["problem_id", "model", "sample_idx", "correct"]
-    tables = [store._read_shard(r, verify, columns=cols) for r in recs]
-    store._check_unique("samples", recs, tables)
-    shard_of = np.concatenate([np.full(t.num_rows, i, dtype=np.int64) for i, t in enumerate(tables)])
-    line_of = np.concatenate([np.arange(t.num_rows, dtype=np.int64) for t in tables])
-    allrows = pa.concat_tables(tables)
-    order = pa.array(np.arange(allrows.num_rows, dtype=np.int64))
-    grouped = (
-        pa.table({"problem_id": allrows.column("problem_id"), "model": allrows.column("model"),
-                  "correct": pc.cast(allrows.column("correct"), pa.int64()), "order": order})
-        .group_by(["problem_id", "model"], use_threads=False)
-        .aggregate([("correct", "sum"), ("order", "min"), ("order", "count")])
-        .sort_by("order_min")
-    )
-    first = grouped.column("order_min").to_numpy()
-    sources = np.array([str(store.path / r["file"]) for r in recs], dtype=object)
-    return pa.Table.from_arrays(
-        [
-            grouped.column("problem_id"),
-            grouped.column("model"),
-            pc.cast(grouped.column("order_count"), pa.int64()),
-            pc.cast(grouped.column("correct_sum"), pa.int64()),
-            pa.array(sources[shard_of[first]], type=pa.string()),
-            pa.array(line_of[first], type=pa.int64()),
-        ],
-        schema=COUNTS_SCHEMA,
-    )

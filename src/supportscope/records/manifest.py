@@ -1,0 +1,125 @@
+"""The run store's manifest (``RUN/manifest.json``): its format, its JSON text, model configs in it,
+and reading and indexing it (:class:`ManifestMixin`, the part of
+:class:`~supportscope.records.store.RunStore` that loads the manifest).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .run_schema import KINDS
+from .store_error import StoreError
+
+#: The manifest's ``format``; a reader refuses any other.
+FORMAT = "supportscope-run/1"
+MANIFEST = "manifest.json"
+_SHARD_FIELDS = ("kind", "model", "key", "file", "rows", "sha256", "written")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _json_config(value: Any) -> Any:
+    return json.loads(json.dumps(value, allow_nan=False))
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix or "(config)": value}
+
+
+def _config_diff(old: dict, new: dict, limit: int = 4) -> str:
+    a, b = _flatten(old), _flatten(new)
+    absent = object()
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k, absent) != b.get(k, absent)]
+    parts = []
+    for k in keys[:limit]:
+        va = "(absent)" if k not in a else json.dumps(a[k])
+        vb = "(absent)" if k not in b else json.dumps(b[k])
+        parts.append(f"{k}: {va[:60]} in the run, {vb[:60]} now")
+    more = f"; and {len(keys) - limit} more" if len(keys) > limit else ""
+    return "; ".join(parts) + more
+
+
+def _manifest_json(manifest: dict[str, Any]) -> str:
+    """The manifest as JSON with one top-level field, entry and shard per line (readable, and
+    fast: every line is made by the C encoder)."""
+
+    def dump(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, allow_nan=False)
+
+    fields = []
+    for key, value in manifest.items():
+        if isinstance(value, dict) and value:
+            inner = ",\n".join(f"  {dump(k)}: {dump(v)}" for k, v in value.items())
+            fields.append(f" {dump(key)}: {{\n{inner}\n }}")
+        elif isinstance(value, list) and value:
+            inner = ",\n".join(f"  {dump(v)}" for v in value)
+            fields.append(f" {dump(key)}: [\n{inner}\n ]")
+        else:
+            fields.append(f" {dump(key)}: {dump(value)}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
+
+
+class ManifestMixin:
+    """Loading, re-reading and indexing the manifest: methods of
+    :class:`~supportscope.records.store.RunStore`, which sets the attributes below."""
+
+    _path: Path
+    _manifest: dict[str, Any]
+    _index: dict[tuple[str, str, str], dict[str, Any]]
+    _files: dict[str, tuple[str, str, str]]
+    _stamp: tuple[int, int, int] | None
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self._manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _sync(self) -> None:
+        if not self._lock.held and self._stat() != self._stamp:
+            self._load()
+
+    def _load(self) -> None:
+        path = self._manifest_path
+        fix = f"restore {MANIFEST} from a backup, or start a new run in a new --out folder"
+        stamp = self._stat()
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(self._path, f"not a supportscope run (no {MANIFEST})", "check the path") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise StoreError(path, f"not readable JSON ({' '.join(str(e).split())[:120]})", fix) from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            got = manifest.get("format") if isinstance(manifest, dict) else None
+            raise StoreError(path, f"format is {got!r}, expected {FORMAT!r}",
+                             f"read it with the supportscope version that wrote it, or {fix}")
+        if not isinstance(manifest.get("entries"), dict) or not isinstance(manifest.get("shards"), list):
+            raise StoreError(path, "has no 'entries' object or no 'shards' list", fix)
+        for i, s in enumerate(manifest["shards"]):
+            if not isinstance(s, dict) or any(f not in s for f in _SHARD_FIELDS) or s["kind"] not in KINDS:
+                raise StoreError(path, f"shard record {i} is malformed (needs {', '.join(_SHARD_FIELDS)})", fix)
+        self._adopt(manifest, path)
+        self._stamp = stamp
+
+    def _adopt(self, manifest: dict[str, Any], path: Path | None = None) -> None:
+        index: dict[tuple[str, str, str], dict[str, Any]] = {}
+        files: dict[str, tuple[str, str, str]] = {}
+        for s in manifest["shards"]:
+            ident = (s["kind"], s["model"], s["key"])
+            if ident in index and path is not None:
+                raise StoreError(path, f"shard {s['key']!r} of {s['kind']} of model {s['model']!r} is listed twice",
+                                 "remove one of the two records")
+            index[ident] = s
+            files[s["file"].casefold()] = ident
+        self._manifest, self._index, self._files = manifest, index, files

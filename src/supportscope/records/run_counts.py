@@ -1,0 +1,62 @@
+"""Counts from a run store's samples: one row per (problem_id, model), like ``load_counts``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import COUNTS_SCHEMA
+
+if TYPE_CHECKING:
+    from .store import PathLike, RunStore
+
+
+def counts_from_samples(store: RunStore | PathLike, verify: bool = False) -> pa.Table:
+    """The run's samples as a counts table, like :func:`~supportscope.records.load_counts`.
+
+    One row per (problem_id, model) with ``n`` samples and ``correct`` successes, in order of
+    each group's first sample (shards sorted by model and key, then row order); ``source`` is
+    that sample's shard file (under the run path as given) and ``line`` its 0-based row in the
+    shard. Schema :data:`~supportscope.records.COUNTS_SCHEMA`; empty when there are no samples.
+
+    Raises:
+        StoreError: a missing/corrupt shard, or a sample (problem_id, model, sample_idx) in two
+            shards.
+    """
+    from .store import RunStore  # not at the top: store.py imports this module
+
+    if not isinstance(store, RunStore):
+        store = RunStore(store)
+    recs = store.shards("samples")
+    if not recs:
+        return COUNTS_SCHEMA.empty_table()
+    cols = ["problem_id", "model", "sample_idx", "correct"]
+    tables = [store._read_shard(r, verify, columns=cols) for r in recs]
+    store._check_unique("samples", recs, tables)
+    shard_of = np.concatenate([np.full(t.num_rows, i, dtype=np.int64) for i, t in enumerate(tables)])
+    line_of = np.concatenate([np.arange(t.num_rows, dtype=np.int64) for t in tables])
+    allrows = pa.concat_tables(tables)
+    order = pa.array(np.arange(allrows.num_rows, dtype=np.int64))
+    grouped = (
+        pa.table({"problem_id": allrows.column("problem_id"), "model": allrows.column("model"),
+                  "correct": pc.cast(allrows.column("correct"), pa.int64()), "order": order})
+        .group_by(["problem_id", "model"], use_threads=False)
+        .aggregate([("correct", "sum"), ("order", "min"), ("order", "count")])
+        .sort_by("order_min")
+    )
+    first = grouped.column("order_min").to_numpy()
+    sources = np.array([str(store.path / r["file"]) for r in recs], dtype=object)
+    return pa.Table.from_arrays(
+        [
+            grouped.column("problem_id"),
+            grouped.column("model"),
+            pc.cast(grouped.column("order_count"), pa.int64()),
+            pc.cast(grouped.column("correct_sum"), pa.int64()),
+            pa.array(sources[shard_of[first]], type=pa.string()),
+            pa.array(line_of[first], type=pa.int64()),
+        ],
+        schema=COUNTS_SCHEMA,
+    )

@@ -1,0 +1,214 @@
+"""The report's sections from verdict to Gibbs fit, and the config section: each a function of
+the summary (and its plot, as an SVG string or None) returning one <section>."""
+
+from __future__ import annotations
+
+import math
+import shlex
+
+from supportscope.report.html_blocks import _dl, _e, _figure, _level, _plain, _raw, _section, _table
+from supportscope.report.style import LABEL_ORDER, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_pct, num
+
+_LEASH_MEANING = {
+    "SRR": "support retention rate P/(P+S): share of the base's solved problems the tuned model keeps",
+    "NDR": "net discovery rate E/(P+E): share of the tuned model's solved problems that are new",
+    "NSCR": "net support change rate (E−S)/(P+E+S): net growth (+) or shrinkage (−) of the support",
+    "SDS": "support dynamic score: harmonic mean of SRR and NDR",
+}
+
+
+# --------------------------------------------------------------------------------- sections
+def _verdict(s: dict) -> str:
+    v = s.get("verdict") or {}
+    b = s.get("budget") or {}
+    nb, nt = s.get("n_base") or {}, s.get("n_tuned") or {}
+
+    def nrange(d):
+        lo, hi = fmt_int(d.get("min")), fmt_int(d.get("max"))
+        return lo if lo == hi else f"{lo}–{hi}"
+
+    facts = [
+        ("Models", f"{_e(s.get('base', 'base'))} → {_e(s.get('tuned', 'tuned'))}"),
+        ("Problems", fmt_int(s.get("n_problems"))),
+        ("Samples per problem", f"base {nrange(nb)}, tuned {nrange(nt)}"),
+        ("Audit budget K", f"{fmt_int(b.get('K'))} (ε(K) = {fmt_num(b.get('eps_K'), 4)}; "
+                           f"largest certifiable K = {fmt_int(b.get('K_certifiable'))})"),
+        ("Basin budget k<sub>b</sub>", f"{fmt_int(b.get('basin_budget'))} "
+                                       f"(ε = {fmt_num(b.get('eps_basin'), 4)})"),
+        ("ζ (failure tolerance)", _e(b.get("zeta", "n/a"))),
+        ("α (test and interval level)", f"{_e(b.get('alpha', 'n/a'))} ({_level(s)} intervals)"),
+    ]
+    body = [f'<div class="verdict"><span class="kind">{_e(v.get("kind", "no verdict"))}</span>'
+            f'<p>{_e(v.get("sentence", "No verdict in this summary."))}</p></div>', _dl(facts)]
+    notes = [n for n in (s.get("notes") or []) if n]
+    if notes:
+        body.append('<h3>Notes</h3>\n<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    return _section("verdict", "Verdict", "\n".join(body))
+
+
+def _crossover_sentence(s: dict) -> str:
+    cv = s.get("curves") or {}
+    cr = cv.get("crossover")
+    if not cr:
+        return "No crossover is defined: both models have the same pass@1."
+    upto = fmt_int(cr.get("searched_up_to", cv.get("n_min")))
+    share = fmt_pct(cr.get("share_of_replicates_with_crossover"))
+    direction = str(cr.get("direction", ""))
+    if cr.get("k") is None:
+        ahead = "tuned model" if direction.startswith("base") else "base model"
+        return (f"No crossover up to k = {upto}: the {_e(ahead)} stays ahead at every k "
+                f"({share} of bootstrap replicates show a crossover).")
+    lo = fmt_int(cr.get("lo")) if math.isfinite(num(cr.get("lo"))) else "n/a"
+    hi = fmt_int(cr.get("hi")) if math.isfinite(num(cr.get("hi"))) else f"&gt; {upto}"
+    who = _e(direction.capitalize() if direction else "The curves cross")
+    return (f"Crossover: {who} at k = <strong>{fmt_int(cr.get('k'))}</strong> [{lo}, {hi}] "
+            f"({_level(s)} interval; {share} of bootstrap replicates cross over by k = {upto}).")
+
+
+def _passk(s: dict, svg: str | None) -> str:
+    lvl = _level(s)
+    rows = []
+    for r in s.get("passk") or []:
+        rows.append([fmt_int(r.get("k")),
+                     fmt_est_ci(r.get("base"), r.get("base_lo"), r.get("base_hi")),
+                     fmt_est_ci(r.get("tuned"), r.get("tuned_lo"), r.get("tuned_hi")),
+                     fmt_est_ci(r.get("difference"), r.get("difference_lo"), r.get("difference_hi"),
+                                signed=True)])
+    table = _table(["k", f"base {_e(s.get('base', ''))}", f"tuned {_e(s.get('tuned', ''))}", "tuned − base"],
+                   rows, caption=f"Pooled pass@k [{lvl} paired-bootstrap interval]")
+    cap = ("Read: each line is the mean over problems of the unbiased pass@k; shaded bands are "
+           f"{lvl} paired-bootstrap intervals; the lower panel is tuned − base, below the dotted zero "
+           "line the base is ahead; the dash-dotted vertical line and the shaded span mark the crossover "
+           "k and its interval.")
+    return _section("passk", "pass@k", "\n".join([_figure(svg, cap), f"<p>{_crossover_sentence(s)}</p>", table]))
+
+
+def _regimes(s: dict, svg: str | None) -> str:
+    b = s.get("budget") or {}
+    intro = (f"<p>Regimes at audit budget K = {fmt_int(b.get('K'))} and basin budget "
+             f"{fmt_int(b.get('basin_budget'))}: basin p ≥ ε(k<sub>b</sub>), tail ε(K) ≤ p &lt; ε(k<sub>b</sub>), "
+             "barrier 0 &lt; p &lt; ε(K) certified, inaccessible p &lt; ε(K) (barrier or singular), "
+             "undetermined when the Clopper–Pearson interval straddles a threshold.</p>")
+    cap = ("Read: row = regime under the base model, column = regime under the tuned model, each cell "
+           "counts problems (totals in the tick labels); the dashed diagonal is no change, cells left of it "
+           "are problems the tuned model reaches more easily (e.g. tail → basin), cells right of it "
+           "(before the undetermined column) less easily; all-zero rows and columns are dropped.")
+    return _section("regimes", "Regimes", intro + "\n" + _figure(svg, cap))
+
+
+def _per_problem(s: dict, svg: str | None) -> str:
+    cap = ("Read: one marker per problem (shape and colour = label), whiskers are Clopper–Pearson "
+           "intervals; both axes are logit scaled, and p̂ = 0 or 1 is drawn at 0.5/(n+1) or "
+           "1 − 0.5/(n+1) so those problems sit at the edges; curves show where a uniform Gibbs tilt "
+           "logit p₁ = logit p₀ + λ would put each problem, the solid one at the fitted λ.")
+    return _section("per-problem", "Per-problem", _figure(svg, cap))
+
+
+def _labels(s: dict, svg: str | None) -> str:
+    labs = s.get("labels") or {}
+    b = s.get("budget") or {}
+    order = [x for x in LABEL_ORDER if x in labs] + [x for x in labs if x not in LABEL_ORDER]
+    rows = []
+    for lab in order:
+        r = labs[lab] or {}
+        detail = ""
+        ids = r.get("ids")
+        if ids:
+            more = int(num(r.get("count"))) - len(ids) if math.isfinite(num(r.get("count"))) else 0
+            detail = "ids: " + ", ".join(_e(i) for i in ids) + (f" (and {more} more)" if more > 0 else "")
+        if lab == "undetermined" and r.get("could_be_created") is not None:
+            detail = f"{fmt_int(r.get('could_be_created'))} could still be created"
+            need = b.get("samples_to_decide_created_candidates")
+            if need is not None:
+                detail += f"; deciding them needs about {fmt_int(need)} samples per model"
+        share = r.get("share_of_gain")
+        rows.append([_e(lab), fmt_int(r.get("count")), fmt_ci(r.get("lo"), r.get("hi"), 0),
+                     "n/a" if share is None else fmt_pct(share, signed=True), detail])
+    table = _table(["label", "problems", f"{_level(s)} interval", "share of pass@1 gain", "details"], rows,
+                   left={0, 4}, cls={4: "ids"},
+                   caption=f"Labels at K = {fmt_int(b.get('K'))} [interval over problems]")
+    cap = ("Read: labels recomputed for audit budgets K = 1, 2, 4, …; the created count (triangles, with "
+           "whiskers) falls as K grows and gains become elicited (circles); hatched K cannot be certified "
+           "with the available samples, so created and unsolved cannot appear there (open markers).")
+    return _section("labels", "Labels", table + "\n" + _figure(svg, cap))
+
+
+def _support(s: dict, svg: str | None) -> str:
+    v = s.get("venn") or {}
+    lvl = _level(s)
+    vrows = []
+    for key, what in (("both", "preserved P: solved by both"), ("base_only", "shrunk S: base only"),
+                      ("tuned_only", "expanded E: tuned only"), ("neither", "solved by neither")):
+        ids = v.get(f"{key}_ids") or []
+        shown = ", ".join(_e(i) for i in ids[:40]) + (f" (and {len(ids) - 40} more)" if len(ids) > 40 else "")
+        vrows.append([_e(what), fmt_int(v.get(key)), shown if key != "both" else ""])
+    venn = _table(["set (at k = n)", "problems", "ids"], vrows, left={0, 2}, cls={2: "ids"},
+                  caption="Venn sets: solved means at least one success among all samples")
+    lrows = []
+    for name, d in (s.get("leash") or {}).items():
+        d = d or {}
+        lrows.append([_e(name), fmt_num(d.get("value")), fmt_ci(d.get("lo"), d.get("hi")),
+                      _e(_LEASH_MEANING.get(name, ""))])
+    leash = _table(["metric", "value", f"{lvl} interval", "meaning"], lrows, left={0, 3},
+                   caption="Support metrics of “The Invisible Leash” (Wu et al. 2025)")
+    cap = ("Read: left, the problems each model solves at least once in its n samples (circle sizes are "
+           f"not proportional); right, each support metric as a diamond with its {lvl} bootstrap interval.")
+    return _section("support", "Support", "\n".join([_figure(svg, cap), venn, leash]))
+
+
+def _gibbs(s: dict) -> str:
+    g = s.get("gibbs")
+    if not g:
+        return _section("gibbs", "Gibbs fit", '<p class="muted">No Gibbs fit in this summary.</p>')
+    lvl = _level(s)
+    se = f" (standard error {fmt_num(g.get('lambda_se'))})" if g.get("lambda_se") is not None else ""
+    items = [
+        ("λ = 1/β (log-odds shift)", fmt_est_ci(g.get("lambda"), g.get("lambda_lo"), g.get("lambda_hi")) + se),
+        ("β (temperature)", fmt_est_ci(g.get("beta"), g.get("beta_lo"), g.get("beta_hi"))),
+        ("Share of gain explained", f"{fmt_pct(g.get('share_of_gain_explained'))} "
+                                    f"[{fmt_pct(g.get('share_lo'))}, {fmt_pct(g.get('share_hi'))}]"
+                                    + (f" (defined in {fmt_pct(g.get('share_replicates_defined'))} of replicates)"
+                                       if g.get("share_replicates_defined") is not None else "")),
+        ("Over-tilt problems", fmt_int(g.get("over_tilt")) + " (far above the tilt: candidate creation)"),
+        ("Anti-tilt problems", fmt_int(g.get("anti_tilt")) + " (far below the tilt: squeezed or lost)"),
+        ("Share of gain on over-tilt problems", fmt_pct(g.get("gain_on_over_tilt"))),
+        ("Fitted on", fmt_int(g.get("fitted_on")) + " problems (those the base solves)"),
+    ]
+    known = {"lambda", "lambda_lo", "lambda_hi", "lambda_se", "beta", "beta_lo", "beta_hi",
+             "share_of_gain_explained", "share_lo", "share_hi", "share_replicates_defined", "over_tilt",
+             "anti_tilt", "gain_on_over_tilt", "fitted_on"}
+    items += [(_e(k), _e(_plain(v))) for k, v in g.items() if k not in known]
+    intro = ("<p>One uniform reweighting (Gibbs tilt of the base by a binary reward) moves every problem's "
+             "log-odds by the same λ: logit p₁ = logit p₀ + λ; it cannot create (p₀ = 0 stays 0). λ is fitted "
+             "by maximum likelihood; over- and anti-tilt flags are posterior-predictive residuals with "
+             f"Benjamini–Hochberg control; intervals are {lvl} paired-bootstrap intervals.</p>")
+    return _section("gibbs", "Gibbs fit", intro + _dl(items))
+
+
+def _config(s: dict) -> str:
+    parts = []
+    cfg = s.get("config")
+    if isinstance(cfg, dict):
+        parts.append("<h3>Config</h3>" + _dl([(_e(k), _e(_raw(v))) for k, v in cfg.items()]))
+    budget = s.get("budget")
+    if isinstance(budget, dict):
+        parts.append("<h3>Budget</h3>" + _dl([(_e(k), _e(_raw(v))) for k, v in budget.items()]))
+    inputs = s.get("inputs")
+    if inputs:
+        rows = []
+        for i in inputs:
+            i = i if isinstance(i, dict) else {"path": i}
+            rows.append([_e(i.get("path", "")), f"<code>{_e(i.get('sha256', ''))}</code>"])
+        parts.append("<h3>Inputs</h3>" + _table(["file", "sha256"], rows, left={0, 1}))
+    cmd = s.get("command")
+    if cmd:
+        text = shlex.join(map(str, cmd)) if isinstance(cmd, (list, tuple)) else str(cmd)
+        parts.append(f"<h3>Command</h3><pre>{_e(text)}</pre>")
+    ver = s.get("versions")
+    if isinstance(ver, dict):
+        parts.append("<h3>Versions</h3>" + _dl([(_e(k), _e(v)) for k, v in ver.items()]))
+    missing = [k for k in ("config", "inputs", "command", "versions") if not s.get(k)]
+    if missing:
+        parts.append(f'<p class="muted">Not recorded in this summary: {", ".join(missing)} '
+                     "(for example when compare() is called from Python).</p>")
+    return _section("config", "Config and versions", "\n".join(parts))
