@@ -8,7 +8,8 @@ difference tuned - base).
 Crossover: with d(k) = tuned(k) - base(k), the first k at which d has the opposite sign of d(1)
 (d(1) > 0: "base overtakes tuned"; d(1) < 0: "tuned overtakes base"). Its interval is the
 percentile interval of the same quantity over bootstrap replicates, using the sign of the
-point estimate's d(1); a replicate with no crossover up to n_min counts as +inf.
+point estimate's d(1), rounded outwards to integers; a replicate with no crossover up to n_min
+counts as +inf.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def pooled_curves(c0, n0, c1, n1, boot: PairedBootstrap, alpha: float) -> dict:
         point = float(_first_flip(d[None, :], sign, ks)[0])
         reps = _first_flip(rep_d, sign, ks)
         lo, hi = percentile_interval(reps, alpha)
+        lo, hi = np.floor(lo), np.ceil(hi)  # k is an integer: round the interval outwards
         cross = {
             "direction": "base overtakes tuned" if sign > 0 else "tuned overtakes base",
             "k": None if np.isinf(point) else int(point),
