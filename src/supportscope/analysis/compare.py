@@ -126,7 +126,7 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     gain = c1 / n1 - c0 / n0
     total_gain = float(gain.sum())
     onehot = np.stack([label == lab for lab in LABELS], axis=1)
-    count_lo, count_hi = percentile_interval(boot.means(onehot.astype(float)) * Q, cfg.alpha)
+    count_lo, count_hi = percentile_interval(np.round(boot.means(onehot.astype(float)) * Q, 6), cfg.alpha)
     labels = {}
     for j, lab in enumerate(LABELS):
         is_lab = onehot[:, j]
