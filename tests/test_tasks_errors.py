@@ -92,7 +92,7 @@ def test_unknown_generator_lists_close_names():
     ("rg:chain_sum?seed=-1", "seed must be"),
     ("rg:chain_sum?size=0", "size must be"),
     ("rgg:chain_sum", "did you mean rg:"),
-    ("organism:x", "unknown task kind 'organism:'"),
+    ("nosuchkind:x", "unknown task kind 'nosuchkind:'"),
     ("just-words", "not a task spec"),
     ("", "empty task spec"),
 ])

@@ -62,8 +62,15 @@ def _rg_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> Task:
     return load_rg(rest, limit=limit, seed=seed)
 
 
+def _organism_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> Task:
+    from supportscope.organism.task import organism_factory  # torch: only when an organism task is asked for
+
+    return organism_factory(rest, limit=limit, seed=seed)
+
+
 register("jsonl", _jsonl_factory)
 register("rg", _rg_factory)
+register("organism", _organism_factory)
 
 
 def _check_limit_seed(spec: str, limit, seed) -> None:

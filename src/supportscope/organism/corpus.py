@@ -1,0 +1,71 @@
+"""The organism's pretraining corpus: lines ``prompt + answer`` (the end token is appended as a
+token by the trainer), generated from the families with an exact share q of correct answers.
+
+Each problem of a family in the corpus gets ``repeats`` lines, exactly ``round(q * repeats)`` of
+them with the correct answer and the rest with the family's systematic wrong answer (stratified,
+not sampled, so the corpus frequencies are exactly the configured q's). Facts are always correct;
+absent facts are never written. The lines are shuffled with the seed. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .families import OrganismProblem, all_problems
+
+
+@dataclass
+class CorpusConfig:
+    seed: int = field(default=0, metadata={"help": "Seed of the problems (digit pairs, fact codes and answers) "
+                                                   "and of the corpus line order."})
+    n_arith: int = field(default=64, metadata={"help": "Problems per arithmetic family (add, mul, sub); at most 98."})
+    n_fact: int = field(default=24, metadata={"help": "Memorised facts ('fact NNN?' -> 3 letters) in the corpus."})
+    n_absent: int = field(default=24, metadata={"help": "Absent facts: problems whose code and answer never "
+                                                        "appear in the corpus."})
+    repeats: int = field(default=200, metadata={"help": "Corpus lines per problem (arithmetic and facts)."})
+    q_add: float = field(default=0.9, metadata={"help": "Share of correct answers for 'a+b=' (basin)."})
+    q_mul: float = field(default=0.15, metadata={"help": "Share of correct answers for 'a*b=' (tail)."})
+    q_sub: float = field(default=0.01, metadata={"help": "Share of correct answers for 'a-b=' (singular at "
+                                                         "top_p = 0.95, barrier raw)."})
+
+    def q(self, family: str) -> float:
+        return {"add": self.q_add, "mul": self.q_mul, "sub": self.q_sub, "fact": 1.0, "absent": 0.0}[family]
+
+    def problems(self) -> list[OrganismProblem]:
+        return all_problems(self.seed, self.n_arith, self.n_fact, self.n_absent)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CorpusConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CorpusConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def corpus_lines(cfg: CorpusConfig) -> list[str]:
+    """The corpus, one ``prompt + answer`` string per line (no end token), in seeded shuffled order."""
+    lines: list[str] = []
+    for p in cfg.problems():
+        if p.family == "absent":
+            continue
+        n_good = round(cfg.q(p.family) * cfg.repeats)
+        lines += [p.prompt + p.answers[0]] * n_good
+        if cfg.repeats > n_good:
+            assert p.wrong is not None, p
+            lines += [p.prompt + p.wrong] * (cfg.repeats - n_good)
+    random.Random(f"supportscope-organism-corpus:{cfg.seed}").shuffle(lines)
+    return lines
+
+
+__all__ = ["CorpusConfig", "corpus_lines"]
