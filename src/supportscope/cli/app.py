@@ -14,6 +14,7 @@ from supportscope.models.loading import ModelLoadError, TokenizerMismatchError
 from supportscope.records.run_schema import SchemaError
 from supportscope.cli.analyze import analyze
 from supportscope.cli.report_cmd import report
+from supportscope.cli.organism_cmd import organism_app
 from supportscope.cli.run_cmd import run
 from supportscope.cli.sample_cmd import audit_data, sample, score
 from supportscope.records.errors import InputError
@@ -27,6 +28,7 @@ app.command(help=sample.__doc__)(sample)
 app.command(help=score.__doc__)(score)
 app.command(help=run.__doc__)(run)
 app.command("audit-data", help=audit_data.__doc__)(audit_data)
+app.add_typer(organism_app, name="organism")
 
 
 @app.callback()

@@ -17,7 +17,9 @@ import typer
 
 
 def with_config_options(*positional, flags: dict[str, str] | None = None, **named):
-    """`flags` renames options, e.g. {"model": "--scorer"} (the config field keeps its name)."""
+    """`flags` renames options, e.g. {"model": "--scorer"} or {"corpus.seed": "--corpus-seed"} (the
+    config field keeps its name). A field name used by two groups gets the parameter name
+    GROUP_FIELD (option --GROUP-FIELD) in the second."""
     flags = flags or {}
     groups = dict(named)
     if positional:
@@ -26,27 +28,28 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
     def decorate(func):
         sig = inspect.signature(func, eval_str=True)
         own = [p for p in sig.parameters.values() if p.name not in groups]
-        extra, owner = [], {}
+        extra, owner = [], {}  # owner: parameter name -> (group argument, field name)
         for arg, cls in groups.items():
             hints = typing.get_type_hints(cls)
             for f in fields(cls):
-                if f.name in owner or f.name in sig.parameters:
-                    raise TypeError(f"option --{f.name} defined twice ({cls.__name__})")
-                owner[f.name] = arg
+                pname = f.name if f.name not in owner else f"{arg}_{f.name}"
+                if pname in owner or pname in sig.parameters:
+                    raise TypeError(f"option --{pname} defined twice ({cls.__name__})")
+                owner[pname] = (arg, f.name)
                 default = f.default if f.default is not MISSING else f.default_factory()
                 if isinstance(default, list) and not default:
                     default = None  # typer: an empty repeated option
-                flag = flags.get(f.name, f"--{f.name.replace('_', '-')}")
+                flag = flags.get(f"{arg}.{f.name}") or flags.get(f.name) or f"--{pname.replace('_', '-')}"
                 opt = typer.Option(default, flag, help=f.metadata.get("help", ""),
                                    show_default=default is not None)
-                extra.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=opt,
+                extra.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=opt,
                                                annotation=hints[f.name]))
 
         @functools.wraps(func)
         def wrapper(**kwargs):
             built = {}
             for arg, cls in groups.items():
-                vals = {k: kwargs.pop(k) for k in [k for k in kwargs if owner.get(k) == arg]}
+                vals = {owner[k][1]: kwargs.pop(k) for k in [k for k in kwargs if owner.get(k, ("",))[0] == arg]}
                 for f in fields(cls):
                     if vals.get(f.name) is None and f.default is MISSING and f.default_factory is not MISSING:
                         vals[f.name] = f.default_factory()
