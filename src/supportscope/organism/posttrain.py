@@ -1,0 +1,361 @@
+"""Post-training interventions on the model organism (DESIGN.md sections 4 and 6), CPU-friendly.
+
+Three interventions, each loading an organism checkpoint from ``base_dir`` and writing a new one to
+``out_dir``: ``model.safetensors`` + ``config.json`` + ``generation_config.json`` (save_pretrained,
+safetensors), the tokenizer files, ``corpus_config.json`` (copied from the base, so
+:func:`~supportscope.organism.pretrain.load_organism` and ``organism:PATH`` task specs work),
+``posttrain_config.json`` (the kind, the base and the config) and ``train_log.jsonl`` (one JSON object
+per step, then a final ``{"done": ..., "seconds": ...}`` line).
+
+- :func:`rl`: KL-regularised RL on the verifier reward (should *elicit*: reweighting inside the
+  support). Per step: a seeded batch of problems, ``group_size`` samples each from the current policy
+  under the RL sampling config (T = 1, ``top_p = sample_top_p``), reward = the task verifier (1 iff the
+  completion is exactly a correct answer), advantage = reward minus the group mean, loss =
+  ``-mean(A * sum log pi(tokens))`` (raw log-probs of the sampled tokens, EOS included) plus
+  ``beta * KL(pi || pi_base)`` per sequence (summed over the sampled tokens, averaged over the
+  sequences): by default the exact full-vocabulary KL of the next-token distributions along the
+  sampled prefixes (``kl_estimator="full"``), or the k3 estimator on the sampled tokens
+  (``"k3"``). The logged ``kl`` is this estimate (also with ``beta = 0``), AdamW optimiser.
+  Sampling under ``top_p = 0.95`` never produces a token outside the nucleus, so a problem whose
+  correct answer is outside it (singular: ``sub``, ``absent``) never earns a reward.
+- :func:`rs_sft`: rejection-sampling SFT (should elicit): the base's own samples on the training
+  problems, keep the correct ones, cross-entropy on the completion tokens (EOS included).
+- :func:`new_info_sft`: SFT on new information (should *create*): prompt + correct answer + EOS of the
+  absent facts, mixed with ordinary corpus lines against forgetting.
+
+Everything is seeded (problem order, sample seeds, batch order) and runs on ``threads`` CPU threads,
+so the same config gives the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .families import FAMILIES
+
+
+# ---------------------------------------------------------------------------------------- configs
+
+@dataclass
+class RLConfig:
+    beta: float = field(default=0.05, metadata={"help": "KL penalty weight: loss += beta * KL(pi || pi_base)."})
+    steps: int = field(default=40, metadata={"help": "Optimiser steps (one batch of problems each)."})
+    problems_per_step: int = field(default=16, metadata={"help": "Problems drawn (seeded) per step."})
+    group_size: int = field(default=8, metadata={"help": "Samples per problem (G); the group mean is the baseline."})
+    lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (constant)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the problem batches, the sample seeds and torch."})
+    sample_temperature: float = field(default=1.0, metadata={"help": "Temperature of the RL sampling config."})
+    sample_top_p: float = field(default=0.95, metadata={"help": "top_p of the RL sampling config (1.0 = raw sampling: "
+                                                                "singular-under-truncation problems can then be rewarded)."})
+    max_new_tokens: int = field(default=8, metadata={"help": "Largest completion length while sampling."})
+    families: tuple[str, ...] | None = field(default=None, metadata={"help": "Families trained on (default: all)."})
+    kl_estimator: str = field(default="full", metadata={"help": "full (exact full-vocabulary KL per sampled prefix) "
+                                                                "or k3 (r - 1 - ln r on the sampled tokens)."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off)."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["families"] = list(self.families) if self.families else None
+        return d
+
+
+@dataclass
+class RSConfig:
+    samples_per_problem: int = field(default=8, metadata={"help": "Base samples per training problem."})
+    sample_temperature: float = field(default=1.0, metadata={"help": "Temperature of the base sampling config."})
+    sample_top_p: float = field(default=0.95, metadata={"help": "top_p of the base sampling config."})
+    max_new_tokens: int = field(default=8, metadata={"help": "Largest completion length while sampling."})
+    families: tuple[str, ...] | None = field(default=None, metadata={"help": "Families sampled (default: all)."})
+    epochs: int = field(default=3, metadata={"help": "Passes over the kept (correct) samples."})
+    batch: int = field(default=64, metadata={"help": "Sequences per optimiser step."})
+    lr: float = field(default=5e-4, metadata={"help": "AdamW learning rate (constant)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the samples, the batch order and torch."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off)."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["families"] = list(self.families) if self.families else None
+        return d
+
+
+@dataclass
+class NewInfoConfig:
+    steps: int = field(default=60, metadata={"help": "Optimiser steps."})
+    demos_per_step: int = field(default=24, metadata={"help": "Absent-fact demonstrations per step (with replacement)."})
+    corpus_per_step: int = field(default=24, metadata={"help": "Ordinary corpus lines per step (against forgetting)."})
+    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate (constant)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the batches and torch."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off)."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+def _check_families(families: Sequence[str] | None) -> tuple[str, ...]:
+    fams = tuple(families) if families else FAMILIES
+    bad = sorted(set(fams) - set(FAMILIES))
+    if bad:
+        raise ValueError(f"unknown families {bad}; choose from {', '.join(FAMILIES)}")
+    return fams
+
+
+def _batch(seqs: list[tuple[list[int], list[int]]], pad: int) -> tuple[Any, Any, Any, list[int]]:
+    """Right-padded (ids, attention mask, completion mask, prompt lengths) of (prompt ids, completion ids)."""
+    import torch
+
+    width = max(len(p) + len(c) for p, c in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    att = torch.zeros((len(seqs), width), dtype=torch.long)
+    comp = torch.zeros((len(seqs), width), dtype=torch.bool)  # completion token positions (targets)
+    for i, (p, c) in enumerate(seqs):
+        n = len(p) + len(c)
+        ids[i, :n] = torch.tensor(p + c)
+        att[i, :n] = 1
+        comp[i, len(p):n] = True
+    return ids, att, comp, [len(p) for p, _ in seqs]
+
+
+def _target_logprobs(model: Any, ids: Any, att: Any, comp: Any) -> tuple[Any, Any]:
+    """(log-softmax at every position predicting a completion token [n_tok, V], target ids [n_tok])."""
+    import torch
+
+    logits = model(input_ids=ids, attention_mask=att).logits.float()
+    pred = comp[:, 1:]  # position t-1 predicts token t
+    logp = torch.log_softmax(logits[:, :-1][pred], dim=-1)
+    return logp, ids[:, 1:][pred]
+
+
+def _save(model: Any, tok: Any, base_dir: Path, out: Path, kind: str, cfg_dict: dict) -> None:
+    model.eval()
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    shutil.copyfile(base_dir / "corpus_config.json", out / "corpus_config.json")
+    (out / "posttrain_config.json").write_text(
+        json.dumps({"kind": kind, "base": str(base_dir), "config": cfg_dict}, indent=2) + "\n")
+
+
+class _Threads:
+    def __init__(self, n: int) -> None:
+        self.n = max(1, int(n))
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        import torch
+
+        torch.set_num_threads(self.old)
+
+
+def _sft_loop(model: Any, tok: Any, batches: list[list[tuple[list[int], list[int]]]], lr: float,
+              weight_decay: float, grad_clip: float, log: Any, extra: list[dict] | None = None) -> None:
+    """Cross-entropy on the completion tokens, one optimiser step per batch, one log line per step."""
+    import torch
+
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay)
+    pad = int(tok.pad_token_id)
+    for step, seqs in enumerate(batches):
+        ids, att, comp, _ = _batch(seqs, pad)
+        logp, tgt = _target_logprobs(model, ids, att, comp)
+        loss = -logp.gather(-1, tgt[:, None]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        rec = {"step": step, "loss": round(float(loss.detach()), 6), "sequences": len(seqs)}
+        if extra:
+            rec.update(extra[step])
+        log.write(json.dumps(rec) + "\n")
+    model.eval()
+
+
+# ---------------------------------------------------------------------------------------- RL
+
+def rl(base_dir: str | Path, out_dir: str | Path, cfg: RLConfig | None = None) -> Path:
+    """KL-regularised RL on the verifier reward (see the module docstring); returns ``out_dir``."""
+    import torch
+
+    from ..models.backend import SampleRequest
+    from ..models.config import DecodingConfig, Policy
+    from ..models.hf import HFBackend
+    from .pretrain import load_organism
+    from .task import OrganismTask, to_problem
+
+    cfg = cfg or RLConfig()
+    fams = _check_families(cfg.families)
+    if cfg.kl_estimator not in ("full", "k3"):
+        raise ValueError(f"kl_estimator must be 'full' or 'k3', got {cfg.kl_estimator!r}")
+    base_dir, out = Path(base_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _Threads(cfg.threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model, tok, corpus = load_organism(base_dir)
+        ref, _, _ = load_organism(base_dir)
+        for p in ref.parameters():
+            p.requires_grad_(False)
+        task = OrganismTask(base_dir, families=fams, corpus=corpus)
+        pool = task.organism_problems()
+        backend = HFBackend.from_model(model, tok, Policy(model=str(base_dir), name="rl-policy"),
+                                       sample_batch_size=512)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
+        rng = random.Random(f"supportscope-rl:{cfg.seed}")
+        pad = int(tok.pad_token_id)
+        t0 = time.perf_counter()
+        with (out / "train_log.jsonl").open("w") as log:
+            for step in range(cfg.steps):
+                probs = rng.sample(pool, min(cfg.problems_per_step, len(pool)))
+                dec = DecodingConfig(temperature=cfg.sample_temperature, top_p=cfg.sample_top_p,
+                                     max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 1_000_003 + step)
+                reqs = [SampleRequest(p.id, p.prompt, g) for p in probs for g in range(cfg.group_size)]
+                samples = backend.sample(reqs, dec)
+                rewards = torch.tensor([task.verify(to_problem(p), s.completion)
+                                        for p, s in zip((p for p in probs for _ in range(cfg.group_size)), samples)],
+                                       dtype=torch.float32)
+                groups = rewards.view(len(probs), cfg.group_size)
+                adv = (groups - groups.mean(1, keepdim=True)).flatten()
+                seqs = [(list(s.prompt_ids), list(s.token_ids)) for s in samples]
+                ids, att, comp, _ = _batch(seqs, pad)
+                model.train()
+                logp, tgt = _target_logprobs(model, ids, att, comp)
+                with torch.no_grad():
+                    ref_logp, _ = _target_logprobs(ref, ids, att, comp)
+                tok_lp = logp.gather(-1, tgt[:, None]).squeeze(-1)
+                owner = comp[:, 1:].nonzero()[:, 0]  # sequence of each completion token
+                n_seq = len(seqs)
+                seq_lp = torch.zeros(n_seq).index_add(0, owner, tok_lp)
+                pg = -(adv * seq_lp).mean()
+                if cfg.kl_estimator == "full":
+                    tok_kl = (logp.exp() * (logp - ref_logp)).sum(-1)
+                else:  # k3 on the sampled tokens: r - 1 - ln r, r = pi_base / pi
+                    log_r = ref_logp.gather(-1, tgt[:, None]).squeeze(-1) - tok_lp
+                    tok_kl = log_r.exp() - 1 - log_r
+                kl = torch.zeros(n_seq).index_add(0, owner, tok_kl).mean()
+                loss = pg + cfg.beta * kl
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                model.eval()
+                by_fam: dict[str, list[float]] = {}
+                for p, r in zip((p for p in probs for _ in range(cfg.group_size)), rewards.tolist()):
+                    by_fam.setdefault(p.family, []).append(r)
+                log.write(json.dumps({
+                    "step": step, "reward": round(float(rewards.mean()), 6), "kl": round(float(kl.detach()), 6),
+                    "kl_estimator": cfg.kl_estimator, "pg_loss": round(float(pg.detach()), 6),
+                    "loss": round(float(loss.detach()), 6), "seconds": round(time.perf_counter() - t0, 3),
+                    "reward_by_family": {f: round(sum(v) / len(v), 6) for f, v in by_fam.items()}}) + "\n")
+            log.write(json.dumps({"done": cfg.steps, "seconds": round(time.perf_counter() - t0, 2)}) + "\n")
+        _save(model, tok, base_dir, out, "rl", cfg.to_dict())
+    return out
+
+
+# ---------------------------------------------------------------------------------------- RS-SFT
+
+def rs_sft(base_dir: str | Path, out_dir: str | Path, cfg: RSConfig | None = None) -> Path:
+    """Rejection-sampling SFT on the base's own correct samples; returns ``out_dir``."""
+    import torch
+
+    from ..models.backend import SampleRequest
+    from ..models.config import DecodingConfig, Policy
+    from ..models.hf import HFBackend
+    from .pretrain import load_organism
+    from .task import OrganismTask, to_problem
+
+    cfg = cfg or RSConfig()
+    fams = _check_families(cfg.families)
+    base_dir, out = Path(base_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _Threads(cfg.threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model, tok, corpus = load_organism(base_dir)
+        task = OrganismTask(base_dir, families=fams, corpus=corpus)
+        pool = task.organism_problems()
+        t0 = time.perf_counter()
+        backend = HFBackend.from_model(model, tok, Policy(model=str(base_dir), name="rs-base"), sample_batch_size=512)
+        dec = DecodingConfig(temperature=cfg.sample_temperature, top_p=cfg.sample_top_p,
+                             max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+        reqs = [SampleRequest(p.id, p.prompt, g) for p in pool for g in range(cfg.samples_per_problem)]
+        samples = backend.sample(reqs, dec)
+        kept, by_fam = [], {}
+        for p, s in zip((p for p in pool for _ in range(cfg.samples_per_problem)), samples):
+            ok = task.verify(to_problem(p), s.completion) == 1.0
+            by_fam.setdefault(p.family, [0, 0])
+            by_fam[p.family][0] += int(ok)
+            by_fam[p.family][1] += 1
+            if ok:
+                kept.append((list(s.prompt_ids), list(s.token_ids)))  # token_ids end with EOS
+        rng = random.Random(f"supportscope-rs-sft:{cfg.seed}")
+        batches = []
+        for _ in range(cfg.epochs):
+            order = list(range(len(kept)))
+            rng.shuffle(order)
+            batches += [[kept[i] for i in order[s:s + cfg.batch]] for s in range(0, len(order), cfg.batch)]
+        with (out / "train_log.jsonl").open("w") as log:
+            log.write(json.dumps({"sampled": len(samples), "kept": len(kept),
+                                  "kept_by_family": {f: v[0] for f, v in by_fam.items()},
+                                  "sampled_by_family": {f: v[1] for f, v in by_fam.items()}}) + "\n")
+            if kept:
+                _sft_loop(model, tok, batches, cfg.lr, cfg.weight_decay, cfg.grad_clip, log)
+            log.write(json.dumps({"done": len(batches), "seconds": round(time.perf_counter() - t0, 2)}) + "\n")
+        _save(model, tok, base_dir, out, "rs_sft", cfg.to_dict())
+    return out
+
+
+# ---------------------------------------------------------------------------------------- new-info SFT
+
+def new_info_sft(base_dir: str | Path, out_dir: str | Path, cfg: NewInfoConfig | None = None) -> Path:
+    """SFT on the absent facts' correct answers mixed with corpus lines; returns ``out_dir``."""
+    import torch
+
+    from .corpus import corpus_lines
+    from .model import encode
+    from .pretrain import load_organism
+
+    cfg = cfg or NewInfoConfig()
+    base_dir, out = Path(base_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _Threads(cfg.threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model, tok, corpus = load_organism(base_dir)
+        eos = int(tok.eos_token_id)
+        demos = [(encode(tok, p.prompt), encode(tok, p.answers[0]) + [eos])
+                 for p in corpus.problems() if p.family == "absent"]
+        if not demos:
+            raise ValueError("the corpus config has no absent facts (n_absent = 0)")
+        lines = []
+        for s in corpus_lines(corpus):  # split each line after its prompt ('=' or '?')
+            cut = min(i for i in (s.find("="), s.find("?")) if i >= 0) + 1
+            lines.append((encode(tok, s[:cut]), encode(tok, s[cut:]) + [eos]))
+        rng = random.Random(f"supportscope-new-info-sft:{cfg.seed}")
+        batches = [[rng.choice(demos) for _ in range(cfg.demos_per_step)]
+                   + [rng.choice(lines) for _ in range(cfg.corpus_per_step)] for _ in range(cfg.steps)]
+        t0 = time.perf_counter()
+        with (out / "train_log.jsonl").open("w") as log:
+            log.write(json.dumps({"demonstrations": len(demos), "corpus_lines": len(lines)}) + "\n")
+            _sft_loop(model, tok, batches, cfg.lr, cfg.weight_decay, cfg.grad_clip, log)
+            log.write(json.dumps({"done": cfg.steps, "seconds": round(time.perf_counter() - t0, 2)}) + "\n")
+        _save(model, tok, base_dir, out, "new_info_sft", cfg.to_dict())
+    return out
+
+
+__all__ = ["RLConfig", "RSConfig", "NewInfoConfig", "rl", "rs_sft", "new_info_sft"]

@@ -1,0 +1,114 @@
+"""Post-training interventions on the model organism (organism/posttrain.py): each writes a loadable
+checkpoint and a JSON-lines log; RL elicits (raises the tail family) but cannot create (singular
+problems stay at exact p == 0 when it samples with top_p = 0.95); SFT on new information creates
+(absent facts leave p == 0); the same seed gives the same weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from supportscope.models.config import DecodingConfig  # noqa: E402
+from supportscope.organism import CHECKPOINT  # noqa: E402
+from supportscope.organism.exact import exact_p, organism_backend  # noqa: E402
+from supportscope.organism.posttrain import NewInfoConfig, RLConfig, RSConfig, new_info_sft, rl, rs_sft  # noqa: E402
+from supportscope.organism.pretrain import load_organism  # noqa: E402
+from supportscope.organism.task import OrganismTask  # noqa: E402
+
+DEC = DecodingConfig(top_p=0.95, max_new_tokens=16)
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return OrganismTask().organism_problems()
+
+
+def p_by_family(path, problems) -> dict[str, np.ndarray]:
+    p = exact_p(organism_backend(path), problems, DEC)
+    fams = np.array([q.family for q in problems])
+    return {f: p[fams == f] for f in dict.fromkeys(fams)}
+
+
+@pytest.fixture(scope="module")
+def base_p(problems):
+    return p_by_family(CHECKPOINT, problems)
+
+
+def read_log(path):
+    return [json.loads(line) for line in (path / "train_log.jsonl").read_text().splitlines()]
+
+
+def check_checkpoint(path, kind):
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "corpus_config.json", "posttrain_config.json"):
+        assert (path / name).is_file(), name
+    assert json.loads((path / "posttrain_config.json").read_text())["kind"] == kind
+    model, tok, corpus = load_organism(path)
+    assert tok.eos_token_id == 0 and corpus.n_absent > 0
+    log = read_log(path)
+    assert "done" in log[-1] and log[-1]["seconds"] >= 0
+    return log
+
+
+def test_rl_elicits_tail_but_not_singular(tmp_path, problems, base_p):
+    cfg = RLConfig(beta=0.2, steps=25)
+    out = rl(CHECKPOINT, tmp_path / "rl", cfg)
+    log = check_checkpoint(out, "rl")
+    steps = [r for r in log if "step" in r]
+    assert [r["step"] for r in steps] == list(range(cfg.steps))
+    assert all(0.0 <= r["reward"] <= 1.0 and np.isfinite(r["kl"]) and np.isfinite(r["loss"]) for r in steps)
+    assert max(r["kl"] for r in steps) > 0  # the policy moved away from the base
+    assert all(r["reward_by_family"].get("sub", 0.0) == 0.0 for r in steps)  # never rewarded under top_p 0.95
+    after = p_by_family(out, problems)
+    assert after["mul"].mean() > base_p["mul"].mean() + 0.05, (base_p["mul"].mean(), after["mul"].mean())
+    for fam in ("sub", "absent"):
+        assert (base_p[fam] == 0).all() and (after[fam] == 0).all(), (fam, after[fam].max())
+
+
+def test_rl_logs_kl_with_beta_zero_and_k3(tmp_path):
+    out = rl(CHECKPOINT, tmp_path / "rl0", RLConfig(beta=0.0, steps=3, problems_per_step=4, group_size=4,
+                                                    kl_estimator="k3", families=("mul",), sample_top_p=1.0))
+    steps = [r for r in read_log(out) if "step" in r]
+    assert len(steps) == 3 and all("kl" in r and r["kl_estimator"] == "k3" for r in steps)
+    assert steps[0]["kl"] == pytest.approx(0.0, abs=1e-6)  # first step: the policy is still the base
+    with pytest.raises(ValueError):
+        rl(CHECKPOINT, tmp_path / "bad", RLConfig(steps=1, families=("nope",)))
+
+
+def test_rs_sft(tmp_path, problems, base_p):
+    out = rs_sft(CHECKPOINT, tmp_path / "rs", RSConfig(samples_per_problem=4, epochs=2, families=("add", "mul")))
+    log = check_checkpoint(out, "rs_sft")
+    assert log[0]["kept"] > 0 and log[0]["kept_by_family"]["mul"] > 0
+    assert any("loss" in r for r in log)
+    after = p_by_family(out, problems)
+    assert after["mul"].mean() > base_p["mul"].mean()
+
+
+def test_new_info_sft_creates(tmp_path, problems, base_p):
+    out = new_info_sft(CHECKPOINT, tmp_path / "ni", NewInfoConfig())
+    log = check_checkpoint(out, "new_info_sft")
+    assert log[0]["demonstrations"] == len(base_p["absent"])
+    after = p_by_family(out, problems)
+    assert (base_p["absent"] == 0).all()
+    assert after["absent"].mean() > 0.1 and (after["absent"] > 0).mean() > 0.5
+
+
+def _state(path):
+    model, _, _ = load_organism(path)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_determinism(tmp_path):
+    for name, fn, cfg in (("rl", rl, RLConfig(steps=3, problems_per_step=6, group_size=4)),
+                          ("ni", new_info_sft, NewInfoConfig(steps=3))):
+        a, b = fn(CHECKPOINT, tmp_path / f"{name}a", cfg), fn(CHECKPOINT, tmp_path / f"{name}b", cfg)
+        sa, sb = _state(a), _state(b)
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+        base = _state(CHECKPOINT)
+        assert any(not torch.equal(sa[k], base[k]) for k in sa)  # training changed the weights
+        la = [{k: v for k, v in r.items() if k != "seconds"} for r in read_log(a)]
+        lb = [{k: v for k, v in r.items() if k != "seconds"} for r in read_log(b)]
+        assert la == lb
