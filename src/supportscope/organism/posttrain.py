@@ -43,64 +43,58 @@ from .families import FAMILIES
 # ---------------------------------------------------------------------------------------- configs
 
 @dataclass
-class RLConfig:
+class _OptimConfig:
+    """Optimiser and run settings every intervention shares (each subclass sets its own lr)."""
+
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate (constant)."})
+    seed: int = field(default=0, metadata={"help": "Seed of the problem batches, the sample seeds and torch."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off)."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if "families" in d:
+            d["families"] = list(d["families"]) if d["families"] else None
+        return d
+
+
+@dataclass
+class _SamplingConfig(_OptimConfig):
+    """Settings of interventions that sample the model while training."""
+
+    sample_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampling config."})
+    sample_top_p: float = field(default=0.95, metadata={"help": "top_p of the sampling config (1.0 = raw sampling: "
+                                                                "singular-under-truncation problems can then be rewarded)."})
+    max_new_tokens: int = field(default=8, metadata={"help": "Largest completion length while sampling."})
+    families: tuple[str, ...] | None = field(default=None, metadata={"help": "Families used (default: all)."})
+
+
+@dataclass
+class RLConfig(_SamplingConfig):
+    lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (constant)."})
     beta: float = field(default=0.05, metadata={"help": "KL penalty weight: loss += beta * KL(pi || pi_base)."})
     steps: int = field(default=40, metadata={"help": "Optimiser steps (one batch of problems each)."})
     problems_per_step: int = field(default=16, metadata={"help": "Problems drawn (seeded) per step."})
     group_size: int = field(default=8, metadata={"help": "Samples per problem (G); the group mean is the baseline."})
-    lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (constant)."})
-    seed: int = field(default=0, metadata={"help": "Seed of the problem batches, the sample seeds and torch."})
-    sample_temperature: float = field(default=1.0, metadata={"help": "Temperature of the RL sampling config."})
-    sample_top_p: float = field(default=0.95, metadata={"help": "top_p of the RL sampling config (1.0 = raw sampling: "
-                                                                "singular-under-truncation problems can then be rewarded)."})
-    max_new_tokens: int = field(default=8, metadata={"help": "Largest completion length while sampling."})
-    families: tuple[str, ...] | None = field(default=None, metadata={"help": "Families trained on (default: all)."})
     kl_estimator: str = field(default="full", metadata={"help": "full (exact full-vocabulary KL per sampled prefix) "
                                                                 "or k3 (r - 1 - ln r on the sampled tokens)."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off)."})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["families"] = list(self.families) if self.families else None
-        return d
 
 
 @dataclass
-class RSConfig:
+class RSConfig(_SamplingConfig):
+    lr: float = field(default=5e-4, metadata={"help": "AdamW learning rate (constant)."})
     samples_per_problem: int = field(default=8, metadata={"help": "Base samples per training problem."})
-    sample_temperature: float = field(default=1.0, metadata={"help": "Temperature of the base sampling config."})
-    sample_top_p: float = field(default=0.95, metadata={"help": "top_p of the base sampling config."})
-    max_new_tokens: int = field(default=8, metadata={"help": "Largest completion length while sampling."})
-    families: tuple[str, ...] | None = field(default=None, metadata={"help": "Families sampled (default: all)."})
     epochs: int = field(default=3, metadata={"help": "Passes over the kept (correct) samples."})
     batch: int = field(default=64, metadata={"help": "Sequences per optimiser step."})
-    lr: float = field(default=5e-4, metadata={"help": "AdamW learning rate (constant)."})
-    seed: int = field(default=0, metadata={"help": "Seed of the samples, the batch order and torch."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off)."})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["families"] = list(self.families) if self.families else None
-        return d
 
 
 @dataclass
-class NewInfoConfig:
+class NewInfoConfig(_OptimConfig):
+    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate (constant)."})
     steps: int = field(default=60, metadata={"help": "Optimiser steps."})
     demos_per_step: int = field(default=24, metadata={"help": "Absent-fact demonstrations per step (with replacement)."})
     corpus_per_step: int = field(default=24, metadata={"help": "Ordinary corpus lines per step (against forgetting)."})
-    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate (constant)."})
-    seed: int = field(default=0, metadata={"help": "Seed of the batches and torch."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off)."})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # ---------------------------------------------------------------------------------------- helpers
