@@ -23,21 +23,7 @@ import supportscope.records.source_parquet as source_parquet
 import supportscope.records.textscan as textscan
 from supportscope.records import COUNTS_SCHEMA, InputError, load_counts
 
-FORMATS = ["csv", "jsonl", "parquet"]
-
-
-def write(path: Path, rows: list[dict]) -> Path:
-    """Write dict rows as CSV (csv module), JSON Lines (json module) or Parquet (pyarrow)."""
-    if path.suffix == ".csv":
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(rows[0]))
-            w.writerows([["" if v is None else v for v in r.values()] for r in rows])
-    elif path.suffix in (".jsonl", ".ndjson"):
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    else:
-        pq.write_table(pa.Table.from_pylist(rows), path)
-    return path
+from records_files import FORMATS, write  # noqa: E402
 
 
 def counts_rows() -> list[dict]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,25 +17,7 @@ import supportscope.records.source_parquet as source_parquet
 import supportscope.records.textscan as textscan
 from supportscope.records import InputError, load_counts
 
-FORMATS = ["csv", "jsonl", "parquet"]
-
-
-def write(path: Path, rows: list[dict]) -> Path:
-    """Write dict rows as CSV, JSON Lines or Parquet (a column mixing kinds becomes text)."""
-    if path.suffix == ".csv":
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(rows[0]))
-            w.writerows([["" if v is None else v for v in r.values()] for r in rows])
-    elif path.suffix == ".jsonl":
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    else:
-        columns = {k: [r[k] for r in rows] for k in rows[0]}
-        for k, vals in columns.items():
-            if any(isinstance(v, str) for v in vals) and not all(isinstance(v, str) or v is None for v in vals):
-                columns[k] = [None if v is None else str(v) for v in vals]
-        pq.write_table(pa.table(columns), path)
-    return path
+from records_files import FORMATS, write  # noqa: E402
 
 
 def place(path: Path, row: int) -> str:
