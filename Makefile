@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/supportscope analyze examples/math500_qwen25_7b_base_vs_rl_counts.csv \
-		--base qwen2.5-7b-base --tuned qwen2.5-7b-simplerl-zoo --out out/demo
+	HF_HUB_OFFLINE=1 $(BIN)/supportscope demo --out out/demo
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -129,26 +129,31 @@ def analyze(
 
 
 def analyse_and_write(b, t, config: AnalyzeConfig, out: Path, inputs: list[Path], run=None,
-                      extra: dict | None = None) -> dict:
+                      extra: dict | None = None, augment=None, quiet: bool = False) -> dict:
     """compare(), then per_problem.parquet/.csv, summary.json and report.html in `out`, then the
-    terminal summary. Nothing is written when the analysis fails."""
+    terminal summary (unless `quiet`). Nothing is written when the analysis fails.
+
+    `augment(summary, per_problem) -> per_problem` may add to both before anything is written
+    (the demo adds the organism's exact ground truth)."""
     err = Console(stderr=True)
     with err.status(f"analysing {len(b.problem_id)} problems ({config.bootstrap} bootstrap replicates)"):
         result = compare(b, t, config, run=run)
     summary = result.summary
+    per_problem = result.per_problem if augment is None else augment(summary, result.per_problem)
     summary["config"] = {**config.to_dict(), **(extra or {})}
     summary["inputs"] = [{"path": str(p), "sha256": _sha256(p)} for p in inputs]
     if run is not None:
         summary["inputs"].append({"path": str(run.path), "run_manifest_sha256": _sha256(run.path / "manifest.json")})
     summary["command"] = ["supportscope", *sys.argv[1:]]
     summary["versions"] = library_versions(("torch", "transformers") if run is not None else ())
-    written = write_table(out / "per_problem", result.per_problem)
+    written = write_table(out / "per_problem", per_problem)
     write_json(out / "summary.json", summary)
     written.append(out / "summary.json")
     with err.status("writing report.html"):
         from supportscope.report.html import write_html  # matplotlib: only when writing
 
-        write_html(out / "report.html", summary, result.per_problem)
+        write_html(out / "report.html", summary, per_problem)
     written.append(out / "report.html")
-    print_summary(summary, outputs=[str(p) for p in written])
+    if not quiet:
+        print_summary(summary, outputs=[str(p) for p in written])
     return summary

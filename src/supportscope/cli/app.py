@@ -13,6 +13,7 @@ from supportscope.models.config import ModelConfigError
 from supportscope.models.loading import ModelLoadError, TokenizerMismatchError
 from supportscope.records.run_schema import SchemaError
 from supportscope.cli.analyze import analyze
+from supportscope.cli.demo_cmd import demo
 from supportscope.cli.report_cmd import report
 from supportscope.cli.organism_cmd import organism_app
 from supportscope.cli.run_cmd import run
@@ -24,6 +25,7 @@ app = typer.Typer(
     help="Did post-training elicit a capability the base model had, or create one?")
 app.command(help=analyze.__doc__)(analyze)
 app.command(help=report.__doc__)(report)
+app.command(help=demo.__doc__)(demo)
 app.command(help=sample.__doc__)(sample)
 app.command(help=score.__doc__)(score)
 app.command(help=run.__doc__)(run)

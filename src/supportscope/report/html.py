@@ -5,7 +5,8 @@ writes it atomically (temp file in the target folder, then os.replace). The page
 it references nothing outside itself. Every string from the data is HTML-escaped.
 
 Sections (each an <h2> with a stable id): verdict, passk, regimes, per-problem, labels, support,
-gibbs, [kl when the summary has one: three plots and a table], problems, config.
+gibbs, [kl when the summary has one: three plots and a table], [truth: the organism's exact labels,
+when the summary has them (`supportscope demo`)], problems, config.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from supportscope.report.problems_section import N_INTERESTING, _problems, inter
 from supportscope.report.sections import (_config, _gibbs, _labels, _passk, _per_problem, _regimes, _support,
                                           _verdict)
 from supportscope.report.style import CSS
+from supportscope.report.truth_section import _truth
 from supportscope.report.writers import write_text_atomic
 
 __all__ = ["N_INTERESTING", "build_html", "interesting_problems", "write_html"]
@@ -45,10 +47,13 @@ def build_html(summary: dict, per_problem) -> str:
     has_kl = s.get("kl") is not None
     if has_kl:
         sections.append(_kl(s, figs))
+    has_truth = s.get("ground_truth") is not None
+    if has_truth:
+        sections.append(_truth(s))
     sections += [_problems(per_problem), _config(s)]
     links = [("verdict", "Verdict"), ("passk", "pass@k"), ("regimes", "Regimes"), ("per-problem", "Per-problem"),
              ("labels", "Labels"), ("support", "Support"), ("gibbs", "Gibbs fit")]
-    links += [("kl", "KL account")] * has_kl + [("problems", "Problems"), ("config", "Config")]
+    links += [("kl", "KL account")] * has_kl + [("truth", "Ground truth")] * has_truth + [("problems", "Problems"), ("config", "Config")]
     nav = " · ".join(f'<a href="#{i}">{t}</a>' for i, t in links)
     return "\n".join([
         "<!DOCTYPE html>",

@@ -1,0 +1,258 @@
+"""`supportscope demo`: the whole tool on the model organism, checked against exact ground truth.
+
+Steps (everything under one output folder OUT; every step resumes or reuses what exists):
+
+1. Post-training (``organism.posttrain``) of the packaged base checkpoint into the variants
+   ``rl-beta{b}`` (KL-regularised RL, one per beta), ``rs-sft`` (rejection-sampling SFT) and
+   ``new-info-sft`` (SFT on the absent facts). A variant is cached in the checkpoint folder under
+   ``NAME-HASH``, HASH = sha256 of (kind, its config, the base weights' sha256): a cached checkpoint
+   is reused only when it was made by the same config from the same base.
+2. Sampling: n samples per problem from the base and every variant under pi_D (T, top_p) into one
+   run store ``OUT/run`` (``scale.jobs.sample_job``: sharded, seeded, resumable).
+3. Cross-scoring: the base scores every variant's samples (with the exact full-vocabulary KL of
+   the variant to the base along them); every variant scores the base's samples.
+4. Exact p (``organism.exact``) of every problem under pi_D for every model -> ``OUT/exact_p.parquet``.
+5. Analysis of each variant against the base (``analysis.compare`` with the run store, so with
+   the KL account) -> ``OUT/NAME/`` (per_problem.parquet/.csv with exact columns added,
+   summary.json with a ``ground_truth`` block, report.html), and the estimated labels set against
+   the exact ones (``organism.truth``).
+6. ``OUT/demo.json``: config, versions, timings and, per variant, the verdict, label counts,
+   agreement with the truth, the false-created rate, the Gibbs share of the gain and what happened
+   to the base's singular problems (the free-energy predictions of DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from rich.console import Console
+
+from supportscope.analysis import AnalyzeConfig, model_counts
+from supportscope.cli.analyze import analyse_and_write
+from supportscope.cli.progress import progress_bar
+from supportscope.models.config import DecodingConfig, Policy
+from supportscope.organism.demo_config import DemoConfig
+from supportscope.organism.truth import agreement, exact_labels, exact_regime, support_change
+from supportscope.records import RunStore, counts_from_samples
+from supportscope.report.writers import write_json, write_table
+from supportscope.versions import library_versions
+
+BASE = "base"
+LIBS = ("torch", "transformers", "tokenizers", "safetensors")
+
+
+@dataclass
+class Variant:
+    name: str
+    kind: str  # rl | rs_sft | new_info_sft
+    config: object
+    expect: str  # what the free-energy account predicts: "elicitation" or "creation"
+
+
+def variants(cfg: DemoConfig) -> list[Variant]:
+    from supportscope.organism.posttrain import NewInfoConfig, RLConfig, RSConfig
+
+    out = [Variant(f"rl-beta{b:g}", "rl", RLConfig(beta=b, seed=cfg.seed, threads=cfg.threads), "elicitation")
+           for b in cfg.betas]
+    out.append(Variant("rs-sft", "rs_sft", RSConfig(seed=cfg.seed, threads=cfg.threads), "elicitation"))
+    out.append(Variant("new-info-sft", "new_info_sft", NewInfoConfig(seed=cfg.seed, threads=cfg.threads), "creation"))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checkpoint_for(v: Variant, base_dir: Path, cache: Path, con: Console) -> tuple[Path, bool]:
+    """The variant's checkpoint folder, trained now unless the cache holds it; (path, was_cached)."""
+    from supportscope.organism import posttrain
+
+    cfg = v.config.to_dict()
+    cfg.pop("threads", None)  # threads change speed, not weights
+    key = hashlib.sha256(json.dumps({"kind": v.kind, "config": cfg, "base": _sha256(base_dir / "model.safetensors")},
+                                    sort_keys=True).encode()).hexdigest()[:12]
+    final = cache / f"{v.name}-{key}"
+    if (final / "model.safetensors").is_file() and (final / "posttrain_config.json").is_file():
+        return final, True
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    with con.status(f"post-training {v.name} ({v.kind}) from the base organism"):
+        getattr(posttrain, v.kind)(base_dir, tmp, v.config)
+    if final.exists():  # made meanwhile by another process with the same key: same weights
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    return final, False
+
+
+def _exact_columns(per_problem: pa.Table, p0: dict, p1: dict, K: int, cfg: AnalyzeConfig, summary: dict,
+                   families: dict) -> pa.Table:
+    """Add the exact columns to the per-problem table and the ``ground_truth`` block to the summary.
+    p0, p1: problem id -> (p under pi_D, p raw)."""
+    ids = per_problem["problem_id"].to_pylist()
+    e0, r0 = np.array([p0[i] for i in ids]).T
+    e1, r1 = np.array([p1[i] for i in ids]).T
+    est = np.array(per_problem["label"].to_pylist(), dtype=object)
+    ex = exact_labels(e0, e1, K, cfg.zeta)
+    from supportscope.organism.truth import consistent
+
+    ok = consistent(est, ex)
+    fam = np.array([families[i] for i in ids], dtype=object)
+    by_family = {}
+    for f in dict.fromkeys(fam.tolist()):
+        m = fam == f
+        by_family[f] = {"problems": int(m.sum()), "p_exact_base": float(e0[m].mean()),
+                        "p_exact_tuned": float(e1[m].mean()),
+                        "labels_estimated": {k: int(v) for k, v in zip(*np.unique(est[m], return_counts=True))},
+                        "labels_exact": {k: int(v) for k, v in zip(*np.unique(ex[m], return_counts=True))}}
+    summary["ground_truth"] = {
+        "what": "exact success probabilities of the organism under pi_D (teacher forcing of every correct "
+                "answer string); exact labels at the same K and zeta (supportscope.organism.truth)",
+        "K": K, **agreement(est, ex), "alpha": cfg.alpha,
+        "singular_base": support_change(e0, e1, K, cfg.zeta, p0_raw=r0),
+        "by_family": by_family,
+    }
+    cols = {"family": pa.array(fam.tolist(), pa.string()), "p_exact_base": e0, "p_exact_tuned": e1,
+            "p_exact_base_raw": r0, "p_exact_tuned_raw": r1,
+            "regime_exact_base": pa.array(exact_regime(e0, K, cfg.basin_budget, cfg.zeta).tolist(), pa.string()),
+            "regime_exact_tuned": pa.array(exact_regime(e1, K, cfg.basin_budget, cfg.zeta).tolist(), pa.string()),
+            "label_exact": pa.array(ex.tolist(), pa.string()),
+            "label_consistent": pa.array(ok.tolist(), pa.bool_())}
+    for name, col in cols.items():
+        per_problem = per_problem.append_column(name, pa.array(col) if not isinstance(col, pa.Array) else col)
+    return per_problem
+
+
+def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
+    """Run the demo (see the module docstring); returns what it writes to OUT/demo.json."""
+    import torch
+
+    from supportscope.models.hf import HFBackend
+    from supportscope.organism.exact import exact_p_both
+    from supportscope.organism.task import CHECKPOINT, OrganismTask
+    from supportscope.scale.jobs import sample_job, score_job
+
+    from transformers.utils import logging as hf_logging
+
+    cfg.validate()
+    cfg = cfg.resolved()
+    con = con or Console(stderr=True)
+    torch.set_num_threads(cfg.threads)
+    hf_logging.disable_progress_bar()  # five tiny checkpoints: their loading bars are noise
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+
+    # 1. checkpoints
+    t0 = time.perf_counter()
+    vs = variants(cfg)
+    paths = {BASE: CHECKPOINT}
+    cached = {}
+    for v in vs:
+        paths[v.name], cached[v.name] = checkpoint_for(v, CHECKPOINT, Path(cfg.checkpoints), con)
+    timings["post_training_s"] = time.perf_counter() - t0
+
+    # 2. sampling
+    t0 = time.perf_counter()
+    task = OrganismTask(size=cfg.size, seed=cfg.seed)
+    problems = task.problems()
+    decoding = DecodingConfig(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                              seed=cfg.seed)
+    policies = {name: Policy(model=str(p), name=name) for name, p in paths.items()}
+    backends = {name: HFBackend(pol, sample_batch_size=1024, score_batch_size=512) for name, pol in policies.items()}
+    store = RunStore.open(out / "run", create=True, versions=library_versions(LIBS))
+    try:
+        with progress_bar(f"sampling {len(backends)} models", len(backends) * len(problems) * cfg.n) as adv:
+            for name, be in backends.items():
+                sample_job(store, be, name, policies[name], decoding, task, cfg.n, problems_per_shard=8,
+                           batch_size=2048, progress=adv)
+        timings["sampling_s"] = time.perf_counter() - t0
+
+        # 3. cross-scoring
+        t0 = time.perf_counter()
+        names = [v.name for v in vs]
+        with progress_bar("cross-scoring", 2 * len(names) * len(problems) * cfg.n) as adv:
+            score_job(store, backends[BASE], BASE, policies[BASE], names, reference=lambda g: backends[g],
+                      batch_size=2048, progress=adv)
+            for name in names:
+                score_job(store, backends[name], name, policies[name], [BASE], batch_size=2048, progress=adv)
+        timings["scoring_s"] = time.perf_counter() - t0
+
+        # 4. exact p
+        t0 = time.perf_counter()
+        org = task.organism_problems()
+        families = {p.id: p.family for p in org}
+        exact, rows = {}, []
+        with con.status("exact success probabilities (teacher forcing of every correct answer)"):
+            for name, be in backends.items():
+                dec, raw = exact_p_both(be, org, decoding)
+                exact[name] = dict(zip((p.id for p in org), zip(dec.tolist(), raw.tolist())))
+                rows += [{"problem_id": p.id, "family": p.family, "model": name, "p_decoding": d, "p_raw": r}
+                         for p, d, r in zip(org, dec.tolist(), raw.tolist())]
+        write_table(out / "exact_p", pa.Table.from_pylist(rows))
+        timings["exact_p_s"] = time.perf_counter() - t0
+
+        # 5. analysis
+        t0 = time.perf_counter()
+        table = counts_from_samples(store)
+        srcs = [str(out / "run")]
+        acfg = AnalyzeConfig(bootstrap=cfg.bootstrap, seed=cfg.seed)
+        results = {}
+        for v in vs:
+            def augment(summary, per_problem, v=v):
+                return _exact_columns(per_problem, exact[BASE], exact[v.name], summary["budget"]["K"], acfg,
+                                      summary, families)
+
+            summary = analyse_and_write(model_counts(table, BASE, srcs), model_counts(table, v.name, srcs), acfg,
+                                        out / v.name, [], run=store, augment=augment, quiet=True,
+                                        extra={"demo": cfg.to_dict(), "variant": {
+                                            "name": v.name, "kind": v.kind, "config": v.config.to_dict(),
+                                            "checkpoint": str(paths[v.name]), "cached": cached[v.name]}})
+            results[v.name] = _digest(v, summary)
+        timings["analysis_s"] = time.perf_counter() - t0
+    finally:
+        store.close()
+    timings["total_s"] = time.perf_counter() - t_all
+    demo = {"config": cfg.to_dict(), "problems": len(problems), "n": cfg.n,
+            "decoding": decoding.to_dict(), "checkpoints": {k: str(p) for k, p in paths.items()},
+            "cached": cached, "variants": results, "timings": {k: round(x, 2) for k, x in timings.items()},
+            "versions": library_versions(LIBS)}
+    write_json(out / "demo.json", demo)
+    return demo
+
+
+def _digest(v: Variant, s: dict) -> dict:
+    """What the demo prints for one variant, from its summary."""
+    g, gt = s.get("gibbs") or {}, s["ground_truth"]
+    kl = s.get("kl") or {}
+    lab = s["labels"]
+    return {
+        "kind": v.kind, "expected": v.expect, "verdict": s["verdict"]["kind"], "sentence": s["verdict"]["sentence"],
+        "K": s["budget"]["K"], "eps_K": s["budget"]["eps_K"],
+        "labels": {k: d["count"] for k, d in lab.items() if isinstance(d, dict) and "count" in d},
+        "pass1": {k: s["passk"][0][k] for k in ("base", "tuned", "difference", "difference_lo", "difference_hi")},
+        "gibbs_share": {k: g.get(k) for k in ("share_of_gain_explained", "share_lo", "share_hi", "lambda")},
+        "kl": {"observed": kl.get("kl_observed"), "mean": (kl.get(kl.get("kl_observed") or "k1") or {}).get("mean"),
+               "kl_min_mean": (kl.get("kl_min") or {}).get("mean"),
+               "problems_left_support": kl.get("problems_left_support")},
+        "ground_truth": {k: gt[k] for k in ("n_problems", "n_determined", "n_undetermined", "agreement",
+                                            "strict_agreement", "n_created_estimated", "n_created_exact",
+                                            "n_false_created", "false_created_rate", "n_missed_created",
+                                            "confusion", "singular_base", "by_family")},
+    }
+
+
+__all__ = ["run_demo", "variants", "Variant", "checkpoint_for"]

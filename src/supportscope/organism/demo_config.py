@@ -1,0 +1,72 @@
+"""Configuration of `supportscope demo`: the organism, its post-trained variants, sampling, analysis.
+
+Fields left at None take a size-dependent default (:meth:`DemoConfig.resolved`): the full demo uses
+every organism problem (64 add, 64 mul, 64 sub, 24 facts, 24 absent facts) with n = 256 samples per
+problem and model (audit budget K = 128); ``quick`` (CI size) uses 8 problems per family and n = 64
+(K = 32) with 2,000 bootstrap replicates. No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+FULL = {"size": None, "n": 256, "bootstrap": 10000}
+QUICK = {"size": 8, "n": 64, "bootstrap": 2000}
+
+
+@dataclass
+class DemoConfig:
+    quick: bool = field(default=False, metadata={"help": "CI size: 8 problems per family, n = 64 samples, "
+                                                          "2,000 bootstrap replicates (under 2 minutes)."})
+    size: int | None = field(default=None, metadata={"help": "Problems per family (default: all of them; "
+                                                              "8 with --quick)."})
+    n: int | None = field(default=None, metadata={"help": "Samples per problem and model (default 256; 64 with "
+                                                           "--quick). The audit budget K follows from n."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (also of the exact p)."})
+    top_p: float = field(default=0.95, metadata={"help": "Nucleus of the decoding distribution pi_D (also of "
+                                                         "the exact p)."})
+    max_new_tokens: int = field(default=8, metadata={"help": "Largest completion (answers have at most 4 "
+                                                             "characters + the end token)."})
+    betas: list[float] = field(default_factory=lambda: [0.05, 0.2],
+                               metadata={"help": "KL weights of the RL variants, one variant each (repeat "
+                                                 "the option)."})
+    seed: int = field(default=0, metadata={"help": "Seed of post-training, sampling and the bootstrap."})
+    bootstrap: int | None = field(default=None, metadata={"help": "Paired bootstrap replicates (default "
+                                                                   "10,000; 2,000 with --quick)."})
+    checkpoints: Path | None = field(default=None, metadata={"help": "Cache of post-trained checkpoints, reused "
+                                                                      "when the config matches (default: "
+                                                                      "out/organism-checkpoints)."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads."})
+
+    def resolved(self) -> "DemoConfig":
+        """A copy with every None replaced by the full or --quick default."""
+        d = QUICK if self.quick else FULL
+        return replace(self, size=self.size if self.size is not None else d["size"],
+                       n=self.n if self.n is not None else d["n"],
+                       bootstrap=self.bootstrap if self.bootstrap is not None else d["bootstrap"],
+                       checkpoints=self.checkpoints or Path("out/organism-checkpoints"),
+                       betas=list(self.betas))
+
+    def validate(self) -> None:
+        from ..analysis.config import ConfigError
+
+        if self.size is not None and self.size < 1:
+            raise ConfigError(f"--size {self.size} must be >= 1. Fix: e.g. --size 8")
+        if self.n is not None and self.n < 8:
+            raise ConfigError(f"--n {self.n} is too few samples to certify anything. Fix: use --n 64 or more")
+        if not self.betas or any(b < 0 for b in self.betas):
+            raise ConfigError(f"--betas {self.betas}: give at least one KL weight >= 0. Fix: e.g. --betas 0.05")
+        if self.max_new_tokens < 5:
+            raise ConfigError(f"--max-new-tokens {self.max_new_tokens} cannot hold a 4-letter answer and the "
+                              "end token. Fix: use --max-new-tokens 8")
+        if self.threads < 1:
+            raise ConfigError(f"--threads {self.threads} must be >= 1. Fix: --threads 2")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["checkpoints"] = str(self.checkpoints) if self.checkpoints is not None else None
+        return d
+
+
+__all__ = ["DemoConfig", "FULL", "QUICK"]
