@@ -42,14 +42,39 @@ def units(problems: list, per_shard: int) -> list[Unit]:
 
 
 def register_generator(store: RunStore, name: str, policy: Policy, decoding: DecodingConfig, task: Task,
-                       n: int, problems_per_shard: int, fingerprint: str, problems: list) -> None:
+                       n: int, problems_per_shard: int, fingerprint: str, problems: list,
+                       adaptive: dict | None = None) -> None:
+    """Record a generator's config; ``adaptive`` (the adaptive sampling settings) marks an adaptive run."""
     pol = policy.to_dict()
     pol.pop("name", None)
-    store.register(name, {
+    entry = {
         "role": "generator", "policy": pol, "decoding": decoding.to_dict(),
         "task": {"spec": task.spec, "problems": len(problems), "digest": problems_digest(problems)},
         "n": n, "problems_per_shard": problems_per_shard, "tokenizer": fingerprint,
-    })
+    }
+    if adaptive is not None:
+        entry["adaptive"] = adaptive
+    store.register(name, entry)
+
+
+def sample_rows(backend: Backend, requests: list[SampleRequest], decoding: DecodingConfig, task: Task,
+                by_id: dict, name: str, batch_size: int, progress: Progress | None = None) -> list[dict]:
+    """Sample the requests in batches, verify each completion, and return the samples-schema rows."""
+    rows = []
+    for start in range(0, len(requests), batch_size):
+        batch = requests[start:start + batch_size]
+        for s in backend.sample(batch, decoding):
+            reward = float(task.verify(by_id[s.problem_id], s.completion))
+            rows.append({
+                "problem_id": s.problem_id, "model": name, "sample_idx": s.sample_idx, "seed": s.seed,
+                "prompt_ids": s.prompt_ids, "token_ids": s.token_ids, "completion": s.completion,
+                "n_tokens": s.n_tokens, "finish_reason": s.finish_reason, "correct": reward >= SUCCESS,
+                "reward": reward, "logp_decoding": s.logp_decoding, "logp_raw": s.logp_raw,
+                "token_logp_decoding": s.token_logp_decoding, "token_logp_raw": s.token_logp_raw,
+            })
+        if progress:
+            progress(len(batch))
+    return rows
 
 
 def sample_job(store: RunStore, backend: Backend, name: str, policy: Policy, decoding: DecodingConfig,
@@ -70,21 +95,8 @@ def sample_job(store: RunStore, backend: Backend, name: str, policy: Policy, dec
                 progress(len(unit.problems) * n)
             continue
         requests = [SampleRequest(p.id, p.prompt, j) for p in unit.problems for j in range(n)]
-        by_id = {p.id: p for p in unit.problems}
-        rows = []
-        for start in range(0, len(requests), batch_size):
-            batch = requests[start:start + batch_size]
-            for s in backend.sample(batch, decoding):
-                reward = float(task.verify(by_id[s.problem_id], s.completion))
-                rows.append({
-                    "problem_id": s.problem_id, "model": name, "sample_idx": s.sample_idx, "seed": s.seed,
-                    "prompt_ids": s.prompt_ids, "token_ids": s.token_ids, "completion": s.completion,
-                    "n_tokens": s.n_tokens, "finish_reason": s.finish_reason, "correct": reward >= SUCCESS,
-                    "reward": reward, "logp_decoding": s.logp_decoding, "logp_raw": s.logp_raw,
-                    "token_logp_decoding": s.token_logp_decoding, "token_logp_raw": s.token_logp_raw,
-                })
-            if progress:
-                progress(len(batch))
+        rows = sample_rows(backend, requests, decoding, task, {p.id: p for p in unit.problems}, name, batch_size,
+                           progress)
         store.write_shard("samples", name, unit.key, build_table("samples", rows))
         written += len(rows)
     return written
