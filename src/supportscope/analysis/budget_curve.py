@@ -22,14 +22,18 @@ def budgets_up_to(n_max: int) -> list[int]:
 
 
 def created_vs_budget(c0, n0, c1, n1, p_greater, p_less, zeta: float, alpha: float,
-                      boot: PairedBootstrap) -> list[dict]:
-    """Label counts at each budget, with a bootstrap interval on the created count."""
-    k_cert = max_certifiable_budget(int(n0.min()), zeta, alpha)
+                      boot: PairedBootstrap, interval: str = "cp", up=None, down=None,
+                      k_cert: int | None = None) -> list[dict]:
+    """Label counts at each budget, with a bootstrap interval on the created count.
+
+    ``interval``/``up``/``down``/``k_cert``: as in ``compare`` (anytime-valid mode for adaptive runs)."""
+    if k_cert is None:
+        k_cert = max_certifiable_budget(int(n0.min()), zeta, alpha)
     rows, created = [], []
     for K in budgets_up_to(int(max(n0.max(), n1.max()))):
-        a0 = accessibility(c0, n0, K, zeta, alpha)
-        a1 = accessibility(c1, n1, K, zeta, alpha)
-        label, possible = label_problems(a0, a1, p_greater, p_less, alpha)
+        a0 = accessibility(c0, n0, K, zeta, alpha, interval)
+        a1 = accessibility(c1, n1, K, zeta, alpha, interval)
+        label, possible = label_problems(a0, a1, p_greater, p_less, alpha, up, down)
         created.append(label == CREATED)
         maybe = np.array([CREATED in s.split("|") for s in possible]) & (label != CREATED)
         rows.append({

@@ -11,6 +11,12 @@ Every number is computed by a function that documents its formula:
 - verdict sentence: `analysis.verdict`
 All intervals of aggregates come from one paired bootstrap over problems (same seed, same
 resampled problems for every statistic).
+
+Adaptively sampled runs (``anytime``; on by default when the run store's generators were sampled
+with --adaptive): per-problem intervals, regimes and accessibility use the anytime-valid confidence
+sequence (`stats.sequences`), the elicited/weakened test is `analysis.labels.cs_difference` instead
+of Fisher's, the certifiable budget comes from the sequence's bound after zero successes, and the
+default audit budget is the one the adaptive rounds decided.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from supportscope.analysis.config import AnalyzeConfig
 from supportscope.analysis.curves import passk_table, pooled_curves
 from supportscope.analysis.gibbs_fit import gibbs_account
 from supportscope.analysis.inputs import ModelCounts, PairedCounts, pair_models
-from supportscope.analysis.labels import CREATED, LABELS, LOST, UNDETERMINED, created_from, label_problems
+from supportscope.analysis.labels import (CREATED, LABELS, LOST, UNDETERMINED, created_from, cs_difference,
+                                          label_problems)
 from supportscope.analysis.verdict import verdict
 from supportscope.records.errors import InputError
 from supportscope.stats import (PairedBootstrap, classify, eps, leash_metrics, max_certifiable_budget,
@@ -40,12 +47,28 @@ class Comparison:
     summary: dict
 
 
-def choose_budget(cfg: AnalyzeConfig, n_min_base: int) -> tuple[int, int, list[str]]:
-    """(K, K_certifiable, notes). Default K: the largest certifiable power of two, at least k_b."""
-    k_cert = max_certifiable_budget(n_min_base, cfg.zeta, cfg.alpha)
+def certifiable_budget_anytime(n: int, zeta: float, alpha: float) -> int:
+    """Largest power of two K with CS_hi(0, n) < eps(K): the anytime-valid analogue of
+    `stats.max_certifiable_budget` (confidence sequence instead of Clopper-Pearson)."""
+    from supportscope.stats.sequences import confidence_sequence
+
+    hi0 = float(confidence_sequence(0, n, alpha)[1])
+    ks = 2.0 ** np.arange(0, 63)
+    ok = hi0 < eps(ks, zeta)
+    return int(ks[ok].max()) if ok.any() else 0
+
+
+def choose_budget(cfg: AnalyzeConfig, n_min_base: int, anytime: bool = False,
+                  default: int | None = None) -> tuple[int, int, list[str]]:
+    """(K, K_certifiable, notes). Default K: ``default`` (an adaptive run's budget) or the largest
+    certifiable power of two, at least k_b."""
+    k_cert = (certifiable_budget_anytime(n_min_base, cfg.zeta, cfg.alpha) if anytime
+              else max_certifiable_budget(n_min_base, cfg.zeta, cfg.alpha))
     notes = []
     if cfg.budget is not None:
         K = cfg.budget
+    elif default is not None:
+        K = default
     else:
         K = max(k_cert, cfg.basin_budget)
     if K > k_cert:
@@ -86,6 +109,17 @@ def _kl(run, pair: PairedCounts, boot: PairedBootstrap, cfg: AnalyzeConfig) -> t
     return out if out is not None else (None, {})
 
 
+def adaptive_settings(run, names: tuple[str, ...]) -> dict | None:
+    """The adaptive sampling settings of the first of ``names`` sampled adaptively in ``run``, if any."""
+    if run is None:
+        return None
+    entries = run.manifest.get("entries", {})
+    for name in names:
+        if isinstance(entries.get(name), dict) and entries[name].get("adaptive"):
+            return entries[name]["adaptive"]
+    return None
+
+
 def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None,
             run=None) -> Comparison:
     """Analyse base vs tuned counts. See the module docstring for where each number comes from.
@@ -99,7 +133,18 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
     Q = len(c0)
     n_min = int(min(n0.min(), n1.min()))
-    K, k_cert, notes = choose_budget(cfg, int(n0.min()))
+    adaptive = adaptive_settings(run, (pair.base.name, pair.tuned.name))
+    anytime = cfg.anytime if cfg.anytime is not None else adaptive is not None
+    interval = "cs" if anytime else "cp"
+    K, k_cert, notes = choose_budget(cfg, int(n0.min()), anytime, adaptive.get("budget") if adaptive else None)
+    if adaptive is not None and not anytime:
+        notes.append("The run was sampled adaptively but --no-anytime was given: Clopper-Pearson intervals and "
+                     "Fisher tests are not valid when n depended on the results.")
+    if anytime:
+        notes.append("Anytime-valid mode: per-problem intervals are confidence sequences (beta-binomial mixture, "
+                     "valid at data-dependent n) and elicited/weakened come from non-overlapping sequences; "
+                     "pass@k estimates at data-dependent n are reported as they are (they are not unbiased "
+                     "under optional stopping).")
     ks = list(cfg.k) if cfg.k else [2**i for i in range(int(np.log2(n_min)) + 1)]
     _check_ks(ks, pair)
     if pair.dropped_base_only or pair.dropped_tuned_only:
@@ -109,13 +154,22 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
         notes.append(f"n varies across problems ({n_min}..{int(max(n0.max(), n1.max()))}); pooled "
                      f"pass@k is reported for k <= {n_min}, the smallest n.")
 
-    r0 = classify(c0, n0, K, cfg.basin_budget, cfg.zeta, cfg.alpha)
-    r1 = classify(c1, n1, K, cfg.basin_budget, cfg.zeta, cfg.alpha)
-    p_gt, p_lt = two_proportion_pvalues(c0, n0, c1, n1)
-    label, possible = label_problems(r0.accessible, r1.accessible, p_gt, p_lt, cfg.alpha)
+    r0 = classify(c0, n0, K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
+    r1 = classify(c1, n1, K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
+    if anytime:
+        up, down = cs_difference(c0, n0, c1, n1, cfg.alpha)
+        p_gt = p_lt = np.full(Q, np.nan)
+    else:
+        up = down = None
+        p_gt, p_lt = two_proportion_pvalues(c0, n0, c1, n1)
+    label, possible = label_problems(r0.accessible, r1.accessible, p_gt, p_lt, cfg.alpha, up, down)
     t_K = eps(K, cfg.zeta)
-    need0 = np.where(r0.accessible == -1, n_to_decide(c0, n0, t_K, cfg.alpha), 0.0)
-    need1 = np.where(r1.accessible == -1, n_to_decide(c1, n1, t_K, cfg.alpha), 0.0)
+    if anytime:  # samples that would decide the regime at K (the label needs both accessibilities)
+        need0 = np.where(r0.accessible == -1, r0.n_needed, 0.0)
+        need1 = np.where(r1.accessible == -1, r1.n_needed, 0.0)
+    else:
+        need0 = np.where(r0.accessible == -1, n_to_decide(c0, n0, t_K, cfg.alpha), 0.0)
+        need1 = np.where(r1.accessible == -1, n_to_decide(c1, n1, t_K, cfg.alpha), 0.0)
     need_label = np.where(label == UNDETERMINED, np.maximum(need0, need1), 0.0)
 
     boot = PairedBootstrap(Q, cfg.bootstrap, cfg.seed)
@@ -158,7 +212,8 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
         lo, hi = percentile_interval(leash_reps[:, j], cfg.alpha)
         leash_out[name] = {"value": float(leash[name]), "lo": float(lo), "hi": float(hi)}
 
-    budget_curve = created_vs_budget(c0, n0, c1, n1, p_gt, p_lt, cfg.zeta, cfg.alpha, boot)
+    budget_curve = created_vs_budget(c0, n0, c1, n1, p_gt, p_lt, cfg.zeta, cfg.alpha, boot, interval, up, down,
+                                     k_cert=k_cert if anytime else None)
     gibbs, gibbs_cols = gibbs_account(c0, n0, c1, n1, boot, cfg.alpha)
 
     kl_summary, kl_cols = _kl(run, pair, boot, cfg)
@@ -188,6 +243,8 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
             "eps_K": float(t_K), "eps_basin": float(eps(cfg.basin_budget, cfg.zeta)),
             "zeta": cfg.zeta, "alpha": cfg.alpha, "default": cfg.budget is None,
             "samples_to_decide_created_candidates": int(np.median(cand_need)) if len(cand_need) else None,
+            "intervals": "confidence sequence (anytime-valid)" if anytime else "Clopper-Pearson",
+            "adaptive": adaptive,
         },
         "passk": table,
         "curves": curves,

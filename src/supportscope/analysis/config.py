@@ -41,6 +41,11 @@ class AnalyzeConfig:
         default=False,
         metadata={"help": "Keep only the problems present for both models (with a warning) instead "
                   "of refusing different problem sets."})
+    anytime: bool | None = field(
+        default=None,
+        metadata={"help": "Anytime-valid confidence sequences instead of Clopper-Pearson intervals and Fisher "
+                  "tests: needed when the number of samples depended on the results (adaptive sampling). "
+                  "Default: on for run directories sampled with --adaptive, off otherwise."})
     success_threshold: float = field(
         default=1.0,
         metadata={"help": "For per-sample rows with a real-valued `reward` column instead of `correct`: "

@@ -26,12 +26,16 @@ ELICITED, CREATED, LOST, UNCHANGED, WEAKENED, UNSOLVED, UNDETERMINED = (
 LABELS = (ELICITED, CREATED, LOST, UNCHANGED, WEAKENED, UNSOLVED, UNDETERMINED)
 
 
-def label_problems(acc_base: np.ndarray, acc_tuned: np.ndarray, p_greater: np.ndarray,
-                   p_less: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return (label, possible): object arrays of str, vectorised over problems."""
+def label_problems(acc_base: np.ndarray, acc_tuned: np.ndarray, p_greater: np.ndarray | None,
+                   p_less: np.ndarray | None, alpha: float, up: np.ndarray | None = None,
+                   down: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (label, possible): object arrays of str, vectorised over problems.
+
+    ``up``/``down`` (bool per problem: tuned significantly higher / lower) replace the Fisher
+    p-values when given, e.g. the anytime-valid comparison of :func:`cs_difference`."""
     acc_base, acc_tuned = np.asarray(acc_base), np.asarray(acc_tuned)
-    up = np.asarray(p_greater) <= alpha / 2
-    down = np.asarray(p_less) <= alpha / 2
+    up = np.asarray(p_greater) <= alpha / 2 if up is None else np.asarray(up, dtype=bool)
+    down = np.asarray(p_less) <= alpha / 2 if down is None else np.asarray(down, dtype=bool)
     bit = {lab: np.int64(1 << i) for i, lab in enumerate(LABELS)}
     both_bits = np.where(up, bit[ELICITED], np.where(down, bit[WEAKENED], bit[UNCHANGED]))
     cells = {(0, 1): bit[CREATED], (1, 0): bit[LOST], (0, 0): bit[UNSOLVED], (1, 1): both_bits}
@@ -44,6 +48,21 @@ def label_problems(acc_base: np.ndarray, acc_tuned: np.ndarray, p_greater: np.nd
     possible = np.asarray(names, dtype=object)[inv]
     label = np.asarray([UNDETERMINED if "|" in s else s for s in names], dtype=object)[inv]
     return label, possible
+
+
+def cs_difference(c0, n0, c1, n1, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(up, down): tuned significantly higher / lower than base, valid under optional stopping.
+
+    Each model's anytime-valid confidence sequence at level 1 - alpha/2
+    (``stats.sequences.confidence_sequence``); both cover their p at every n with probability
+    >= 1 - alpha (union bound), so "lo_tuned > hi_base" implies p_tuned > p_base at level alpha,
+    whatever rule chose n. Used instead of the Fisher test for adaptively sampled runs.
+    """
+    from supportscope.stats.sequences import confidence_sequence
+
+    lo0, hi0 = confidence_sequence(c0, n0, alpha / 2)
+    lo1, hi1 = confidence_sequence(c1, n1, alpha / 2)
+    return np.asarray(lo1 > hi0), np.asarray(hi1 < lo0)
 
 
 def created_from(label: np.ndarray, base_regime: np.ndarray) -> np.ndarray:

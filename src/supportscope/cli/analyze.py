@@ -78,7 +78,7 @@ def _check_unique(table) -> None:
         seen[k] = i
 
 
-@with_config_options(AnalyzeConfig)
+@with_config_options(AnalyzeConfig, flags={"anytime": "--anytime/--no-anytime"})
 def analyze(
     results: list[Path] = typer.Argument(None, help="Counts or per-sample files (CSV, JSONL, Parquet)."),
     base: str = typer.Option(None, "--base", help="Base model: a value of the `model` column."),

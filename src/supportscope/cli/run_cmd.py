@@ -20,6 +20,12 @@ CONFIG.toml (every table maps onto a config dataclass; unknown keys are errors):
 
     [analyze]                     # AnalyzeConfig: budget, basin_budget, zeta, alpha, bootstrap, seed, ...
     bootstrap = 10000
+
+    [adaptive]                    # AdaptiveConfig (optional): sample in rounds until each regime is decided
+    adaptive = true
+    budget = 64
+    max_n = 1024
+    round = 16
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ from rich.console import Console
 from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.records import InputError, RunStore, counts_from_samples
+from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
 
 _TOP = {"out", "kl"} | {f.name for f in fields(SampleJobConfig)}
-_TABLES = {"decoding": DecodingConfig, "base": Policy, "tuned": Policy, "analyze": AnalyzeConfig}
+_TABLES = {"decoding": DecodingConfig, "base": Policy, "tuned": Policy, "analyze": AnalyzeConfig,
+           "adaptive": AdaptiveConfig}
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -90,6 +98,7 @@ def load_run_config(path: Path) -> dict:
         "job": job,
         "decoding": _build(DecodingConfig, data.get("decoding", {}), path, text, "decoding"),
         "analyze": _build(AnalyzeConfig, data.get("analyze", {}), path, text, "analyze"),
+        "adaptive": _build(AdaptiveConfig, data.get("adaptive", {}), path, text, "adaptive"),
     }
     for role in ("base", "tuned"):
         d = dict(data[role])
@@ -103,6 +112,8 @@ def load_run_config(path: Path) -> dict:
     job.validate()
     cfg["decoding"].validate()
     cfg["analyze"].validate()
+    if cfg["adaptive"].adaptive:
+        cfg["adaptive"].validate()
     return cfg
 
 
@@ -117,7 +128,7 @@ def run(config: Path = typer.Argument(..., help="TOML file: out, tasks, n, [deco
     con = Console(stderr=True)
     for role in ("base", "tuned"):
         con.print(f"[bold]{role}[/bold]: {cfg[role].model}")
-        run_sample(cfg[role], cfg["decoding"], job, out)
+        run_sample(cfg[role], cfg["decoding"], job, out, cfg["adaptive"])
     same_prompts = cfg["base"].chat == cfg["tuned"].chat
     if cfg["kl"] and not same_prompts:
         con.print("[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
@@ -131,4 +142,6 @@ def run(config: Path = typer.Argument(..., help="TOML file: out, tasks, n, [deco
     analyse_and_write(model_counts(table, b.name, srcs), model_counts(table, t.name, srcs), cfg["analyze"],
                       out / "analysis", [config], run=store,
                       extra={"run_config": {"job": job.to_dict(), "decoding": cfg["decoding"].to_dict(),
-                                            "base": b.to_dict(), "tuned": t.to_dict(), "kl": cfg["kl"]}})
+                                            "base": b.to_dict(), "tuned": t.to_dict(), "kl": cfg["kl"],
+                                            "adaptive": cfg["adaptive"].to_dict() if cfg["adaptive"].adaptive
+                                            else None}})

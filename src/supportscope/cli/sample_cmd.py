@@ -12,6 +12,7 @@ from supportscope.cli.options import with_config_options
 from supportscope.cli.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.records import InputError, RunStore
+from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
 from supportscope.versions import library_versions
 
@@ -32,18 +33,42 @@ def load_backend(policy: Policy, batch_size: int):
         return HFBackend(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, 16)))
 
 
-def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path) -> int:
+def _adaptive(store, backend, policy, decoding, task, job, adaptive) -> int:
+    """Adaptive rounds with one progress bar per round; prints what was decided."""
+    from contextlib import ExitStack
+
+    from supportscope.scale.adaptive import adaptive_sample_job
+
+    err = Console(stderr=True)
+    with ExitStack() as bars:
+        def on_round(r: int, n_open: int, samples: int):
+            bars.close()
+            return bars.enter_context(progress_bar(f"{policy.name} round {r} ({n_open} open problems)", samples))
+
+        res = adaptive_sample_job(store, backend, policy.name, policy, decoding, task, adaptive,
+                                  job.problems_per_shard, job.batch_size, on_round)
+    err.print(f"adaptive: {res['rounds']} rounds, {res['samples']} samples, regime at K={adaptive.budget} decided "
+              f"for {res['decided']} of {len(task.problems())} problems ({res['undecided']} undecided at --max-n "
+              f"{adaptive.max_n} or stopped as futile)", markup=False)
+    return res["written"]
+
+
+def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path, adaptive=None) -> int:
     from supportscope.models.hf import PromptTooLongError
     from supportscope.scale.jobs import sample_job
     from supportscope.tasks import load_task
 
     job.validate()
     decoding.validate()
+    if adaptive is not None and adaptive.adaptive:
+        adaptive.validate()
     task = load_task(job.tasks, limit=job.limit, seed=job.task_seed)
     store = open_store(out)
     backend = load_backend(policy, job.batch_size)
     total = len(task.problems()) * job.n
     try:
+        if adaptive is not None and adaptive.adaptive:
+            return _adaptive(store, backend, policy, decoding, task, job, adaptive)
         with progress_bar(f"sampling {policy.name}", total) as advance:
             return sample_job(store, backend, policy.name, policy, decoding, task, job.n,
                               job.problems_per_shard, job.batch_size, advance)
@@ -53,12 +78,14 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
         store.close()
 
 
-@with_config_options(policy=Policy, decoding=DecodingConfig, job=SampleJobConfig)
+@with_config_options(policy=Policy, decoding=DecodingConfig, job=SampleJobConfig, adapt=AdaptiveConfig)
 def sample(out: Path = typer.Option(..., "--out", help="Run directory: created, appended to (another "
                                      "model) or resumed (same model and config)."),
-           policy: Policy = None, decoding: DecodingConfig = None, job: SampleJobConfig = None) -> None:
-    """Sample n completions per problem from one model, verify them, and store them in RUN."""
-    n = run_sample(policy, decoding, job, out)
+           policy: Policy = None, decoding: DecodingConfig = None, job: SampleJobConfig = None,
+           adapt: AdaptiveConfig = None) -> None:
+    """Sample n completions per problem from one model (or, with --adaptive, in rounds until each
+    problem's regime is decided), verify them, and store them in RUN."""
+    n = run_sample(policy, decoding, job, out, adapt)
     Console().print(f"wrote {n} new samples of {policy.name!r} to {out} "
                     f"(total in run: {sum(s['rows'] for s in RunStore(out).shards('samples', policy.name))})")
 

@@ -1,7 +1,8 @@
 """Pure numpy/scipy statistics for supportscope (DESIGN.md sections 2-4).
 
 pass@k curves, paired bootstrap, Clopper-Pearson bounds and budgets, regimes, per-problem
-difference tests, the Gibbs tilt, KL estimators and the support metrics of "The Invisible Leash".
+difference tests, the Gibbs tilt, KL estimators, the support metrics of "The Invisible Leash",
+anytime-valid confidence sequences and the adaptive allocation rule.
 No torch, pandas or pyarrow here.
 """
 
@@ -20,6 +21,8 @@ from .gibbs import (
 from .kl import KLEstimate, bernoulli_kl, kl_estimators
 from .leash import Venn, leash_metrics, venn
 from .passk import passk_at, passk_curves, pooled_passk
+from .sequences import accessibility_anytime, confidence_sequence, regime_decided_anytime, samples_to_close
+from .allocation import futile_mask, next_round, open_mask, simulate_adaptive, simulate_uniform
 from .regimes import (
     BARRIER,
     BASIN,
@@ -33,6 +36,15 @@ from .regimes import (
 )
 
 __all__ = [
+    "accessibility_anytime",
+    "confidence_sequence",
+    "futile_mask",
+    "next_round",
+    "open_mask",
+    "regime_decided_anytime",
+    "samples_to_close",
+    "simulate_adaptive",
+    "simulate_uniform",
     "BARRIER",
     "BASIN",
     "INACCESSIBLE",

@@ -102,6 +102,7 @@ def open_mask(c, n, budget, *, basin_budget: int = 8, zeta: float = 0.05, alpha:
     that rule when :func:`futile_mask` (at level 1 - beta) finds it futile:
     open = (n < max_n) & ((~decided & ~futile) | (~decided_other & ~futile_other & (n_other < max_n))).
     Stopping never invalidates a decision; it only leaves the problem undetermined.
+    Regimes as in DESIGN.md section 2, decided by the confidence sequence of Howard et al. (2021).
     """
     max_n = _max_n(max_n)
     c, n = _counts0(c, n)
@@ -150,6 +151,8 @@ def next_round(c, n, budget, *, round_size: int = 16, max_n, basin_budget: int =
     cheapest first, ties by index) and the longest prefix with sum(a) <= B gets its a_i; the next
     problem in the order gets the remainder B - sum(prefix) if positive. The rounds' decisions are
     made by the confidence sequence only, so this data-dependent allocation keeps them valid.
+    The adaptive allocation rule (README, "Adaptive sampling"); decisions by the confidence sequence
+    of Howard et al. (2021).
     """
     round_size = int(as_int_array(round_size, "round_size", minimum=1))
     max_n = _max_n(max_n)
@@ -201,6 +204,7 @@ def simulate_adaptive(p_true, budget, *, max_n: int, round_size: int = 16, n_ini
     Round 0 gives every problem n_init samples (default ``round_size``, capped at max_n); each
     later round adds :func:`next_round` samples, drawn as Binomial(a_i, p_i) from ``rng``, until no
     problem is open. Returns the final (c, n) and the number of rounds (round 0 included).
+    Simulation of the adaptive rule with known truth (DESIGN.md section 2 regimes).
     """
     p = np.asarray(p_true, dtype=np.float64)
     if not np.all((p >= 0) & (p <= 1)):
@@ -221,7 +225,10 @@ def simulate_adaptive(p_true, budget, *, max_n: int, round_size: int = 16, n_ini
 
 
 def simulate_uniform(p_true, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Uniform allocation: n samples of every problem. Returns (c, n) int64 arrays, c ~ Binomial(n, p)."""
+    """Uniform allocation: n samples of every problem. Returns (c, n) int64 arrays, c ~ Binomial(n, p).
+
+    Uniform allocation baseline (fixed n, Clopper & Pearson 1934 decisions apply).
+    """
     p = np.asarray(p_true, dtype=np.float64)
     if not np.all((p >= 0) & (p <= 1)):
         raise ValueError("p_true must be probabilities in [0, 1]")

@@ -7,6 +7,10 @@ Clopper & Pearson (1934) interval [L, U] from c successes in n samples:
     tail          L >= eps(K) and U < eps(k_b)
     inaccessible  U < eps(K)   -> barrier when p > 0 is certified, singular when p = 0 is known
     undetermined  otherwise, with the regimes still possible and the samples needed to decide.
+
+``interval="cs"`` replaces [L, U] by the anytime-valid confidence sequence of
+``stats.sequences.confidence_sequence`` (for runs whose sample counts were chosen by looking at the
+data, i.e. adaptive sampling) and the samples needed by ``stats.sequences.samples_to_close``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,20 @@ import numpy as np
 from ._checks import as_counts, as_int_array, check_level
 from .bounds import _cp, eps, n_to_decide
 
+INTERVALS = ("cp", "cs")
+
+
+def _bounds(c: np.ndarray, n: np.ndarray, alpha: float, interval: str) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson ("cp") or anytime-valid confidence-sequence ("cs") bounds."""
+    if interval == "cp":
+        return _cp(c.astype(np.float64), n.astype(np.float64), alpha)
+    if interval == "cs":
+        from .sequences import confidence_sequence
+
+        lo, hi = confidence_sequence(c, n, alpha)
+        return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    raise ValueError(f"interval must be one of {INTERVALS}, got {interval!r}")
+
 BASIN = "basin"
 TAIL = "tail"
 BARRIER = "barrier"
@@ -26,17 +44,18 @@ INACCESSIBLE = "inaccessible"
 UNDETERMINED = "undetermined"
 
 
-def accessibility(c, n, budget, zeta: float = 0.05, alpha: float = 0.05) -> np.ndarray:
+def accessibility(c, n, budget, zeta: float = 0.05, alpha: float = 0.05, interval: str = "cp") -> np.ndarray:
     """Certified accessibility at a budget: 1 accessible, 0 inaccessible, -1 undetermined (int8).
 
     1 if L >= eps(budget), 0 if U < eps(budget), else -1, where [L, U] is the Clopper & Pearson
-    (1934) interval at level 1 - alpha and eps(k) = 1 - zeta^(1/k) (DESIGN.md section 2): a problem
-    is accessible at budget k when k samples find a success with probability >= 1 - zeta.
+    (1934) interval at level 1 - alpha (or the confidence sequence with ``interval="cs"``) and
+    eps(k) = 1 - zeta^(1/k) (DESIGN.md section 2): a problem is accessible at budget k when k
+    samples find a success with probability >= 1 - zeta.
     """
     alpha = check_level(alpha, "alpha")
     c, n = as_counts(c, n)
     e = eps(budget, zeta)
-    lo, hi = _cp(c.astype(np.float64), n.astype(np.float64), alpha)
+    lo, hi = _bounds(c, n, alpha, interval)
     out = np.where(lo >= e, 1, np.where(hi < e, 0, -1)).astype(np.int8)
     return out
 
@@ -50,7 +69,7 @@ class RegimeResult:
         written barrier when p > 0 is certified); the regime itself when decided.
     accessible: int8, 1/0/-1 as in :func:`accessibility` at the audit budget (0 where
         ``singular`` is flagged).
-    lo, hi: Clopper-Pearson bounds.
+    lo, hi: Clopper-Pearson bounds (confidence-sequence bounds with ``interval="cs"``).
     n_needed: float, total samples that would decide the regime at the observed rate
         (0 when decided, inf when the rate sits on a threshold).
     """
@@ -82,6 +101,7 @@ def classify(
     alpha: float = 0.05,
     p_lower=None,
     singular=None,
+    interval: str = "cp",
 ) -> RegimeResult:
     """Certified regime of each problem (DESIGN.md section 2).
 
@@ -99,6 +119,8 @@ def classify(
         basin_budget: small budget k_b.
         p_lower: optional [Q] certified lower bounds on p (0 where none).
         singular: optional [Q] bool, True where p = 0 is known exactly.
+        interval: "cp" (Clopper-Pearson, fixed n) or "cs" (anytime-valid confidence sequence, for
+            adaptively sampled counts; n_needed then from ``sequences.samples_to_close``).
     """
     alpha = check_level(alpha, "alpha")
     c, n = as_counts(c, n)
@@ -112,7 +134,7 @@ def classify(
     shape = c.shape
     e_b = float(eps(basin_budget, zeta))
     e_k = float(eps(budget, zeta))
-    lo, hi = _cp(c.astype(np.float64), n.astype(np.float64), alpha)
+    lo, hi = _bounds(c, n, alpha, interval)
 
     pos_known = c > 0
     pl = _optional(p_lower, shape, "p_lower", np.float64)
@@ -149,9 +171,15 @@ def classify(
         possible = np.where(flag, possible + sep + name, possible)
     possible = np.where(regime == UNDETERMINED, possible, regime).astype(object)
 
-    need_b = n_to_decide(c, n, e_b, alpha)
-    need_k = n_to_decide(c, n, e_k, alpha)
-    n_needed = np.where(regime == UNDETERMINED, np.maximum(need_b, need_k), 0.0)
+    if interval == "cs":
+        from .sequences import samples_to_close
+
+        n_needed = np.where(regime == UNDETERMINED,
+                            samples_to_close(c, n, budget, basin_budget, zeta, alpha), 0.0)
+    else:
+        need_b = n_to_decide(c, n, e_b, alpha)
+        need_k = n_to_decide(c, n, e_k, alpha)
+        n_needed = np.where(regime == UNDETERMINED, np.maximum(need_b, need_k), 0.0)
 
     acc = np.where(lo >= e_k, 1, np.where(hi < e_k, 0, -1)).astype(np.int8)
     acc[sing] = 0  # p = 0 known exactly: inaccessible at every budget

@@ -307,6 +307,7 @@ def accessibility_anytime(c, n, budget, zeta: float = 0.05, alpha: float = 0.05,
     eps(k) = 1 - zeta^(1/k). Same contract as ``regimes.accessibility`` but valid at any stopping
     time. Evaluated exactly as: 1 iff eps < c/n and log M_n(eps) >= log(1/alpha); 0 iff eps > c/n
     and log M_n(eps) > log(1/alpha). ``budget`` may be an array broadcastable against c, n.
+    Robbins (1970) mixture confidence sequence; accessibility as in DESIGN.md section 2.
     """
     alpha = check_level(alpha, "alpha")
     a, b = _prior(prior)
@@ -351,6 +352,7 @@ def samples_to_close(c, n, budget, basin_budget: int = 8, zeta: float = 0.05, al
     Returns:
         float64 array (scalar for scalar input): 0 where (c, n) is already decided; +inf where r
         equals eps(k_b) or eps(K) (never decided at that rate), or where n' would exceed ``n_max``.
+    Decisions by the mixture confidence sequence of Robbins (1970); regimes as in DESIGN.md section 2.
     """
     alpha = check_level(alpha, "alpha")
     a, b = _prior(prior)

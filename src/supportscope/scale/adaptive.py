@@ -1,0 +1,154 @@
+"""Adaptive sampling: rounds of samples go only to problems whose decision is still open.
+
+Round 0 gives every problem ``round`` samples. Before each later round, the counts of the rounds
+before it decide, per problem, whether its regime at the audit budget K is decided by the
+anytime-valid confidence sequence (``stats.sequences``; valid under this data-dependent stopping,
+unlike a fixed-n Clopper–Pearson interval) and how many samples would close it; the next round goes
+to the open problems, cheapest to close first (``stats.allocation.next_round``), never beyond
+``max_n`` per problem; with ``futility`` (default 0.1) a problem that no plausible success rate
+would decide by ``max_n`` stops early (``stats.allocation.futile_mask``). Stopping is always
+allowed under a confidence sequence: only the decisions must come from it.
+
+Labels: a label's cell (created / lost / unsolved / both accessible) is the pair of the two models'
+accessibilities at K, so sampling each model until its own regime is decided decides the cell; the
+split of "both accessible" into elicited / unchanged / weakened is not a stopping criterion (two
+equal success rates would never separate and would run every such problem to max_n).
+
+Resumption: every shard key names its round (``r0003-p000002``) and the allocation of round r is
+computed from the shards of rounds < r only, so a run killed in the middle of a round and resumed
+with the same config redoes exactly the missing shards with the same samples (per-sample seeds
+depend on (seed, problem_id, sample_idx) only) and gives the same bytes as an uninterrupted run.
+
+The manifest entry of an adaptive generator carries ``"adaptive": {...}`` (budget, max_n, round,
+...), which is how ``analyze`` knows to use confidence sequences for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from supportscope.models.backend import Backend, SampleRequest
+from supportscope.models.config import DecodingConfig, Policy
+from supportscope.records import RunStore, build_table
+from supportscope.scale.jobs import register_generator, sample_rows
+from supportscope.tasks import Task
+
+ROUND_KEY = re.compile(r"^r(\d{4})-p(\d{6})$")
+
+
+@dataclass
+class AdaptiveConfig:
+    adaptive: bool = field(default=False, metadata={"help": "Sample in rounds and stop each problem once its "
+                                                           "regime at --budget is decided (anytime-valid "
+                                                           "confidence sequences) or it reaches --max-n."})
+    budget: int = field(default=64, metadata={"help": "Audit budget K whose regimes the adaptive rounds decide."})
+    max_n: int = field(default=1024, metadata={"help": "Largest number of samples of one problem."})
+    round: int = field(default=16, metadata={"help": "Samples added to each selected problem per round (also "
+                                                     "the first round's n)."})
+    round_budget: int | None = field(default=None, metadata={"help": "Most samples per round over all problems "
+                                                                     "(default: every open problem gets a round)."})
+    futility: float | None = field(default=0.1, metadata={"help": "Stop a problem early when no success rate in "
+                                                                  "its 1 - futility Clopper-Pearson interval would "
+                                                                  "be decided by --max-n (stats.allocation."
+                                                                  "futile_mask); 0 turns the rule off."})
+    basin_budget: int = field(default=8, metadata={"help": "Basin budget k_b of the regimes being decided."})
+    zeta: float = field(default=0.05, metadata={"help": "Failure tolerance in eps(k) = 1 - zeta^(1/k)."})
+    alpha: float = field(default=0.05, metadata={"help": "Error level of the confidence sequences."})
+
+    def validate(self) -> None:
+        from supportscope.analysis.config import ConfigError
+
+        if self.budget < self.basin_budget:
+            raise ConfigError(f"--budget {self.budget} is smaller than --basin-budget {self.basin_budget}. "
+                              "Fix: raise --budget")
+        if self.round < 1 or self.max_n < self.round:
+            raise ConfigError(f"--round {self.round} must be >= 1 and <= --max-n {self.max_n}. Fix: e.g. --round 16")
+        if self.round_budget is not None and self.round_budget < self.round:
+            raise ConfigError(f"--round-budget {self.round_budget} is smaller than one round ({self.round}). "
+                              "Fix: raise --round-budget or leave it out")
+        if self.futility is not None and not 0 <= self.futility < 1:
+            raise ConfigError(f"--futility {self.futility} must lie in [0, 1). Fix: --futility 0.1, or 0 for off")
+        for name in ("zeta", "alpha"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must lie strictly between 0 and 1. Fix: e.g. --{name} 0.05")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("adaptive")
+        return d
+
+
+def _counts(store: RunStore, model: str, index: dict[str, int], rounds_before: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(c, n) per problem from a model's sample shards (only rounds < rounds_before when given)."""
+    c = np.zeros(len(index), dtype=np.int64)
+    n = np.zeros(len(index), dtype=np.int64)
+    for shard in store.shards("samples", model):
+        m = ROUND_KEY.match(shard["key"])
+        if rounds_before is not None and (m is None or int(m.group(1)) >= rounds_before):
+            continue
+        t = pq.read_table(store.path / shard["file"], columns=["problem_id", "correct"])
+        ids = np.fromiter((index.get(p, -1) for p in t["problem_id"].to_pylist()), np.int64, t.num_rows)
+        ok = ids >= 0
+        np.add.at(n, ids[ok], 1)
+        np.add.at(c, ids[ok], t["correct"].to_numpy(zero_copy_only=False).astype(np.int64)[ok])
+    return c, n
+
+
+def adaptive_sample_job(store: RunStore, backend: Backend, name: str, policy: Policy, decoding: DecodingConfig,
+                        task: Task, cfg: AdaptiveConfig, problems_per_shard: int = 8, batch_size: int = 64,
+                        on_round: Callable[[int, int, int], Callable[[int], None] | None] | None = None) -> dict:
+    """Sample ``task`` adaptively (see the module docstring). ``on_round(r, open_problems, samples)``
+    is called before each round and may return a progress callback for its samples. Returns
+    {"rounds", "samples", "written", "decided", "undecided"} (undecided: stopped at max_n or as futile)."""
+    from supportscope.stats.allocation import next_round
+
+    cfg.validate()
+    problems = task.problems()
+    register_generator(store, name, policy, decoding, task, cfg.max_n, problems_per_shard,
+                       backend.tokenizer_fingerprint(), problems, adaptive=cfg.to_dict())
+    if "all" not in store.done("problems", name):
+        store.write_shard("problems", name, "all", build_table("problems", [
+            {"problem_id": p.id, "prompt": p.prompt, "answer": p.answer, "task": task.spec} for p in problems]))
+    index = {p.id: i for i, p in enumerate(problems)}
+    kw = dict(basin_budget=cfg.basin_budget, zeta=cfg.zeta, alpha=cfg.alpha, max_n=cfg.max_n,
+              round_size=cfg.round, round_budget=cfg.round_budget, futility=cfg.futility or None)
+    written, r = 0, 0
+    while True:
+        c, n = _counts(store, name, index, rounds_before=r)
+        if r == 0:
+            add = np.full(len(problems), min(cfg.round, cfg.max_n), dtype=np.int64)
+        else:
+            add = next_round(c, n, cfg.budget, **kw)
+        if not add.any():
+            break
+        sel = np.flatnonzero(add)
+        advance = on_round(r, len(sel), int(add.sum())) if on_round else None
+        done = store.done("samples", name)
+        for start in range(0, len(sel), problems_per_shard):
+            block = sel[start:start + problems_per_shard]
+            key = f"r{r:04d}-p{start // problems_per_shard:06d}"
+            k = int(add[block].sum())
+            if key in done:
+                if advance:
+                    advance(k)
+                continue
+            reqs = [SampleRequest(problems[i].id, problems[i].prompt, int(j))
+                    for i in block for j in range(n[i], n[i] + add[i])]
+            by_id = {problems[i].id: problems[i] for i in block}
+            rows = sample_rows(backend, reqs, decoding, task, by_id, name, batch_size, advance)
+            store.write_shard("samples", name, key, build_table("samples", rows))
+            written += len(rows)
+        r += 1
+    from supportscope.stats.sequences import regime_decided_anytime
+
+    decided = regime_decided_anytime(c, n, cfg.budget, cfg.basin_budget, cfg.zeta, cfg.alpha)
+    return {"rounds": r, "samples": int(n.sum()), "written": written, "decided": int(decided.sum()),
+            "undecided": int((~decided).sum())}
+
+
+__all__ = ["AdaptiveConfig", "adaptive_sample_job", "ROUND_KEY"]
