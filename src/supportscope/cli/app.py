@@ -19,6 +19,7 @@ from supportscope.cli.organism_cmd import organism_app
 from supportscope.cli.run_cmd import run
 from supportscope.cli.sample_cmd import audit_data, sample, score
 from supportscope.records.errors import InputError
+from supportscope.scale.ray_exec import WorkerLostError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -41,6 +42,7 @@ def _root() -> None:
 def main() -> None:
     try:
         app(standalone_mode=True)
-    except (InputError, ConfigError, ModelConfigError, ModelLoadError, TokenizerMismatchError, SchemaError) as e:
+    except (InputError, ConfigError, ModelConfigError, ModelLoadError, TokenizerMismatchError, SchemaError,
+            WorkerLostError) as e:
         Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(e)))
         sys.exit(2)

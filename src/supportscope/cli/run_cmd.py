@@ -26,6 +26,10 @@ CONFIG.toml (every table maps onto a config dataclass; unknown keys are errors):
     budget = 64
     max_n = 1024
     round = 16
+
+Scale-out over Ray (RayConfig, top-level keys): ``ray = true`` (a local cluster for this command),
+``ray = "auto"`` (the cluster `ray start` runs on this machine) or ``ray = "HOST:PORT"``, and
+``ray_workers = 8`` (default: the cluster's GPUs when the models run on GPU, else 2).
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ from supportscope.models.config import DecodingConfig, Policy
 from supportscope.records import InputError, RunStore, counts_from_samples
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
+from supportscope.scale.ray_exec import RayConfig
 
-_TOP = {"out", "kl"} | {f.name for f in fields(SampleJobConfig)}
+_RAY = {f.name for f in fields(RayConfig)}
+_TOP = {"out", "kl"} | {f.name for f in fields(SampleJobConfig)} | _RAY
 _TABLES = {"decoding": DecodingConfig, "base": Policy, "tuned": Policy, "analyze": AnalyzeConfig,
            "adaptive": AdaptiveConfig}
 
@@ -86,7 +92,7 @@ def load_run_config(path: Path) -> dict:
             raise InputError(str(path), f"[{role}] needs a model", f'add [{role}] model = "path/to/model"')
     if "out" not in data:
         raise InputError(str(path), "no out folder", 'add out = "runs/NAME"')
-    job_values = {k: v for k, v in data.items() if k in _TOP - {"out", "kl"}}
+    job_values = {k: v for k, v in data.items() if k in _TOP - {"out", "kl"} - _RAY}
     if isinstance(job_values.get("tasks"), str):  # a problems file is relative to the config file
         file_part, sep, query = job_values["tasks"].partition("?")
         if not Path(file_part).is_absolute() and (path.parent / file_part).is_file():
@@ -99,6 +105,7 @@ def load_run_config(path: Path) -> dict:
         "decoding": _build(DecodingConfig, data.get("decoding", {}), path, text, "decoding"),
         "analyze": _build(AnalyzeConfig, data.get("analyze", {}), path, text, "analyze"),
         "adaptive": _build(AdaptiveConfig, data.get("adaptive", {}), path, text, "adaptive"),
+        "ray": _ray_config(data, path, text),
     }
     for role in ("base", "tuned"):
         d = dict(data[role])
@@ -114,7 +121,28 @@ def load_run_config(path: Path) -> dict:
     cfg["analyze"].validate()
     if cfg["adaptive"].adaptive:
         cfg["adaptive"].validate()
+    cfg["ray"].validate()
     return cfg
+
+
+def _ray_config(data: dict, path: Path, text: str) -> RayConfig:
+    """ray = true | "auto" | "HOST:PORT" (an address turns Ray on), ray_address, ray_workers."""
+    values = {k: data[k] for k in _RAY if k in data}
+    ray = values.get("ray", False)
+    if isinstance(ray, str):
+        if "ray_address" in values:
+            raise InputError(str(path), "ray is an address and ray_address is set too", "keep one of them",
+                             line=_line_of(text, "ray_address"))
+        values["ray"], values["ray_address"] = True, ray
+    elif not isinstance(ray, bool):
+        raise InputError(str(path), f"ray = {ray!r} is neither true/false nor an address",
+                         'write ray = true (a local cluster), ray = "auto" or ray = "HOST:PORT"',
+                         line=_line_of(text, "ray"))
+    workers = values.get("ray_workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise InputError(str(path), f"ray_workers = {workers!r} is not a whole number", "write e.g. ray_workers = 8",
+                         line=_line_of(text, "ray_workers"))
+    return RayConfig(**values)
 
 
 def run(config: Path = typer.Argument(..., help="TOML file: out, tasks, n, [decoding], [base], [tuned], "
@@ -123,19 +151,26 @@ def run(config: Path = typer.Argument(..., help="TOML file: out, tasks, n, [deco
     from supportscope.cli.analyze import analyse_and_write
     from supportscope.cli.sample_cmd import run_sample, run_score
 
+    from contextlib import ExitStack
+
     cfg = load_run_config(config)
-    out, job = cfg["out"], cfg["job"]
+    out, job, ray = cfg["out"], cfg["job"], cfg["ray"]
     con = Console(stderr=True)
-    for role in ("base", "tuned"):
-        con.print(f"[bold]{role}[/bold]: {cfg[role].model}")
-        run_sample(cfg[role], cfg["decoding"], job, out, cfg["adaptive"])
-    same_prompts = cfg["base"].chat == cfg["tuned"].chat
-    if cfg["kl"] and not same_prompts:
-        con.print("[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
-                  "(chat); scoring without the exact KL")
-    b, t = cfg["base"], cfg["tuned"]
-    run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name])
-    run_score(out, t, job.batch_size, False, [b.name])
+    with ExitStack() as stack:
+        if ray.ray:  # one Ray session for the four jobs (each starts and stops its own workers)
+            from supportscope.scale.ray_exec import ray_session
+
+            stack.enter_context(ray_session(ray))
+        for role in ("base", "tuned"):
+            con.print(f"[bold]{role}[/bold]: {cfg[role].model}")
+            run_sample(cfg[role], cfg["decoding"], job, out, cfg["adaptive"], ray)
+        same_prompts = cfg["base"].chat == cfg["tuned"].chat
+        if cfg["kl"] and not same_prompts:
+            con.print("[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
+                      "(chat); scoring without the exact KL")
+        b, t = cfg["base"], cfg["tuned"]
+        run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name], ray)
+        run_score(out, t, job.batch_size, False, [b.name], ray)
     store = RunStore(out)
     table = counts_from_samples(store)
     srcs = [str(out)]

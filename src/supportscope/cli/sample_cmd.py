@@ -14,6 +14,7 @@ from supportscope.models.config import DecodingConfig, Policy
 from supportscope.records import InputError, RunStore
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
+from supportscope.scale.ray_exec import RayConfig
 from supportscope.versions import library_versions
 
 MODEL_LIBS = ("torch", "transformers", "tokenizers", "safetensors", "gguf", "math-verify", "reasoning-gym")
@@ -23,17 +24,38 @@ def open_store(out: Path) -> RunStore:
     return RunStore.open(out, create=True, versions=library_versions(MODEL_LIBS))
 
 
+def build_backend(policy: Policy, batch_size: int):
+    """The backend for a policy (no console output: Ray workers call this too, scale.ray_exec)."""
+    from supportscope.models.hf import HFBackend
+
+    return HFBackend(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, 16)))
+
+
 def load_backend(policy: Policy, batch_size: int):
     """HFBackend for a policy; errors of a bad path or prompt become one-line CLI errors."""
     policy.validate()
-    from supportscope.models.hf import HFBackend
-
     err = Console(stderr=True)
     with err.status(f"loading {policy.model}"):
-        return HFBackend(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, 16)))
+        return build_backend(policy, batch_size)
 
 
-def _adaptive(store, backend, policy, decoding, task, job, adaptive) -> int:
+def ray_executor(ray: RayConfig, policy: Policy, batch_size: int, references: dict | None = None):
+    """A RayExecutor whose workers each build_backend(policy) (see scale.ray_exec)."""
+    from functools import partial
+
+    from supportscope.scale.ray_exec import RayExecutor
+
+    policy.validate()
+    for ref in (references or {}).values():
+        ref.validate()
+    return RayExecutor(ray, policy, partial(build_backend, batch_size=batch_size), references=references)
+
+
+def _on_workers(executor) -> str:
+    return f" on {executor.workers} Ray worker{'s' if executor.workers != 1 else ''}"
+
+
+def _adaptive(store, backend, policy, decoding, task, job, adaptive, executor=None) -> int:
     """Adaptive rounds with one progress bar per round; prints what was decided."""
     from contextlib import ExitStack
 
@@ -46,14 +68,18 @@ def _adaptive(store, backend, policy, decoding, task, job, adaptive) -> int:
             return bars.enter_context(progress_bar(f"{policy.name} round {r} ({n_open} open problems)", samples))
 
         res = adaptive_sample_job(store, backend, policy.name, policy, decoding, task, adaptive,
-                                  job.problems_per_shard, job.batch_size, on_round)
+                                  job.problems_per_shard, job.batch_size, on_round, executor=executor)
     err.print(f"adaptive: {res['rounds']} rounds, {res['samples']} samples, regime at K={adaptive.budget} decided "
               f"for {res['decided']} of {len(task.problems())} problems ({res['undecided']} undecided at --max-n "
               f"{adaptive.max_n} or stopped as futile)", markup=False)
     return res["written"]
 
 
-def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path, adaptive=None) -> int:
+def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path, adaptive=None,
+               ray: RayConfig | None = None) -> int:
+    """Sample into ``out`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
+    from contextlib import ExitStack
+
     from supportscope.models.hf import PromptTooLongError
     from supportscope.scale.jobs import sample_job
     from supportscope.tasks import load_task
@@ -62,37 +88,50 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
     decoding.validate()
     if adaptive is not None and adaptive.adaptive:
         adaptive.validate()
+    if ray is not None:
+        ray.validate()
     task = load_task(job.tasks, limit=job.limit, seed=job.task_seed)
     store = open_store(out)
-    backend = load_backend(policy, job.batch_size)
     total = len(task.problems()) * job.n
     try:
-        if adaptive is not None and adaptive.adaptive:
-            return _adaptive(store, backend, policy, decoding, task, job, adaptive)
-        with progress_bar(f"sampling {policy.name}", total) as advance:
-            return sample_job(store, backend, policy.name, policy, decoding, task, job.n,
-                              job.problems_per_shard, job.batch_size, advance)
+        with ExitStack() as stack:
+            backend = executor = None
+            if ray is not None and ray.ray:
+                executor = stack.enter_context(ray_executor(ray, policy, job.batch_size))
+            else:
+                backend = load_backend(policy, job.batch_size)
+            if adaptive is not None and adaptive.adaptive:
+                return _adaptive(store, backend, policy, decoding, task, job, adaptive, executor)
+            with progress_bar(f"sampling {policy.name}" + (_on_workers(executor) if executor else ""),
+                              total) as advance:
+                return sample_job(store, backend, policy.name, policy, decoding, task, job.n,
+                                  job.problems_per_shard, job.batch_size, advance, executor=executor)
     except PromptTooLongError as e:
         raise InputError(job.tasks, str(e), "lower --max-new-tokens or use shorter prompts") from None
     finally:
         store.close()
 
 
-@with_config_options(policy=Policy, decoding=DecodingConfig, job=SampleJobConfig, adapt=AdaptiveConfig)
+@with_config_options(policy=Policy, decoding=DecodingConfig, job=SampleJobConfig, adapt=AdaptiveConfig,
+                     cluster=RayConfig)
 def sample(out: Path = typer.Option(..., "--out", help="Run directory: created, appended to (another "
                                      "model) or resumed (same model and config)."),
            policy: Policy = None, decoding: DecodingConfig = None, job: SampleJobConfig = None,
-           adapt: AdaptiveConfig = None) -> None:
+           adapt: AdaptiveConfig = None, cluster: RayConfig = None) -> None:
     """Sample n completions per problem from one model (or, with --adaptive, in rounds until each
-    problem's regime is decided), verify them, and store them in RUN."""
-    n = run_sample(policy, decoding, job, out, adapt)
+    problem's regime is decided), verify them, and store them in RUN (with --ray: on a Ray cluster)."""
+    n = run_sample(policy, decoding, job, out, adapt, cluster)
     Console().print(f"wrote {n} new samples of {policy.name!r} to {out} "
                     f"(total in run: {sum(s['rows'] for s in RunStore(out).shards('samples', policy.name))})")
 
 
-def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: list[str] | None) -> int:
+def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: list[str] | None,
+              ray: RayConfig | None = None) -> int:
+    """Score under ``policy`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
     from supportscope.scale.jobs import score_job
 
+    if ray is not None:
+        ray.validate()
     if not (run / "manifest.json").is_file():
         raise InputError(str(run), "not a run directory (no manifest.json)", "pass the --out folder of `supportscope sample`")
     store = open_store(run)
@@ -101,19 +140,26 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
         if not gens:
             raise ConfigError(f"{run} holds no samples of a model other than {policy.name!r}. Fix: sample another "
                               "model into it first")
-        backend = load_backend(policy, batch_size)
-        refs: dict = {}
-
-        def reference(gen: str):
-            if gen not in refs:
-                entry = store.entry(gen)["policy"]
-                refs[gen] = load_backend(Policy(**{**entry, "name": gen}), batch_size)
-            return refs[gen]
-
         total = sum(s["rows"] for g in gens for s in store.shards("samples", g))
         from supportscope.models.hf import PromptTooLongError
 
+        def ref_policy(gen: str) -> Policy:
+            return Policy(**{**store.entry(gen)["policy"], "name": gen})
+
         try:
+            if ray is not None and ray.ray:
+                refs = {g: ref_policy(g) for g in gens} if kl else None
+                with ray_executor(ray, policy, batch_size, refs) as ex, \
+                        progress_bar(f"scoring under {policy.name}{_on_workers(ex)}", total) as advance:
+                    return score_job(store, None, policy.name, policy, gens, None, batch_size, advance, executor=ex)
+            backend = load_backend(policy, batch_size)
+            loaded: dict = {}
+
+            def reference(gen: str):
+                if gen not in loaded:
+                    loaded[gen] = load_backend(ref_policy(gen), batch_size)
+                return loaded[gen]
+
             with progress_bar(f"scoring under {policy.name}", total) as advance:
                 return score_job(store, backend, policy.name, policy, gens, reference if kl else None,
                                  batch_size, advance)
@@ -123,15 +169,16 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
         store.close()
 
 
-@with_config_options(policy=Policy, flags={"model": "--scorer"})
+@with_config_options(policy=Policy, cluster=RayConfig, flags={"model": "--scorer"})
 def score(run: Path = typer.Argument(..., help="Run directory written by `supportscope sample`."),
           kl: bool = typer.Option(False, "--kl", help="Also compute the exact full-vocabulary KL along each "
                                   "sample (loads the generating model too)."),
           generator: list[str] = typer.Option(None, "--generator", help="Score only these generators' samples."),
           batch_size: int = typer.Option(16, "--batch-size", help="Sequences scored together."),
-          policy: Policy = None) -> None:
-    """Score every other model's samples in RUN under --scorer (teacher forcing on the exact token ids)."""
-    n = run_score(run, policy, batch_size, kl, generator)
+          policy: Policy = None, cluster: RayConfig = None) -> None:
+    """Score every other model's samples in RUN under --scorer (teacher forcing on the exact token ids;
+    with --ray: on a Ray cluster)."""
+    n = run_score(run, policy, batch_size, kl, generator, cluster)
     Console().print(f"wrote {n} new scores under {policy.name!r} to {run}")
 
 

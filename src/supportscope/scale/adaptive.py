@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.records import RunStore, build_table
-from supportscope.scale.jobs import register_generator, sample_rows
+from supportscope.scale.jobs import SampleWork, UnitExecutor, register_generator, run_sample_works
 from supportscope.tasks import Task
 
 ROUND_KEY = re.compile(r"^r(\d{4})-p(\d{6})$")
@@ -99,18 +99,22 @@ def _counts(store: RunStore, model: str, index: dict[str, int], rounds_before: i
     return c, n
 
 
-def adaptive_sample_job(store: RunStore, backend: Backend, name: str, policy: Policy, decoding: DecodingConfig,
-                        task: Task, cfg: AdaptiveConfig, problems_per_shard: int = 8, batch_size: int = 64,
-                        on_round: Callable[[int, int, int], Callable[[int], None] | None] | None = None) -> dict:
+def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy,
+                        decoding: DecodingConfig, task: Task, cfg: AdaptiveConfig, problems_per_shard: int = 8,
+                        batch_size: int = 64,
+                        on_round: Callable[[int, int, int], Callable[[int], None] | None] | None = None,
+                        executor: UnitExecutor | None = None) -> dict:
     """Sample ``task`` adaptively (see the module docstring). ``on_round(r, open_problems, samples)``
     is called before each round and may return a progress callback for its samples. Returns
-    {"rounds", "samples", "written", "decided", "undecided"} (undecided: stopped at max_n or as futile)."""
+    {"rounds", "samples", "written", "decided", "undecided"} (undecided: stopped at max_n or as futile).
+    With ``executor`` (``backend`` may then be None) each round's shards are made elsewhere (e.g. over
+    Ray, ``scale.ray_exec``) and written here, with the same bytes."""
     from supportscope.stats.allocation import next_round
 
     cfg.validate()
     problems = task.problems()
     register_generator(store, name, policy, decoding, task, cfg.max_n, problems_per_shard,
-                       backend.tokenizer_fingerprint(), problems, adaptive=cfg.to_dict())
+                       (executor or backend).tokenizer_fingerprint(), problems, adaptive=cfg.to_dict())
     if "all" not in store.done("problems", name):
         store.write_shard("problems", name, "all", build_table("problems", [
             {"problem_id": p.id, "prompt": p.prompt, "answer": p.answer, "task": task.spec} for p in problems]))
@@ -129,20 +133,24 @@ def adaptive_sample_job(store: RunStore, backend: Backend, name: str, policy: Po
         sel = np.flatnonzero(add)
         advance = on_round(r, len(sel), int(add.sum())) if on_round else None
         done = store.done("samples", name)
+        works = []
         for start in range(0, len(sel), problems_per_shard):
             block = sel[start:start + problems_per_shard]
             key = f"r{r:04d}-p{start // problems_per_shard:06d}"
-            k = int(add[block].sum())
             if key in done:
                 if advance:
-                    advance(k)
+                    advance(int(add[block].sum()))
                 continue
-            reqs = [SampleRequest(problems[i].id, problems[i].prompt, int(j))
-                    for i in block for j in range(n[i], n[i] + add[i])]
-            by_id = {problems[i].id: problems[i] for i in block}
-            rows = sample_rows(backend, reqs, decoding, task, by_id, name, batch_size, advance)
-            store.write_shard("samples", name, key, build_table("samples", rows))
+            works.append(SampleWork(key, [SampleRequest(problems[i].id, problems[i].prompt, int(j))
+                                          for i in block for j in range(n[i], n[i] + add[i])],
+                                    [problems[i] for i in block]))
+
+        def write(work: SampleWork, rows: list[dict]) -> None:
+            nonlocal written
+            store.write_shard("samples", name, work.key, build_table("samples", rows))
             written += len(rows)
+
+        run_sample_works(backend, executor, works, decoding, task, name, batch_size, write, advance)
         r += 1
     from supportscope.stats.sequences import regime_decided_anytime
 

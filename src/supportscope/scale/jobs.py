@@ -11,12 +11,19 @@ token ids that were generated, conditioned on the problem's prompt *as the score
 (its own chat template or raw text): pi_scorer(y | x). With `kl=True` the generator model is
 loaded too and the exact per-position full-vocabulary KL(pi_generator || pi_scorer) is stored;
 this needs both models to see the same prompt ids (same prompt format).
+
+Where the rows are made: a unit is a ``SampleWork`` / ``ScoreWork`` whose rows come from
+``sample_work_rows`` / ``score_work_rows`` alone. The jobs make them here with ``backend``, or hand
+them to an ``executor`` (``scale.ray_exec.RayExecutor``: backend replicas on a Ray cluster) that
+calls the same functions elsewhere and passes each unit's rows back; either way this process alone
+writes the store, one atomic shard per unit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pyarrow.parquet as pq
 
@@ -77,28 +84,92 @@ def sample_rows(backend: Backend, requests: list[SampleRequest], decoding: Decod
     return rows
 
 
-def sample_job(store: RunStore, backend: Backend, name: str, policy: Policy, decoding: DecodingConfig,
+@dataclass(frozen=True)
+class SampleWork:
+    """One samples shard to make: its store key, its requests in order, and their problems. Its rows
+    depend on nothing else (given the backend, decoding and task), so any process may make them."""
+
+    key: str
+    requests: list  # list[SampleRequest]
+    problems: list  # list[Problem]
+
+    @property
+    def size(self) -> int:
+        return len(self.requests)
+
+
+def unit_work(unit: Unit, n: int) -> SampleWork:
+    """The work of a uniform unit: n samples of each of its problems, problem by problem."""
+    return SampleWork(unit.key, [SampleRequest(p.id, p.prompt, j) for p in unit.problems for j in range(n)],
+                      list(unit.problems))
+
+
+def sample_work_rows(backend: Backend, work: SampleWork, decoding: DecodingConfig, task: Task, name: str,
+                     batch_size: int, progress: Progress | None = None) -> list[dict]:
+    """The rows of one samples shard (the single-process jobs and the Ray workers both call this)."""
+    return sample_rows(backend, work.requests, decoding, task, {p.id: p for p in work.problems}, name, batch_size,
+                       progress)
+
+
+Write = Callable[[Any, list[dict]], None]
+
+
+class UnitExecutor(Protocol):
+    """Runs work units somewhere else (``scale.ray_exec.RayExecutor``) and hands each unit's rows back
+    to ``write`` in this process, which alone writes the store."""
+
+    kl: bool
+
+    def tokenizer_fingerprint(self) -> str: ...
+
+    def run_samples(self, works: Iterable[SampleWork], decoding: DecodingConfig, task: Task, name: str,
+                    batch_size: int, write: Write, progress: Progress | None = None) -> None: ...
+
+    def run_scores(self, works: Iterable["ScoreWork"], scorer: str, batch_size: int, write: Write,
+                   progress: Progress | None = None) -> None: ...
+
+
+def run_sample_works(backend: Backend | None, executor: UnitExecutor | None, works: Iterable[SampleWork],
+                     decoding: DecodingConfig, task: Task, name: str, batch_size: int, write: Write,
+                     progress: Progress | None = None) -> None:
+    """Make each work's rows here with ``backend``, or through ``executor``, and pass them to ``write``."""
+    if executor is not None:
+        executor.run_samples(works, decoding, task, name, batch_size, write, progress)
+        return
+    for work in works:
+        write(work, sample_work_rows(backend, work, decoding, task, name, batch_size, progress))
+
+
+def sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy, decoding: DecodingConfig,
                task: Task, n: int, problems_per_shard: int = 8, batch_size: int = 64,
-               progress: Progress | None = None) -> int:
-    """Sample n completions of every problem of `task`; returns the number of samples written now."""
+               progress: Progress | None = None, executor: UnitExecutor | None = None) -> int:
+    """Sample n completions of every problem of `task`; returns the number of samples written now.
+
+    With ``executor`` (``backend`` may then be None) the units are made elsewhere and written here:
+    the run directory is the same as without it."""
     problems = task.problems()
     register_generator(store, name, policy, decoding, task, n, problems_per_shard,
-                       backend.tokenizer_fingerprint(), problems)
+                       (executor or backend).tokenizer_fingerprint(), problems)
     if "all" not in store.done("problems", name):
         store.write_shard("problems", name, "all", build_table("problems", [
             {"problem_id": p.id, "prompt": p.prompt, "answer": p.answer, "task": task.spec} for p in problems]))
     done = store.done("samples", name)
     written = 0
-    for unit in units(problems, problems_per_shard):
-        if unit.key in done:
-            if progress:
-                progress(len(unit.problems) * n)
-            continue
-        requests = [SampleRequest(p.id, p.prompt, j) for p in unit.problems for j in range(n)]
-        rows = sample_rows(backend, requests, decoding, task, {p.id: p for p in unit.problems}, name, batch_size,
-                           progress)
-        store.write_shard("samples", name, unit.key, build_table("samples", rows))
+
+    def works():
+        for unit in units(problems, problems_per_shard):
+            if unit.key in done:
+                if progress:
+                    progress(len(unit.problems) * n)
+                continue
+            yield unit_work(unit, n)
+
+    def write(work: SampleWork, rows: list[dict]) -> None:
+        nonlocal written
+        store.write_shard("samples", name, work.key, build_table("samples", rows))
         written += len(rows)
+
+    run_sample_works(backend, executor, works(), decoding, task, name, batch_size, write, progress)
     return written
 
 
@@ -116,62 +187,112 @@ def scoring_decoding(store: RunStore, scorer: str, generator: str) -> DecodingCo
                      "run `supportscope sample` first")
 
 
-def score_job(store: RunStore, backend: Backend, scorer: str, policy: Policy,
+@dataclass(frozen=True)
+class ScoreWork:
+    """One scores shard to make: a generator's samples shard (the columns scoring needs, in order),
+    the prompts of its problems, and the decoding config to score under."""
+
+    generator: str
+    key: str
+    samples: list  # dicts: problem_id, sample_idx, prompt_ids, token_ids
+    prompts: dict  # problem_id -> prompt text
+    decoding: DecodingConfig
+    manifest: str  # the run's manifest path, for error messages
+
+    @property
+    def size(self) -> int:
+        return len(self.samples)
+
+
+def score_work_rows(backend: Backend, work: ScoreWork, scorer: str, reference: Backend | None = None,
+                    batch_size: int = 64, progress: Progress | None = None,
+                    encoded: dict[str, list[int]] | None = None) -> list[dict]:
+    """The rows of one scores shard (the single-process jobs and the Ray workers both call this).
+    ``encoded`` caches the scorer's prompt ids by problem id across calls (one cache per generator)."""
+    encoded = {} if encoded is None else encoded
+    gen, rows = work.generator, []
+    for start in range(0, len(work.samples), batch_size):
+        batch = work.samples[start:start + batch_size]
+        items = []
+        for r in batch:
+            pid = r["problem_id"]
+            if pid not in encoded:
+                encoded[pid] = backend.encode_prompt(work.prompts[pid])
+            items.append((pid, r["sample_idx"], encoded[pid], r["token_ids"]))
+        if reference is not None and any(list(it[2]) != list(r["prompt_ids"]) for it, r in zip(items, batch)):
+            raise InputError(work.manifest,
+                             f"--kl needs {scorer!r} and {gen!r} to see the same prompt ids, but their "
+                             "prompt formats differ (chat template vs raw text)",
+                             "use the same --chat setting for both models, or score without --kl")
+        scores = backend.score(items, work.decoding, reference=reference)
+        for s in scores:
+            rows.append({
+                "problem_id": s.problem_id, "generator": gen, "sample_idx": s.sample_idx, "scorer": scorer,
+                "logp_decoding": s.logp_decoding, "logp_raw": s.logp_raw,
+                "n_singular_tokens": s.n_singular_tokens, "token_logp_decoding": s.token_logp_decoding,
+                "token_logp_raw": s.token_logp_raw, "kl_full": s.kl, "token_kl": s.token_kl,
+            })
+        if progress:
+            progress(len(batch))
+    return rows
+
+
+def score_job(store: RunStore, backend: Backend | None, scorer: str, policy: Policy,
               generator_names: Sequence[str] | None = None, reference: Callable[[str], Backend] | None = None,
-              batch_size: int = 64, progress: Progress | None = None) -> int:
-    """Score every generator's samples (other than the scorer's own) under `backend`."""
+              batch_size: int = 64, progress: Progress | None = None,
+              executor: UnitExecutor | None = None) -> int:
+    """Score every generator's samples (other than the scorer's own) under `backend`.
+
+    With ``executor`` (``backend`` may then be None; ``reference`` is unused: the executor loads the
+    generators' models itself when its ``kl`` is set) the shards are scored elsewhere and written here."""
     entries = store.manifest.get("entries", {})
     gens = [g for g in (generator_names or generators(store)) if g != scorer]
     pol = policy.to_dict()
     pol.pop("name", None)
-    store.register(SCORER_PREFIX + scorer, {"role": "scorer", "policy": pol,
-                                            "tokenizer": backend.tokenizer_fingerprint(),
-                                            "kl": reference is not None})
+    fingerprint = (executor or backend).tokenizer_fingerprint()
+    kl = executor.kl if executor is not None else reference is not None
+    store.register(SCORER_PREFIX + scorer, {"role": "scorer", "policy": pol, "tokenizer": fingerprint, "kl": kl})
+    manifest = str(store.path / "manifest.json")
     written = 0
-    for gen in gens:
-        fp = entries.get(gen, {}).get("tokenizer")
-        if fp is not None and fp != backend.tokenizer_fingerprint():
-            raise InputError(str(store.path / "manifest.json"),
-                             f"scorer {scorer!r} has a different tokenizer from generator {gen!r}; scoring "
-                             "token ids across tokenizers would compare different strings",
-                             "cross-score only models that share a tokenizer")
-        decoding = scoring_decoding(store, scorer, gen)
-        prompts = {r["problem_id"]: r["prompt"] for r in store.read("problems", gen).to_pylist()}
-        ref = reference(gen) if reference is not None else None
-        done = store.done("scores", SCORER_PREFIX + scorer)
-        encoded: dict[str, list[int]] = {}
-        for shard in store.shards("samples", gen):
-            key = fs_name(f"{gen}--{shard['key']}")
-            table = pq.read_table(store.path / shard["file"],
-                                  columns=["problem_id", "sample_idx", "prompt_ids", "token_ids"]).to_pylist()
-            if key in done:
-                if progress:
-                    progress(len(table))
-                continue
-            rows = []
-            for start in range(0, len(table), batch_size):
-                batch = table[start:start + batch_size]
-                items = []
-                for r in batch:
-                    pid = r["problem_id"]
-                    if pid not in encoded:
-                        encoded[pid] = backend.encode_prompt(prompts[pid])
-                    items.append((pid, r["sample_idx"], encoded[pid], r["token_ids"]))
-                if ref is not None and any(list(it[2]) != list(r["prompt_ids"]) for it, r in zip(items, batch)):
-                    raise InputError(str(store.path / "manifest.json"),
-                                     f"--kl needs {scorer!r} and {gen!r} to see the same prompt ids, but their "
-                                     "prompt formats differ (chat template vs raw text)",
-                                     "use the same --chat setting for both models, or score without --kl")
-                scores = backend.score(items, decoding, reference=ref)
-                for s in scores:
-                    rows.append({
-                        "problem_id": s.problem_id, "generator": gen, "sample_idx": s.sample_idx, "scorer": scorer,
-                        "logp_decoding": s.logp_decoding, "logp_raw": s.logp_raw,
-                        "n_singular_tokens": s.n_singular_tokens, "token_logp_decoding": s.token_logp_decoding,
-                        "token_logp_raw": s.token_logp_raw, "kl_full": s.kl, "token_kl": s.token_kl,
-                    })
-                if progress:
-                    progress(len(batch))
-            store.write_shard("scores", SCORER_PREFIX + scorer, key, build_table("scores", rows))
-            written += len(rows)
+
+    def works():
+        for gen in gens:
+            fp = entries.get(gen, {}).get("tokenizer")
+            if fp is not None and fp != fingerprint:
+                raise InputError(manifest,
+                                 f"scorer {scorer!r} has a different tokenizer from generator {gen!r}; scoring "
+                                 "token ids across tokenizers would compare different strings",
+                                 "cross-score only models that share a tokenizer")
+            decoding = scoring_decoding(store, scorer, gen)
+            prompts = {r["problem_id"]: r["prompt"] for r in store.read("problems", gen).to_pylist()}
+            done = store.done("scores", SCORER_PREFIX + scorer)
+            for shard in store.shards("samples", gen):
+                key = fs_name(f"{gen}--{shard['key']}")
+                table = pq.read_table(store.path / shard["file"],
+                                      columns=["problem_id", "sample_idx", "prompt_ids", "token_ids"]).to_pylist()
+                if key in done:
+                    if progress:
+                        progress(len(table))
+                    continue
+                yield ScoreWork(gen, key, table, {r["problem_id"]: prompts[r["problem_id"]] for r in table},
+                                decoding, manifest)
+
+    def write(work: ScoreWork, rows: list[dict]) -> None:
+        nonlocal written
+        store.write_shard("scores", SCORER_PREFIX + scorer, work.key, build_table("scores", rows))
+        written += len(rows)
+
+    if executor is not None:
+        executor.run_scores(works(), scorer, batch_size, write, progress)
+        return written
+    refs: dict[str, Backend] = {}
+    encoded: dict[str, dict[str, list[int]]] = {}  # per generator: problem ids are only unique within one
+    for work in works():
+        ref = None
+        if reference is not None:
+            if work.generator not in refs:
+                refs[work.generator] = reference(work.generator)
+            ref = refs[work.generator]
+        write(work, score_work_rows(backend, work, scorer, ref, batch_size, progress,
+                                    encoded.setdefault(work.generator, {})))
     return written

@@ -57,6 +57,15 @@ class MathChecker:
         self._lock = threading.Lock()
         self._mv = None
 
+    # Picklable (a task is shipped to Ray workers, scale.ray_exec): only the settings travel; the lock,
+    # the library handle and the parsed-gold cache are made anew on the other side.
+    def __getstate__(self) -> dict:
+        return {"float_rounding": self.float_rounding, "numeric_precision": self.numeric_precision,
+                "strict": self.strict}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
     # math-verify is slow to import (sympy, antlr); load it once, on first use.
     def _lib(self):
         if self._mv is None:
