@@ -36,7 +36,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
-from supportscope.cli.analyze import analyse_and_write
+from supportscope.cli.analyze import _sha256, analyse_and_write
 from supportscope.cli.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
@@ -65,14 +65,6 @@ def variants(cfg: DemoConfig) -> list[Variant]:
     out.append(Variant("rs-sft", "rs_sft", RSConfig(seed=cfg.seed, threads=cfg.threads), "elicitation"))
     out.append(Variant("new-info-sft", "new_info_sft", NewInfoConfig(seed=cfg.seed, threads=cfg.threads), "creation"))
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def checkpoint_for(v: Variant, base_dir: Path, cache: Path, con: Console) -> tuple[Path, bool]:

@@ -30,7 +30,7 @@ import torch
 from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.models.decoding import decoding_and_raw
-from supportscope.models.loading import (ModelLoadError, chat_end_token_ids, chat_prompt_ids,
+from supportscope.models.loading import (ModelLoadError, chat_end_token_ids, prompt_ids,
                                          check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
 from supportscope.models.sampling import find_stop, inverse_cdf, sample_seed, uniforms
 from supportscope.models.scoring import chunked_token_logprobs, count_singular
@@ -113,12 +113,7 @@ class HFBackend:
         return self._fingerprint
 
     def encode_prompt(self, prompt: str) -> list[int]:
-        if self.policy.chat:
-            return chat_prompt_ids(self.tokenizer, prompt)
-        ids = [int(i) for i in self.tokenizer(prompt)["input_ids"]]
-        if not ids and self.tokenizer.bos_token_id is not None:
-            ids = [int(self.tokenizer.bos_token_id)]
-        return ids
+        return prompt_ids(self.tokenizer, prompt, self.policy.chat)
 
     # ------------------------------------------------------------------ logits
 

@@ -185,6 +185,17 @@ def chat_prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     return _ids(out)
 
 
+def prompt_ids(tokenizer: Any, prompt: str, chat: bool) -> list[int]:
+    """The ids a model is conditioned on: the chat template (one user turn) when ``chat``, else the raw
+    text as the tokenizer encodes it (special tokens it adds included); BOS alone for an empty prompt."""
+    if chat:
+        return chat_prompt_ids(tokenizer, prompt)
+    ids = [int(i) for i in tokenizer(prompt)["input_ids"]]
+    if not ids and tokenizer.bos_token_id is not None:
+        ids = [int(tokenizer.bos_token_id)]
+    return ids
+
+
 def chat_end_token_ids(tokenizer: Any) -> list[int]:
     """The special token the chat template puts right after an assistant reply (e.g. <|im_end|>), if any."""
     if not getattr(tokenizer, "chat_template", None):

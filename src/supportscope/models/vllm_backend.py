@@ -28,7 +28,7 @@ from typing import Any
 
 from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem
 from supportscope.models.config import DecodingConfig, ModelConfigError, Policy
-from supportscope.models.loading import (ModelLoadError, chat_end_token_ids, chat_prompt_ids, check_model_path,
+from supportscope.models.loading import (ModelLoadError, chat_end_token_ids, check_model_path, prompt_ids,
                                          load_tokenizer, tokenizer_fingerprint)
 from supportscope.models.sampling import sample_seed
 from supportscope.models.topk_decoding import decoding_logprob, determinable
@@ -91,12 +91,7 @@ class VLLMBackend:
         return self._fingerprint
 
     def encode_prompt(self, prompt: str) -> list[int]:
-        if self.policy.chat:
-            return chat_prompt_ids(self.tokenizer, prompt)
-        ids = [int(i) for i in self.tokenizer(prompt)["input_ids"]]
-        if not ids and self.tokenizer.bos_token_id is not None:
-            ids = [int(self.tokenizer.bos_token_id)]
-        return ids
+        return prompt_ids(self.tokenizer, prompt, self.policy.chat)
 
     # ------------------------------------------------------------------ engine calls
 
