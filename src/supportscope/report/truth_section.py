@@ -39,7 +39,8 @@ def _truth(s: dict) -> str:
                 for f, d in (gt.get("by_family") or {}).items()]
     fams = _table(["family", "problems", "mean exact p₀", "mean exact p₁", "estimated labels", "exact labels"],
                   fam_rows, left={0, 4, 5}, caption="Per family")
-    intro = (f"<p>{_e(gt.get('what', ''))}. An estimated label agrees when its claim holds under the exact "
+    what = str(gt.get("what", ""))
+    intro = (f"<p>{_e(what[:1].upper() + what[1:])}. An estimated label agrees when its claim holds under the exact "
              "probabilities; “unchanged” (no significant difference) agrees with any exact label between two "
              "accessible states; undetermined problems claim nothing.</p>")
     return _section("truth", "Ground truth", intro + _dl(items) + matrix + fams)
