@@ -130,6 +130,8 @@ def test_cli_adaptive_sample_then_analyze(tmp_path):
     assert r.returncode == 0, r.stderr
     s = json.loads((out / "summary.json").read_text())
     assert s["budget"]["K"] == 16 and s["budget"]["intervals"].startswith("confidence sequence")
+    # basin problems stopped at n = 16 do not make the run uncertifiable
+    assert s["budget"]["certifiable"] is True and s["verdict"]["kind"] != "inconclusive"
     assert any("Anytime-valid" in x for x in s["notes"])
     # the same weights sampled twice: nothing created or lost
     assert s["labels"]["created"]["count"] == 0 and s["labels"]["lost"]["count"] == 0

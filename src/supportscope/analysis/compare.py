@@ -136,7 +136,10 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     adaptive = adaptive_settings(run, (pair.base.name, pair.tuned.name))
     anytime = cfg.anytime if cfg.anytime is not None else adaptive is not None
     interval = "cs" if anytime else "cp"
-    K, k_cert, notes = choose_budget(cfg, int(n0.min()), anytime, adaptive.get("budget") if adaptive else None)
+    # an adaptive run stops a problem once decided: small n there is a decision, not a lack of samples,
+    # so what the run can certify is set by the largest n it spent (max_n when anything stayed open)
+    n_cert = int(n0.max()) if adaptive is not None else int(n0.min())
+    K, k_cert, notes = choose_budget(cfg, n_cert, anytime, adaptive.get("budget") if adaptive else None)
     if adaptive is not None and not anytime:
         notes.append("The run was sampled adaptively but --no-anytime was given: Clopper-Pearson intervals and "
                      "Fisher tests are not valid when n depended on the results.")
