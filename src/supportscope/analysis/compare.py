@@ -35,6 +35,7 @@ from supportscope.analysis.labels import (CREATED, LABELS, LOST, UNDETERMINED, c
                                           label_problems)
 from supportscope.analysis.verdict import verdict
 from supportscope.records.errors import InputError
+from supportscope.stats.sequences import max_certifiable_budget_anytime
 from supportscope.stats import (PairedBootstrap, classify, eps, leash_metrics, max_certifiable_budget,
                                 n_to_decide, percentile_interval, two_proportion_pvalues, venn)
 
@@ -47,22 +48,11 @@ class Comparison:
     summary: dict
 
 
-def certifiable_budget_anytime(n: int, zeta: float, alpha: float) -> int:
-    """Largest power of two K with CS_hi(0, n) < eps(K): the anytime-valid analogue of
-    `stats.max_certifiable_budget` (confidence sequence instead of Clopper-Pearson)."""
-    from supportscope.stats.sequences import confidence_sequence
-
-    hi0 = float(confidence_sequence(0, n, alpha)[1])
-    ks = 2.0 ** np.arange(0, 63)
-    ok = hi0 < eps(ks, zeta)
-    return int(ks[ok].max()) if ok.any() else 0
-
-
 def choose_budget(cfg: AnalyzeConfig, n_min_base: int, anytime: bool = False,
                   default: int | None = None) -> tuple[int, int, list[str]]:
     """(K, K_certifiable, notes). Default K: ``default`` (an adaptive run's budget) or the largest
     certifiable power of two, at least k_b."""
-    k_cert = (certifiable_budget_anytime(n_min_base, cfg.zeta, cfg.alpha) if anytime
+    k_cert = (max_certifiable_budget_anytime(n_min_base, cfg.zeta, cfg.alpha) if anytime
               else max_certifiable_budget(n_min_base, cfg.zeta, cfg.alpha))
     notes = []
     if cfg.budget is not None:

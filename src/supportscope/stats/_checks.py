@@ -90,3 +90,16 @@ def as_paired_counts(c0, n0, c1, n1):
         raise ValueError(
             f"base and tuned counts must have one entry per problem each, got {c0.shape} and {c1.shape}"
         ) from None
+
+
+def as_budgets(budget, basin_budget) -> tuple[int, int]:
+    """(K, k_b) as ints >= 1 with K >= k_b: the audit budget bounds the tail from below, the basin
+    budget from above (DESIGN.md section 2)."""
+    budget = int(as_int_array(budget, "budget", minimum=1))
+    basin_budget = int(as_int_array(basin_budget, "basin_budget", minimum=1))
+    if budget < basin_budget:
+        raise ValueError(
+            f"budget ({budget}) must be >= basin_budget ({basin_budget}): the audit budget K "
+            "bounds the tail from below, the basin budget from above"
+        )
+    return budget, basin_budget

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_int_array, check_level
+from ._checks import as_budgets, as_int_array, check_level
 from .bounds import _cp, eps
-from .sequences import _budgets, _counts0, _prior, _regime_decided, regime_decided_anytime, samples_to_close
+from .sequences import _counts0, _prior, _regime_decided, regime_decided_anytime, samples_to_close
 
 
 def _max_n(max_n) -> int:
@@ -73,7 +73,7 @@ def futile_mask(c, n, budget, *, max_n, futility: float, basin_budget: int = 8, 
     beta = check_level(futility, "futility")
     max_n = _max_n(max_n)
     a, b = _prior(prior)
-    budget, basin_budget = _budgets(budget, basin_budget)
+    budget, basin_budget = as_budgets(budget, basin_budget)
     c, n = _counts0(c, n)
     e_b, e_k = float(eps(basin_budget, zeta)), float(eps(budget, zeta))
     L = float(np.log(1.0 / check_level(alpha, "alpha")))

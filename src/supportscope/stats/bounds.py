@@ -75,9 +75,33 @@ def max_certifiable_budget(n: int, zeta: float = 0.05, alpha: float = 0.05) -> i
     n = int(as_int_array(n, "n", minimum=1))
     alpha = check_level(alpha, "alpha")
     zeta = check_level(zeta, "zeta")
-    hi0 = -np.expm1(np.log(alpha / 2.0) / n)
+    return _largest_budget_below(-np.expm1(np.log(alpha / 2.0) / n), zeta)
+
+
+def first_decided(n_start: np.ndarray, n_max: int, decided_at) -> np.ndarray:
+    """Smallest whole n' in (n_start, n_max] with ``decided_at(n')`` True, per entry (+inf where even
+    n_max is undecided), for a decision monotone in n' and undecided at n_start: a vectorised bisection
+    on log n' over all entries at once (~log2(n_max) steps). Shared by :func:`n_to_decide` and
+    ``sequences.samples_to_close``."""
+    lo = n_start.astype(np.float64).copy()
+    hi = np.full_like(lo, float(n_max))
+    ok_max = decided_at(hi)
+    for _ in range(200):  # ~log2(log2 n_max) + log2(n_max) steps at most; exits early
+        active = ok_max & (hi - lo > 1.0)
+        if not active.any():
+            break
+        mid = np.floor(np.sqrt(np.maximum(lo, 1.0) * hi))
+        mid = np.clip(mid, lo + 1.0, hi - 1.0)
+        d = decided_at(mid)
+        hi = np.where(active & d, mid, hi)
+        lo = np.where(active & ~d, mid, lo)
+    return np.where(ok_max, hi, np.inf)
+
+
+def _largest_budget_below(hi0: float, zeta: float) -> int:
+    """max{2^j : hi0 < eps(2^j)} (eps decreases in K), 0 when not even K = 1 qualifies."""
     ks = 2.0 ** np.arange(0, 63)
-    ok = hi0 < -np.expm1(np.log(zeta) / ks)  # eps decreases in K: ok is True, then False
+    ok = hi0 < -np.expm1(np.log(zeta) / ks)
     return int(ks[ok].max()) if ok.any() else 0
 
 
@@ -116,17 +140,5 @@ def n_to_decide(c, n, threshold, alpha: float = 0.05, n_max: int = 10**7) -> np.
         def decided_at(m):
             return _decided(np.floor(cc * m / nn + 0.5), m, tt, alpha)
 
-        lo = nn.copy()  # undecided here
-        hi = np.full_like(nn, float(n_max))
-        ok_max = decided_at(hi)
-        for _ in range(200):  # ~log2(log2 n_max) + log2(n_max) steps at most; exits early
-            active = ok_max & (hi - lo > 1.0)
-            if not active.any():
-                break
-            mid = np.floor(np.sqrt(lo * hi))
-            mid = np.clip(mid, lo + 1.0, hi - 1.0)
-            d = decided_at(mid)
-            hi = np.where(active & d, mid, hi)
-            lo = np.where(active & ~d, mid, lo)
-        out[todo] = np.where(ok_max, hi, np.inf)
+        out[todo] = first_decided(nn, n_max, decided_at)
     return _scalar_or_array(out.reshape(shape))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_counts, as_int_array, check_level
+from ._checks import as_budgets, as_counts, check_level
 from .bounds import _cp, eps, n_to_decide
 
 INTERVALS = ("cp", "cs")
@@ -124,13 +124,7 @@ def classify(
     """
     alpha = check_level(alpha, "alpha")
     c, n = as_counts(c, n)
-    budget = int(as_int_array(budget, "budget", minimum=1))
-    basin_budget = int(as_int_array(basin_budget, "basin_budget", minimum=1))
-    if budget < basin_budget:
-        raise ValueError(
-            f"budget ({budget}) must be >= basin_budget ({basin_budget}): the audit budget K "
-            "bounds the tail from below, the basin budget from above"
-        )
+    budget, basin_budget = as_budgets(budget, basin_budget)
     shape = c.shape
     e_b = float(eps(basin_budget, zeta))
     e_k = float(eps(budget, zeta))

@@ -54,8 +54,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, gammaln, xlog1py, xlogy
 
-from ._checks import as_int_array, check_level
-from .bounds import eps
+from ._checks import as_budgets, as_int_array, check_level
+from .bounds import _largest_budget_below, eps, first_decided
 
 _LN2 = float(np.log(2.0))
 
@@ -288,17 +288,6 @@ def _regime_decided(c, n, e_b: float, e_k: float, a: float, b: float, L: float) 
     return above_b | (above_k & below_b) | below_k
 
 
-def _budgets(budget, basin_budget) -> tuple[int, int]:
-    budget = int(as_int_array(budget, "budget", minimum=1))
-    basin_budget = int(as_int_array(basin_budget, "basin_budget", minimum=1))
-    if budget < basin_budget:
-        raise ValueError(
-            f"budget ({budget}) must be >= basin_budget ({basin_budget}): the audit budget K "
-            "bounds the tail from below, the basin budget from above"
-        )
-    return budget, basin_budget
-
-
 def accessibility_anytime(c, n, budget, zeta: float = 0.05, alpha: float = 0.05, prior=(0.5, 0.5)) -> np.ndarray:
     """Accessibility at a budget by the confidence sequence: 1 accessible, 0 inaccessible, -1 undetermined.
 
@@ -330,11 +319,17 @@ def regime_decided_anytime(c, n, budget, basin_budget: int = 8, zeta: float = 0.
     """
     alpha = check_level(alpha, "alpha")
     a, b = _prior(prior)
-    budget, basin_budget = _budgets(budget, basin_budget)
+    budget, basin_budget = as_budgets(budget, basin_budget)
     c, n = _counts0(c, n)
     e_b, e_k = float(eps(basin_budget, zeta)), float(eps(budget, zeta))
     L = float(np.log(1.0 / alpha))
     return np.asarray(_regime_decided(c.astype(np.float64), n.astype(np.float64), e_b, e_k, a, b, L))
+
+
+def max_certifiable_budget_anytime(n: int, zeta: float = 0.05, alpha: float = 0.05, prior=(0.5, 0.5)) -> int:
+    """Largest power of two K with CS_hi(0, n) < eps(K): ``bounds.max_certifiable_budget`` with the
+    confidence sequence (Robbins 1970) instead of the Clopper-Pearson bound (DESIGN.md section 2)."""
+    return _largest_budget_below(float(confidence_sequence(0, n, alpha, prior)[1]), check_level(zeta, "zeta"))
 
 
 def samples_to_close(c, n, budget, basin_budget: int = 8, zeta: float = 0.05, alpha: float = 0.05,
@@ -356,7 +351,7 @@ def samples_to_close(c, n, budget, basin_budget: int = 8, zeta: float = 0.05, al
     """
     alpha = check_level(alpha, "alpha")
     a, b = _prior(prior)
-    budget, basin_budget = _budgets(budget, basin_budget)
+    budget, basin_budget = as_budgets(budget, basin_budget)
     c, n = _counts0(c, n)
     n_max = int(as_int_array(n_max, "n_max", minimum=1))
     e_b, e_k = float(eps(basin_budget, zeta)), float(eps(budget, zeta))
@@ -375,19 +370,7 @@ def samples_to_close(c, n, budget, basin_budget: int = 8, zeta: float = 0.05, al
         def decided_at(m):
             return _regime_decided(rr * m, m, e_b, e_k, a, b, L)
 
-        lo = nn.copy()  # treated as undecided (the observed counts are)
-        hi = np.full_like(nn, float(n_max))
-        ok_max = decided_at(hi)
-        for _ in range(200):  # ~log2(n_max) bisection steps on log n'; exits early
-            active = ok_max & (hi - lo > 1.0)
-            if not active.any():
-                break
-            mid = np.floor(np.sqrt(np.maximum(lo, 1.0) * hi))
-            mid = np.clip(mid, lo + 1.0, hi - 1.0)
-            d = decided_at(mid)
-            hi = np.where(active & d, mid, hi)
-            lo = np.where(active & ~d, mid, lo)
-        out[todo] = np.where(ok_max, hi, np.inf)
+        out[todo] = first_decided(nn, n_max, decided_at)  # nn: undecided (the observed counts are)
     return _scalar_or_array(out.reshape(shape))
 
 
@@ -395,6 +378,7 @@ __all__ = [
     "accessibility_anytime",
     "confidence_sequence",
     "log_martingale",
+    "max_certifiable_budget_anytime",
     "regime_decided_anytime",
     "samples_to_close",
 ]
