@@ -56,13 +56,16 @@ def _run(path, backend, task, crash_after=None):
         store.close()
 
 
-def _counts(path):
+def _counts(path, below: dict | None = None):
+    """(c, n) per problem; with ``below`` {problem: m}, c counts only the samples with sample_idx < m."""
     store = RunStore(path)
     rows = store.read("samples").to_pylist()
     c, n = {}, {}
     for r in rows:
-        n[r["problem_id"]] = n.get(r["problem_id"], 0) + 1
-        c[r["problem_id"]] = c.get(r["problem_id"], 0) + int(r["correct"])
+        pid = r["problem_id"]
+        n[pid] = n.get(pid, 0) + 1
+        if below is None or r["sample_idx"] < below[pid]:
+            c[pid] = c.get(pid, 0) + int(r["correct"])
     return c, n
 
 
@@ -80,9 +83,9 @@ def test_rounds_stop_when_decided_and_resume_byte_identical(tmp_path, backend):
     # a decided one got no round after the one that decided it
     futile = futile_mask(cc, nn, CFG.budget, max_n=CFG.max_n, futility=CFG.futility)
     assert np.all(decided | (nn >= CFG.max_n) | futile)
-    prev = regime_decided_anytime(np.array([sum(int(r["correct"]) for r in RunStore(tmp_path / "a").read("samples")
-                                                .to_pylist() if r["problem_id"] == i and r["sample_idx"] < m - CFG.round)
-                                            for i, m in zip(ids, nn)]), nn - CFG.round, CFG.budget, CFG.basin_budget)
+    c_prev, _ = _counts(tmp_path / "a", below={i: m - CFG.round for i, m in zip(ids, nn)})
+    prev = regime_decided_anytime(np.array([c_prev.get(i, 0) for i in ids]), nn - CFG.round, CFG.budget,
+                                  CFG.basin_budget)
     assert not np.any(prev & (nn > CFG.round))
     # basin problems close after the first round, p = 0 problems need far more samples
     fam = {p.id: p.meta["family"] for p in task.problems()}

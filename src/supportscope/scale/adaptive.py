@@ -83,13 +83,13 @@ class AdaptiveConfig:
         return d
 
 
-def _counts(store: RunStore, model: str, index: dict[str, int], rounds_before: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(c, n) per problem from a model's sample shards (only rounds < rounds_before when given)."""
+def _round_counts(store: RunStore, model: str, index: dict[str, int], rnd: int) -> tuple[np.ndarray, np.ndarray]:
+    """(successes, samples) per problem in the model's shards of round ``rnd`` only."""
     c = np.zeros(len(index), dtype=np.int64)
     n = np.zeros(len(index), dtype=np.int64)
     for shard in store.shards("samples", model):
         m = ROUND_KEY.match(shard["key"])
-        if rounds_before is not None and (m is None or int(m.group(1)) >= rounds_before):
+        if m is None or int(m.group(1)) != rnd:
             continue
         t = pq.read_table(store.path / shard["file"], columns=["problem_id", "correct"])
         ids = np.fromiter((index.get(p, -1) for p in t["problem_id"].to_pylist()), np.int64, t.num_rows)
@@ -122,8 +122,12 @@ def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, pol
     kw = dict(basin_budget=cfg.basin_budget, zeta=cfg.zeta, alpha=cfg.alpha, max_n=cfg.max_n,
               round_size=cfg.round, round_budget=cfg.round_budget, futility=cfg.futility or None)
     written, r = 0, 0
+    c = np.zeros(len(problems), dtype=np.int64)  # counts of the rounds before r (each shard read once)
+    n = np.zeros(len(problems), dtype=np.int64)
     while True:
-        c, n = _counts(store, name, index, rounds_before=r)
+        if r > 0:
+            dc, dn = _round_counts(store, name, index, r - 1)
+            c, n = c + dc, n + dn
         if r == 0:
             add = np.full(len(problems), min(cfg.round, cfg.max_n), dtype=np.int64)
         else:
