@@ -30,7 +30,7 @@ import torch
 from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.models.decoding import decoding_and_raw
-from supportscope.models.loading import (ModelLoadError, chat_end_token_ids, prompt_ids,
+from supportscope.models.loading import (ModelLoadError, prompt_ids, stop_token_ids as stop_ids,
                                          check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
 from supportscope.models.sampling import find_stop, inverse_cdf, sample_seed, uniforms
 from supportscope.models.scoring import chunked_token_logprobs, count_singular
@@ -38,6 +38,16 @@ from supportscope.models.scoring import chunked_token_logprobs, count_singular
 
 class PromptTooLongError(ValueError):
     """A prompt (plus max_new_tokens) or a scored sequence that exceeds the model's context."""
+
+
+def check_prompt_fits(problem_id: str, n_prompt: int, max_new_tokens: int, max_context: int | None,
+                      name: str) -> None:
+    """Raise PromptTooLongError when prompt + max_new_tokens exceeds the model's context (any backend)."""
+    if max_context is not None and n_prompt + max_new_tokens > max_context:
+        raise PromptTooLongError(
+            f"problem {problem_id!r}: prompt of {n_prompt} tokens + max_new_tokens {max_new_tokens} "
+            f"exceeds the context of {max_context} tokens of '{name}'. Fix: shorten the prompt "
+            f"or lower --max-new-tokens")
 
 
 class HFBackend:
@@ -93,15 +103,8 @@ class HFBackend:
         self.max_context: int | None = getattr(self._cfg, "max_position_embeddings", None)
         self._fingerprint = tokenizer_fingerprint(tokenizer)
         if stop_token_ids is None:
-            ids: list[int] = []
-            for cand in (tokenizer.eos_token_id, getattr(getattr(model, "generation_config", None),
-                                                         "eos_token_id", None)):
-                if cand is None:
-                    continue
-                ids.extend([int(c) for c in cand] if isinstance(cand, (list, tuple)) else [int(cand)])
-            if policy.chat:
-                ids.extend(chat_end_token_ids(tokenizer))
-            stop_token_ids = ids
+            gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+            stop_token_ids = stop_ids(tokenizer, gen_eos, policy.chat)
         self.stop_token_ids: list[int] = sorted(set(int(i) for i in stop_token_ids))
         pad = tokenizer.pad_token_id
         self._pad_id = int(pad if pad is not None else (tokenizer.eos_token_id or 0))
@@ -158,11 +161,7 @@ class HFBackend:
             if not ids:
                 raise ValueError(f"problem {r.problem_id!r}: the prompt encodes to no tokens and the tokenizer has "
                                  f"no BOS token. Fix: give a non-empty prompt")
-            if self.max_context is not None and len(ids) + decoding.max_new_tokens > self.max_context:
-                raise PromptTooLongError(
-                    f"problem {r.problem_id!r}: prompt of {len(ids)} tokens + max_new_tokens {decoding.max_new_tokens} "
-                    f"exceeds the context of {self.max_context} tokens of '{self.name}'. Fix: shorten the prompt "
-                    f"or lower --max-new-tokens")
+            check_prompt_fits(r.problem_id, len(ids), decoding.max_new_tokens, self.max_context, self.name)
             prompt_ids.append(ids)
         seeds = [sample_seed(decoding.seed, r.problem_id, r.sample_idx) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: (len(prompt_ids[i]), i))

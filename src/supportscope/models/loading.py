@@ -196,6 +196,18 @@ def prompt_ids(tokenizer: Any, prompt: str, chat: bool) -> list[int]:
     return ids
 
 
+def stop_token_ids(tokenizer: Any, generation_eos: Any, chat: bool) -> list[int]:
+    """Token ids that end a completion: the tokenizer's EOS, the generation config's EOS id(s)
+    (``generation_eos``: an int, a list or None) and, with ``chat``, the template's end-of-turn token."""
+    ids: list[int] = []
+    for cand in (tokenizer.eos_token_id, generation_eos):
+        if cand is not None:
+            ids.extend(int(c) for c in (cand if isinstance(cand, (list, tuple)) else [cand]))
+    if chat:
+        ids.extend(chat_end_token_ids(tokenizer))
+    return sorted(set(ids))
+
+
 def chat_end_token_ids(tokenizer: Any) -> list[int]:
     """The special token the chat template puts right after an assistant reply (e.g. <|im_end|>), if any."""
     if not getattr(tokenizer, "chat_template", None):

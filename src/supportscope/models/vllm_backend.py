@@ -28,30 +28,23 @@ from typing import Any
 
 from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem
 from supportscope.models.config import DecodingConfig, ModelConfigError, Policy
-from supportscope.models.loading import (ModelLoadError, chat_end_token_ids, check_model_path, prompt_ids,
-                                         load_tokenizer, tokenizer_fingerprint)
+from supportscope.models.hf import PromptTooLongError, check_prompt_fits
+from supportscope.models.loading import (ModelLoadError, check_model_path, load_tokenizer, prompt_ids,
+                                         stop_token_ids, tokenizer_fingerprint)
 from supportscope.models.sampling import sample_seed
 from supportscope.models.topk_decoding import decoding_logprob, determinable
 
 SCORE_LOGPROBS = 64  # top-k raw log-probs per position used to reconstruct pi_D when scoring
 
 
-def _stop_ids(policy: Policy, tokenizer: Any) -> list[int]:
-    ids: list[int] = []
-    if tokenizer.eos_token_id is not None:
-        ids.append(int(tokenizer.eos_token_id))
+def _generation_eos(policy: Policy) -> Any:
+    """EOS id(s) of the directory's generation_config.json (None when it has none)."""
     try:
         from transformers import GenerationConfig
 
-        gen = GenerationConfig.from_pretrained(policy.model, local_files_only=True)
-        eos = gen.eos_token_id
-        if eos is not None:
-            ids.extend(int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]))
+        return GenerationConfig.from_pretrained(policy.model, local_files_only=True).eos_token_id
     except Exception:  # noqa: BLE001 - no generation_config.json: the tokenizer's EOS is all there is
-        pass
-    if policy.chat:
-        ids.extend(chat_end_token_ids(tokenizer))
-    return sorted(set(ids))
+        return None
 
 
 class VLLMBackend:
@@ -73,7 +66,7 @@ class VLLMBackend:
         self.name: str = policy.name or "model"
         self.tokenizer = load_tokenizer(policy)
         self._fingerprint = tokenizer_fingerprint(self.tokenizer)
-        self.stop_token_ids = _stop_ids(policy, self.tokenizer)
+        self.stop_token_ids = stop_token_ids(self.tokenizer, _generation_eos(policy), policy.chat)
         self.score_logprobs = int(score_logprobs)
         on_cpu = policy.device == "cpu"
         mem = gpu_memory_utilization if gpu_memory_utilization is not None else (0.3 if on_cpu else 0.9)
@@ -113,8 +106,6 @@ class VLLMBackend:
 
         for s in sequences:
             if len(s) > self.max_context:
-                from supportscope.models.hf import PromptTooLongError
-
                 raise PromptTooLongError(f"a sequence of {len(s)} tokens exceeds the context of {self.max_context} "
                                          f"tokens of '{self.name}'. Fix: score with a model whose context fits")
         params = SamplingParams(max_tokens=1, prompt_logprobs=k, temperature=1.0, detokenize=False)
@@ -136,13 +127,7 @@ class VLLMBackend:
             if r.prompt not in cache:
                 cache[r.prompt] = self.encode_prompt(r.prompt)
             ids = cache[r.prompt]
-            if len(ids) + decoding.max_new_tokens > self.max_context:
-                from supportscope.models.hf import PromptTooLongError
-
-                raise PromptTooLongError(
-                    f"problem {r.problem_id!r}: prompt of {len(ids)} tokens + max_new_tokens {decoding.max_new_tokens} "
-                    f"exceeds the context of {self.max_context} tokens of '{self.name}'. Fix: shorten the prompt or "
-                    f"lower --max-new-tokens")
+            check_prompt_fits(r.problem_id, len(ids), decoding.max_new_tokens, self.max_context, self.name)
             seed = sample_seed(decoding.seed, r.problem_id, r.sample_idx)
             seeds.append(seed)
             prompts.append(TokensPrompt(prompt_token_ids=ids))
