@@ -40,7 +40,7 @@ from supportscope.cli.analyze import _sha256, analyse_and_write
 from supportscope.cli.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
-from supportscope.organism.truth import agreement, exact_labels, exact_regime, support_change
+from supportscope.organism.truth import agreement, consistent, exact_labels, exact_regime, support_change
 from supportscope.records import RunStore, counts_from_samples
 from supportscope.report.writers import write_json, write_table
 from supportscope.versions import library_versions
@@ -99,8 +99,6 @@ def _exact_columns(per_problem: pa.Table, p0: dict, p1: dict, K: int, cfg: Analy
     e1, r1 = np.array([p1[i] for i in ids]).T
     est = np.array(per_problem["label"].to_pylist(), dtype=object)
     ex = exact_labels(e0, e1, K, cfg.zeta)
-    from supportscope.organism.truth import consistent
-
     ok = consistent(est, ex)
     fam = np.array([families[i] for i in ids], dtype=object)
     by_family = {}
