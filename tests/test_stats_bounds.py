@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from scipy.stats import beta, binom
 
 from supportscope.stats import clopper_pearson, eps, max_certifiable_budget, n_to_decide
+from supportscope.stats.bounds import _cp
 
 
 @settings(max_examples=200, deadline=None)
@@ -109,9 +110,11 @@ def test_n_to_decide_general_rate():
     todo = undecided & ~on
     mm = m[todo]
     assert np.all((mm > n[todo]) & np.isfinite(mm))
-    c2 = np.floor(c[todo] * mm / n[todo] + 0.5)
-    lo2, hi2 = clopper_pearson(c2, mm)
+    # decided at the unrounded count c' = c n'/n (the rule n_to_decide bisects), not at n' - 1
+    lo2, hi2 = _cp(c[todo] * mm / n[todo], mm, 0.05)
     assert np.all((lo2 >= 0.2) | (hi2 < 0.2))
+    lo1, hi1 = _cp(c[todo] * (mm - 1) / n[todo], mm - 1, 0.05)
+    assert not np.any((lo1 >= 0.2) | (hi1 < 0.2))
 
 
 def test_n_to_decide_limits():
@@ -119,3 +122,57 @@ def test_n_to_decide_limits():
     assert n_to_decide(0, 10, 1e-9, n_max=10**5) == np.inf
     with pytest.raises(ValueError, match="threshold"):
         n_to_decide(0, 10, 1.5)
+
+
+def _scan_first_decided(c, n, t, alpha, n_max):
+    """Linear scan of the unrounded rule: first n' in (n, n_max] with CP at (c n'/n, n') deciding t."""
+    m = np.arange(n + 1, n_max + 1, dtype=np.float64)
+    lo, hi = _cp(c * m / n, m, alpha)
+    d = (lo >= t) | (hi < t)
+    return float(m[np.argmax(d)]) if d.any() else np.inf
+
+
+def test_n_to_decide_monotone_issue_case():
+    # c = 7, n = 16, t = eps(8) ~ 0.312: with c' = round(7 n'/16) the rule decided at n' = 56, not at
+    # 57..60, again at 61, ... so the bisection returned 68. Unrounded, lo(7 n'/16, n') increases in
+    # n' and first reaches t at n' = 63; every n' >= 63 is decided and none below.
+    t = float(eps(8))
+    assert n_to_decide(7, 16, t) == 63
+    assert _scan_first_decided(7, 16, t, 0.05, 10**4) == 63
+    m = np.arange(16.0, 2000.0)
+    lo, hi = _cp(7 * m / 16, m, 0.05)
+    d = (lo >= t) | (hi < t)
+    assert not d[m < 63].any() and d[m >= 63].all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 300).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    st.floats(0.002, 0.98),
+    st.sampled_from([0.01, 0.05, 0.1]),
+)
+def test_n_to_decide_equals_linear_scan(cn, t, alpha):
+    c, n = cn
+    n_max = 6000
+    m = n_to_decide(c, n, t, alpha, n_max=n_max)
+    lo, hi = _cp(np.float64(c), np.float64(n), alpha)
+    if lo >= t or hi < t:
+        assert m == 0
+    elif c / n == t:
+        assert m == np.inf
+    else:
+        assert m == _scan_first_decided(c, n, t, alpha, n_max)
+
+
+def test_n_to_decide_vectorised_equals_scan():
+    rng = np.random.default_rng(11)
+    n = rng.integers(1, 120, 400)
+    c = rng.binomial(n, rng.uniform(0, 1, 400))
+    t = rng.uniform(0.01, 0.9, 400)
+    m = n_to_decide(c, n, t, n_max=4000)
+    lo, hi = _cp(c.astype(float), n.astype(float), 0.05)
+    for i in range(400):
+        if lo[i] >= t[i] or hi[i] < t[i]:
+            assert m[i] == 0
+        else:
+            assert m[i] == _scan_first_decided(c[i], n[i], t[i], 0.05, 4000)

@@ -114,9 +114,23 @@ def n_to_decide(c, n, threshold, alpha: float = 0.05, n_max: int = 10**7) -> np.
     """Samples needed for the Clopper-Pearson interval to exclude ``threshold`` at the observed rate.
 
     For problems whose interval [lo, hi] (Clopper & Pearson 1934) contains the threshold t
-    (lo < t <= hi), the smallest total count n' >= n such that with c' = round(c n'/n) successes
-    the interval at (c', n') is decided: lo >= t or hi < t. Found by a vectorised bisection on
-    log n' over all undecided problems at once (the decision is monotone in n' up to rounding).
+    (lo < t <= hi), the smallest whole total n' > n such that the interval at the real-valued
+    count c' = r n', r = c/n (the observed rate), is decided: lo >= t or hi < t. The beta-quantile
+    form of the bounds takes real shape parameters:
+
+        lo(n') = Beta^{-1}(alpha/2; r n', (1-r) n' + 1),  hi(n') = Beta^{-1}(1-alpha/2; r n' + 1, (1-r) n'),
+
+    with the end points kept special exactly as for whole counts: c = 0 gives c' = 0 and lo = 0
+    (hi = 1 - (alpha/2)^(1/n')), c = n gives c' = n' and hi = 1.
+
+    Unrounded, the decision is monotone in n': lo(n') is non-decreasing and hi(n') non-increasing
+    at a fixed rate (closed forms at r = 0 and r = 1; for 0 < r < 1 checked on a dense grid of
+    r in (0, 1), n' up to 1e7 and alpha in {0.01, 0.05, 0.1, 0.3}, violations only at the
+    1e-15 relative rounding level), and t sits on one side of r, so {n' : decided} is a half-line
+    and the vectorised bisection on log n' (:func:`first_decided`) returns the same n' as a linear
+    scan (tested). Rounding c' = round(c n'/n), the former rule, made the decision jitter in n'
+    (c = 7, n = 16, t = eps(8): decided at 56, undecided at 57..60; bisection returned 68, the
+    unrounded answer is 63).
 
     Returns:
         float64 array (scalar for scalar input): 0 where already decided; +inf where c/n == t
@@ -138,7 +152,9 @@ def n_to_decide(c, n, threshold, alpha: float = 0.05, n_max: int = 10**7) -> np.
         cc, nn, tt = c[todo], n[todo], t[todo]
 
         def decided_at(m):
-            return _decided(np.floor(cc * m / nn + 0.5), m, tt, alpha)
+            # c' = c m / n, unrounded (c m / n is exactly c at m = n); _cp keeps c' = 0 and c' = m
+            # special, and r = 0 or 1 gives exactly c' = 0 or c' = m.
+            return _decided(cc * m / nn, m, tt, alpha)
 
         out[todo] = first_decided(nn, n_max, decided_at)
     return _scalar_or_array(out.reshape(shape))

@@ -21,8 +21,14 @@ def plot_support(summary: dict) -> str | None:
     v = summary.get("venn")
     if not v:
         return None
-    both, bo, to, ne = (int(num(v.get(k, 0))) if math.isfinite(num(v.get(k, 0))) else 0
+    expected = bool(v.get("expected"))  # expected counts at a common budget k < some n: floats
+    both, bo, to, ne = (num(v.get(k, 0)) if math.isfinite(num(v.get(k, 0))) else 0.0
                         for k in ("both", "base_only", "tuned_only", "neither"))
+
+    def cnt(x: float) -> str:
+        return f"{x:.1f}" if expected else f"{int(round(x))}"
+
+    budget = "n" if v.get("k") is None else str(v.get("k"))
     leash = summary.get("leash") or {}
     with plt.rc_context(_RC):
         fig, (ax, axl) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [1.15, 1]})
@@ -36,13 +42,14 @@ def plot_support(summary: dict) -> str | None:
         ax.add_patch(Circle((0.5, 0), 1.0, fill=False, edgecolor=ts["color"], linestyle="-", linewidth=1.8))
         box = {"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none", "alpha": 0.9}
         for xx, n, what in ((-1.0, bo, "base only"), (0.0, both, "both"), (1.0, to, "tuned only")):
-            ax.text(xx, 0.0, f"{n}\n{what}", ha="center", va="center", fontsize=9.5, bbox=box)
-        ax.text(-0.5, 1.12, f"base solves ({both + bo})", ha="center", va="bottom", color="black")
-        ax.text(0.5, -1.12, f"tuned solves ({both + to})", ha="center", va="top", color="black")
-        ax.text(1.65, 1.12, f"neither: {ne}", ha="right", va="bottom", fontsize=9, bbox=box)
+            ax.text(xx, 0.0, f"{cnt(n)}\n{what}", ha="center", va="center", fontsize=9.5, bbox=box)
+        ax.text(-0.5, 1.12, f"base solves ({cnt(both + bo)})", ha="center", va="bottom", color="black")
+        ax.text(0.5, -1.12, f"tuned solves ({cnt(both + to)})", ha="center", va="top", color="black")
+        ax.text(1.65, 1.12, f"neither: {cnt(ne)}", ha="right", va="bottom", fontsize=9, bbox=box)
         ax.set_xlim(-1.65, 1.65)
         ax.set_ylim(-1.45, 1.45)
-        ax.set_title("Problems solved at least once in n samples")
+        ax.set_title(f"Problems solved at least once in k = {budget} samples"
+                     + (" (expected)" if expected else ""))
         vals = [(name, leash.get(name) or {}) for name in _LEASH if name in leash]
         if vals:
             ys = np.arange(len(vals))[::-1]
