@@ -13,15 +13,32 @@ sums under the *decoding* distributions, the ones the user samples):
 - kl_full_i = mean_j sum_t KL(pi1(.|y_<t) || pi0(.|y_<t)): exact full-vocabulary KL of the *raw*
   next-token distributions along the sampled prefixes (lowest variance). It equals the sequence
   KL of the raw models when decoding is raw (T = 1, no truncation).
-- kl_min_i = kl(p1 || p0), the Bernoulli KL of the Jeffreys-smoothed success rates: by data
-  processing no policy moves success from p0 to p1 with less KL.
-- efficiency_i = kl_min_i / KL_obs_i (KL_obs: kl_full when scored with --kl, else k1), the share
-  of the shift spent on success. `dpi_violation`: KL_obs + 2 se < kl_min, impossible for exact
-  quantities: an estimator or scoring fault (or too few samples) to look at.
+- kl_min_i = kl(p1 || p0), the Bernoulli KL of the Jeffreys-smoothed success rates
+  (c + 1/2)/(n + 1): by data processing no policy moves success from p0 to p1 with less KL. As a
+  plug-in of estimated rates it is noisy and biased upward (kl is convex).
+- kl_min_lo_i: lower confidence bound of kl(p1 || p0) at level 1 - alpha, the minimum of kl over
+  the Clopper-Pearson rectangle of (p1, p0) (each interval at 1 - alpha/2;
+  `stats.bernoulli_kl_lower_bound`).
+- efficiency_i = kl_min_i / KL_obs_i (KL_obs: kl_full when scored with --kl, else k1, with its SE),
+  the share of the shift spent on success (NaN when KL_obs <= 0).
+- dpi_pvalue_i: p-value of "true KL < kl(p1 || p0)", impossible for exact quantities (data
+  processing): the smallest gamma at which KL_obs + z_{1-gamma/2} se < the CP-rectangle bound at
+  level gamma/2 (union bound; `stats.dpi_pvalues`); 1 when never, 1 without a finite SE or with an
+  infinite KL_obs, NaN when KL_obs is missing.
+  dpi_qvalue_i: Benjamini-Hochberg (1995) adjusted p-value over the problems with a p-value;
+  dpi_violation_i = dpi_qvalue_i <= alpha (summary: dpi_fdr = alpha, dpi_violations = their
+  count, dpi_violation_ids = the first 50): an estimator or scoring fault to look at. With exact
+  tilt log-ratios (no fault) it flags none of 500 problems, where the former rule
+  KL_obs + 2 se < kl_min flagged ~7%.
 - surprisal: mean per-token NLL under pi0 (raw) of tuned outputs and of base outputs (Yue et al.
   2025, "Does RL really incentivize reasoning capacity beyond the base model?").
 Aggregates: means over problems with paired-bootstrap percentile intervals (problems with an
 infinite value are counted and left out of the mean, and the summary says how many).
+efficiency_aggregate = sum_i kl_min_i / sum_i KL_obs_i over the problems with a finite KL_obs, with
+the paired-bootstrap percentile interval [efficiency_lo, efficiency_hi] of the same ratio of
+weighted sums (sum_i w_bi kl_min_i / sum_i w_bi KL_obs_i per replicate b). Above 1 it comes with
+`efficiency_note`: the plug-in kl_min is biased upward, so values a little above 1 are estimation
+error unless problems are flagged.
 """
 
 from __future__ import annotations
@@ -30,7 +47,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from supportscope.stats import PairedBootstrap, bernoulli_kl, jeffreys, percentile_interval
+from supportscope.stats import (
+    PairedBootstrap,
+    bernoulli_kl,
+    bernoulli_kl_lower_bound,
+    dpi_violations,
+    jeffreys,
+    percentile_interval,
+)
 
 
 def _index(problem_ids: np.ndarray, column) -> np.ndarray:
@@ -67,6 +91,31 @@ def _mean_ci(values: np.ndarray, boot: PairedBootstrap, alpha: float) -> dict:
         sub = PairedBootstrap(len(v), boot.n_replicates, boot.seed)
         lo, hi = percentile_interval(sub.means(v), alpha)
         out.update(mean=float(v.mean()), lo=float(lo), hi=float(hi))
+    return out
+
+
+def _efficiency_aggregate(kl_min: np.ndarray, obs: np.ndarray, boot: PairedBootstrap, alpha: float) -> dict:
+    """sum kl_min / sum KL_obs over problems with finite KL_obs, with a paired-bootstrap interval."""
+    fin = np.isfinite(obs) & np.isfinite(kl_min)
+    out = {"efficiency_aggregate": None, "efficiency_lo": None, "efficiency_hi": None}
+    num, den = float(kl_min[fin].sum()), float(obs[fin].sum())
+    if not (fin.any() and den > 0):
+        return out
+    a, b = np.where(fin, kl_min, 0.0), np.where(fin, obs, 0.0)
+
+    def ratio(w: np.ndarray) -> np.ndarray:
+        w = w.astype(np.float64)
+        n, d = w @ a, w @ b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(d > 0, n / d, np.inf)  # a replicate with sum KL_obs <= 0: unbounded
+
+    lo, hi = percentile_interval(boot.map(ratio), alpha)
+    out.update(efficiency_aggregate=num / den, efficiency_lo=float(lo), efficiency_hi=float(hi))
+    if num / den > 1:
+        out["efficiency_note"] = (
+            "efficiency above 1: kl_min = kl(p1||p0) is a plug-in of estimated success rates, biased upward "
+            "(kl is convex) and noisy, and the observed KL has its own sampling error, so a value above 1 is "
+            "within estimation error unless problems are flagged as data-processing violations.")
     return out
 
 
@@ -120,19 +169,21 @@ def kl_account(problem_ids: np.ndarray, c0, n0, c1, n1, samples_base: pa.Table, 
     obs, obs_se = (kl_full, kl_full_se) if has_full else (k1, k1_se)
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = np.where(obs > 0, kl_min / obs, np.nan)
-    dpi = np.isfinite(obs) & (obs + 2 * np.where(np.isnan(obs_se), np.inf, obs_se) < kl_min)
+    kl_min_lo = np.asarray(bernoulli_kl_lower_bound(c0, n0, c1, n1, alpha), dtype=float)
+    dpi_p, dpi_q, dpi = dpi_violations(obs, obs_se, c0, n0, c1, n1, alpha)
 
     per_problem = {
         "kl_k1": k1, "kl_k1_se": k1_se, "kl_k3": k3, "kl_k3_se": k3_se,
-        "kl_full": kl_full, "kl_full_se": kl_full_se, "kl_min": kl_min, "kl_efficiency": eff,
-        "dpi_violation": dpi, "singular_tokens": singular.astype(np.int64),
+        "kl_full": kl_full, "kl_full_se": kl_full_se, "kl_min": kl_min, "kl_min_lo": kl_min_lo,
+        "kl_efficiency": eff, "dpi_violation": dpi, "dpi_pvalue": dpi_p, "dpi_qvalue": dpi_q,
+        "singular_tokens": singular.astype(np.int64),
         "singular_samples": singular_samples.astype(np.int64), "n_scored": m.astype(np.int64),
         "surprisal_tuned_outputs": s_t, "surprisal_base_outputs": s_b,
     }
     both = np.isfinite(surpr_t).any() and np.isfinite(surpr_b).any()
     hi_edge = float(np.nanpercentile(np.concatenate([surpr_t, surpr_b]), 99.5)) if both else 1.0
     edges = np.linspace(0.0, max(hi_edge, 1e-6), 41)
-    sum_obs = float(np.nansum(obs[np.isfinite(obs)]))
+    eff_agg = _efficiency_aggregate(kl_min, obs, boot, alpha)
     summary = {
         "generator": tuned, "scorer": base, "samples_scored": int(keep.sum()),
         "decoding_is_raw": decoding_is_raw,
@@ -140,8 +191,9 @@ def kl_account(problem_ids: np.ndarray, c0, n0, c1, n1, samples_base: pa.Table, 
         "k1": _mean_ci(k1, boot, alpha), "k3": _mean_ci(k3, boot, alpha),
         "kl_full": _mean_ci(kl_full, boot, alpha) if has_full else None,
         "kl_min": _mean_ci(kl_min, boot, alpha),
-        "efficiency_aggregate": float(kl_min[np.isfinite(obs)].sum() / sum_obs) if sum_obs > 0 else None,
+        **eff_agg,
         "efficiency_median": float(np.nanmedian(eff)) if np.isfinite(eff).any() else None,
+        "dpi_fdr": float(alpha),
         "dpi_violations": int(dpi.sum()),
         "dpi_violation_ids": problem_ids[dpi][:50].tolist(),
         "singular_tokens": int(singular.sum()),

@@ -9,7 +9,8 @@ from supportscope.report.style import fmt_est_ci, fmt_int, fmt_num, num
 
 _KL_KNOWN = {"generator", "scorer", "samples_scored", "decoding_is_raw", "kl_observed", "k1", "k3", "kl_full",
              "kl_min", "surprisal_tuned_outputs", "surprisal_base_outputs", "efficiency_aggregate",
-             "efficiency_median", "dpi_violations", "dpi_violation_ids", "singular_tokens",
+             "efficiency_median", "efficiency_lo", "efficiency_hi", "efficiency_note", "dpi_fdr", "dpi_violations",
+             "dpi_violation_ids", "singular_tokens",
              "samples_with_singular_tokens", "problems_left_support", "surprisal_histogram", "note"}
 N_DPI_IDS = 20
 
@@ -33,7 +34,15 @@ def _kl_mean(d, unit: str = "") -> str:
     return txt + (f'<span class="sub">{"; ".join(extra)}</span>' if extra else "")
 
 
-def _kl_rows(kl: dict) -> list[list[str]]:
+def _efficiency(kl: dict) -> str:
+    """The aggregate efficiency with its bootstrap interval (just the value for older summaries)."""
+    e, lo, hi = kl.get("efficiency_aggregate"), kl.get("efficiency_lo"), kl.get("efficiency_hi")
+    txt = fmt_num(e) if lo is None and hi is None else fmt_est_ci(e, lo, hi)
+    note = kl.get("efficiency_note")
+    return txt + (f'<span class="sub">{_e(note)}</span>' if note else "")
+
+
+def _kl_rows(kl: dict, alpha: float = 0.05) -> list[list[str]]:
     obs = kl.get("kl_observed")
     full = kl.get("kl_full")
     rows = [
@@ -48,8 +57,10 @@ def _kl_rows(kl: dict) -> list[list[str]]:
          + (" (observed KL of this report)" if obs == "kl_full" else "")],
         ["kl_min = kl(p₁ ‖ p₀)", _kl_mean(kl.get("kl_min"), "nats"),
          "least KL of any policy moving success from p₀ to p₁ (Bernoulli KL of Jeffreys-smoothed rates)"],
-        ["efficiency, aggregate", fmt_num(kl.get("efficiency_aggregate")),
-         "Σ kl_min / Σ observed KL over problems with a finite KL: share of the shift spent on success"],
+        ["efficiency, aggregate", _efficiency(kl),
+         "Σ kl_min / Σ observed KL over problems with a finite KL, with its paired-bootstrap interval: share "
+         "of the shift spent on success. kl_min is a plug-in of estimated rates, biased upward and noisy, so "
+         "a value a little above 1 is estimation error unless problems are flagged below"],
         ["efficiency, median", fmt_num(kl.get("efficiency_median")),
          "median over problems of kl_min / observed KL"],
     ]
@@ -61,8 +72,11 @@ def _kl_rows(kl: dict) -> list[list[str]]:
         shown += f" (and {more} more)"
     rows.append(["data-processing violations",
                  fmt_int(nd) + (f'<span class="sub ids">ids: {shown}</span>' if shown else ""),
-                 "problems with observed KL + 2 SE &lt; kl_min, impossible for exact quantities: an "
-                 "estimator or scoring fault, or too few samples"])
+                 "problems whose observed KL is significantly below kl(p₁ ‖ p₀), impossible for exact quantities "
+                 "(data processing): an estimator or scoring fault. Per problem, p-value of the smallest level "
+                 "γ at which the normal upper bound observed KL + z₁₋γ/₂·SE lies below the minimum of kl over "
+                 "the Clopper–Pearson rectangle of (p₁, p₀) at level γ/2 (union bound); flagged at "
+                 f"Benjamini–Hochberg FDR {alpha:g} across problems"])
     rows.append(["singular tokens", f"{fmt_int(kl.get('singular_tokens'))} tokens in "
                  f"{fmt_int(kl.get('samples_with_singular_tokens'))} samples of "
                  f"{fmt_int(kl.get('problems_left_support'))} problems",
@@ -73,6 +87,12 @@ def _kl_rows(kl: dict) -> list[list[str]]:
     rows.append(["base surprisal, base outputs", _kl_mean(kl.get("surprisal_base_outputs"), "nats/token"),
                  "the same for the base's own samples: the reference level"])
     return rows
+
+
+def _alpha(s: dict) -> float:
+    """The FDR level of the data-processing flags: kl.dpi_fdr, else the report's alpha, else 0.05."""
+    a = num(s["kl"].get("dpi_fdr", (s.get("budget") or {}).get("alpha", 0.05)))
+    return a if math.isfinite(a) else 0.05
 
 
 def _kl_as_recorded(kl) -> str:
@@ -111,7 +131,8 @@ def _kl(s: dict, figs: dict | None = None) -> str:
     obs = "kl_full" if obs_full else "k1"
     cap1 = ("Read: one marker per problem, observed KL (" + obs + ") against kl_min, both symlog scaled "
             "(linear near 0); the solid diagonal is efficiency 1 and the grey area below it is impossible "
-            "for an exact KL, and diamonds mark data-processing violations (more than 2 SE below it); dashed "
+            "for an exact KL, and diamonds mark data-processing violations (significantly below it, see the "
+            "table); dashed "
             "lines mark efficiency 0.1 and 0.01 (ten and a hundred times the minimum); open triangles on the top "
             "edge (∞) left the base's support"
             + ("; a black ring marks a problem with singular tokens whose raw kl_full is finite." if obs_full
@@ -132,7 +153,8 @@ def _kl(s: dict, figs: dict | None = None) -> str:
                 "holding one; each such problem has infinite k1 and k3 (the decoding-distribution KL).")
         parts.append(_figure(figs.get("kl_singular"), cap3, "The singular-token plot"))
     parts.append(_table(["quantity", f"value: mean per problem [{lvl} interval]", "meaning"],
-                        _kl_rows(kl), left={0, 2}, cls={0: "q", 1: "v", 2: "meaning"}, table_class="kl",
+                        _kl_rows(kl, _alpha(s)), left={0, 2}, cls={0: "q", 1: "v", 2: "meaning"},
+                        table_class="kl",
                         caption="KL account, in nats per problem unless stated"))
     extra = [(_e(k), _e(_plain(v) if not isinstance(v, (dict, list)) else _pretty(v)))
              for k, v in kl.items() if k not in _KL_KNOWN]

@@ -97,7 +97,7 @@ def plot_kl_efficiency(summary: dict, per_problem) -> str | None:
             ax.plot(gx, gx / e, color="black" if e == 1 else "#555555", linestyle=ls,
                     linewidth=1.3 if e == 1 else 1.0, label=what, zorder=1)
         for kind, sel, name in (("finite", plain, "problem, finite KL"),
-                                ("dpi_violation", dpi, "data-processing violation\n(KL + 2 SE < kl_min)")):
+                                ("dpi_violation", dpi, "data-processing violation\n(BH: KL significantly < kl_min)")):
             color, marker, filled, ms = KL_POINT_STYLES[kind]
             if sel.any():
                 ax.errorbar(x[sel], y[sel], yerr=whisk[sel], fmt="none", ecolor=color, elinewidth=0.8,
