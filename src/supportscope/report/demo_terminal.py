@@ -12,12 +12,14 @@ def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _share(g: dict) -> str:
-    s = g.get("share_of_gain_explained")
-    if s is None:
+def _tilt_fit(g: dict) -> str:
+    """Deviance-test p-value of one tilt ("fits" only when p >= alpha) and R^2 of the tuned log-odds."""
+    p = g.get("p_value")
+    if p is None:
         return "-"
-    lo, hi = g.get("share_lo"), g.get("share_hi")
-    return f"{s:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "")
+    verdict = "fits" if g.get("one_tilt_fits") else "does not fit"
+    r2 = g.get("r2")
+    return f"{verdict}, p = {p:.2g}" + ("" if r2 is None else f", R^2 = {r2:.2f}")
 
 
 def print_demo(demo: dict, out: str, console: Console | None = None) -> None:
@@ -39,13 +41,13 @@ def print_demo(demo: dict, out: str, console: Console | None = None) -> None:
     con.print(t)
     t = Table(title="against the exact labels", title_justify="left")
     for col in ("variant", "agreement (determined)", "strict", "created est/exact", "false created",
-                "Gibbs share [CI]", "KL"):
+                "one tilt (p, R^2)", "KL"):
         t.add_column(col, overflow="fold")
     for name, v in vs.items():
         gt, kl = v["ground_truth"], v["kl"]["mean"]
         t.add_row(name, f"{_pct(gt['agreement'])} of {gt['n_determined']}", _pct(gt["strict_agreement"]),
                   f"{gt['n_created_estimated']}/{gt['n_created_exact']}",
-                  f"{gt['n_false_created']} ({_pct(gt['false_created_rate'])})", _share(v["gibbs_share"]),
+                  f"{gt['n_false_created']} ({_pct(gt['false_created_rate'])})", _tilt_fit(v["gibbs"]),
                   "-" if kl is None else f"{kl:.3f}")
     con.print(t)
     for name, v in vs.items():
@@ -66,8 +68,9 @@ def print_demo(demo: dict, out: str, console: Console | None = None) -> None:
                           f"; smallest raw-sampling p0 of those now accessible: {sb['min_raw_p0_accessible_now']:.2g}")))
     con.print(Text("free-energy predictions (DESIGN.md section 4): KL-regularised RL and rejection-sampling SFT "
                    "reweight inside the base's support (elicitation: p0 = 0 stays 0); SFT on new information "
-                   "creates (absent facts). 'Gibbs share' = share of the mean gain that one tilt "
-                   "pi0 * exp(lambda r) explains, fitted on the problems the base solved. Problems that are "
+                   "creates (absent facts). 'one tilt' = whether one tilt pi0 * exp(lambda r), fitted on the problems "
+                   "the base solved, fits the tuned counts (deviance test, parametric-bootstrap p; 'fits' when "
+                   "p >= alpha) and R^2 of the tuned log-odds under it (< 0: a constant does better). Problems that are "
                    "singular only because top_p cuts them (p0 = 0 under pi_D, p0 > 0 raw) can be lifted "
                    "across the nucleus edge by a reweighting: created under pi_D, from the raw support."))
     tm = demo["timings"]
