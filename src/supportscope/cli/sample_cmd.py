@@ -60,29 +60,70 @@ def _on_workers(executor) -> str:
     return f" on {executor.workers} Ray worker{'s' if executor.workers != 1 else ''}"
 
 
-def _adaptive(store, backend, policy, decoding, task, job, adaptive, executor=None) -> int:
-    """Adaptive rounds with one progress bar per round; prints what was decided."""
+def _adaptive(store, backend, policy, decoding, task, job, adaptive, executor=None, followup=None) -> int:
+    """Adaptive rounds with one progress bar per round; prints what was decided. With ``followup`` (a
+    list of problems) the rounds are a follow-up of ``policy.name`` on them (scale.adaptive)."""
     from contextlib import ExitStack
 
-    from supportscope.scale.adaptive import adaptive_sample_job
+    from supportscope.scale.adaptive import adaptive_sample_job, followup_sample_job
 
     err = Console(stderr=True)
+    what = f"{policy.name} follow-up" if followup is not None else policy.name
     with ExitStack() as bars:
         def on_round(r: int, n_open: int, samples: int):
             bars.close()
-            return bars.enter_context(progress_bar(f"{policy.name} round {r} ({n_open} open problems)", samples))
+            return bars.enter_context(progress_bar(f"{what} round {r} ({n_open} open problems)", samples))
 
-        res = adaptive_sample_job(store, backend, policy.name, policy, decoding, task, adaptive,
-                                  job.problems_per_shard, job.batch_size, on_round, executor=executor)
-    err.print(f"adaptive: {res['rounds']} rounds, {res['samples']} samples, regime at K={adaptive.budget} decided "
-              f"for {res['decided']} of {len(task.problems())} problems ({res['undecided']} undecided at --max-n "
+        if followup is not None:
+            res = followup_sample_job(store, backend, policy.name, policy, decoding, task, followup, adaptive,
+                                      job.problems_per_shard, job.batch_size, on_round, executor=executor)
+        else:
+            res = adaptive_sample_job(store, backend, policy.name, policy, decoding, task, adaptive,
+                                      job.problems_per_shard, job.batch_size, on_round, executor=executor)
+    total = len(followup) if followup is not None else len(task.problems())
+    head = (f"follow-up of {policy.name!r} on {total} problems (confirmation level alpha/(2m) = {res['level']:.3g})"
+            if followup is not None else "adaptive")
+    err.print(f"{head}: {res['rounds']} rounds, {res['samples']} samples, regime at K={adaptive.budget} decided "
+              f"for {res['decided']} of {total} problems ({res['undecided']} undecided at --max-n "
               f"{adaptive.max_n} or stopped as futile)", markup=False)
     return res["written"]
 
 
+def _sample_mode(out: Path, policy: Policy, decoding: DecodingConfig, task, selected, adaptive: bool) -> str:
+    """What `sample` does: "full" (every problem; plain or adaptive), "subset" (plain run on the
+    --problems-from problems) or "followup" (adaptive follow-up of a model already in ``out``).
+    Refuses the combinations that make no sense, with one-line errors, before any model is loaded."""
+    if selected is None:
+        return "full"
+    entries = RunStore(out).manifest["entries"] if (out / "manifest.json").is_file() else {}
+    entry = entries.get(policy.name)
+    if adaptive:
+        if entry is None:
+            known = ", ".join(repr(m) for m, e in entries.items() if e.get("role") == "generator") or "none"
+            raise ConfigError(f"--adaptive --problems-from follows up a model already sampled in {out}, but "
+                              f"{policy.name!r} is not in it (models: {known}). Fix: give the --name of a model "
+                              "in the run, or leave out --adaptive for a plain run on these problems")
+        from supportscope.scale.adaptive import check_followup
+
+        check_followup(RunStore(out), policy.name, policy, decoding, task)
+        return "followup"
+    if entry is not None:
+        from supportscope.tasks.base import problems_digest
+
+        same = entry.get("task", {})
+        if not (same.get("problems") == len(selected) and same.get("digest") == problems_digest(selected)):
+            raise ConfigError(f"{policy.name!r} is already sampled in {out}; sampling it again on the "
+                              "--problems-from problems would mix two designs under one name. Fix: add --adaptive "
+                              "to follow it up on these problems (fresh samples, a confirmation stage), or give "
+                              "it a new --name")
+    return "subset"
+
+
 def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path, adaptive=None,
                ray: RayConfig | None = None) -> int:
-    """Sample into ``out`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
+    """Sample into ``out`` here, or with ``ray.ray`` over a Ray cluster (the same run directory).
+    With ``job.problems_from``: only those problems (a plain run of a new model), or with adaptive
+    sampling a follow-up of a model already in ``out`` (scale.adaptive.followup_sample_job)."""
     from contextlib import ExitStack
 
     from supportscope.models.hf import PromptTooLongError
@@ -91,11 +132,22 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
 
     job.validate()
     decoding.validate()
-    if adaptive is not None and adaptive.adaptive:
+    is_adaptive = adaptive is not None and adaptive.adaptive
+    if is_adaptive:
         adaptive.validate()
     if ray is not None:
         ray.validate()
     task = load_task(job.tasks, limit=job.limit, seed=job.task_seed)
+    selected = None
+    if job.problems_from:
+        from supportscope.scale.select import select_problems
+
+        selected = select_problems(task.problems(), job.problems_from, job.label)
+    mode = _sample_mode(Path(out), policy, decoding, task, selected, is_adaptive)
+    if mode == "subset":
+        from supportscope.scale.select import SubsetTask
+
+        task = SubsetTask(task, selected)
     store = open_store(out)
     total = len(task.problems()) * job.n
     try:
@@ -105,8 +157,9 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
                 executor = stack.enter_context(ray_executor(ray, policy, job.batch_size))
             else:
                 backend = load_backend(policy, job.batch_size)
-            if adaptive is not None and adaptive.adaptive:
-                return _adaptive(store, backend, policy, decoding, task, job, adaptive, executor)
+            if is_adaptive:
+                return _adaptive(store, backend, policy, decoding, task, job, adaptive, executor,
+                                 followup=selected if mode == "followup" else None)
             with progress_bar(f"sampling {policy.name}" + (_on_workers(executor) if executor else ""),
                               total) as advance:
                 return sample_job(store, backend, policy.name, policy, decoding, task, job.n,
@@ -124,7 +177,10 @@ def sample(out: Path = typer.Option(..., "--out", help="Run directory: created, 
            policy: Policy = None, decoding: DecodingConfig = None, job: SampleJobConfig = None,
            adapt: AdaptiveConfig = None, cluster: RayConfig = None) -> None:
     """Sample n completions per problem from one model (or, with --adaptive, in rounds until each
-    problem's regime is decided), verify them, and store them in RUN (with --ray: on a Ray cluster)."""
+    problem's regime is decided), verify them, and store them in RUN (with --ray: on a Ray cluster).
+    With --problems-from only those problems; with --adaptive --problems-from on a model already in
+    RUN a follow-up (confirmation stage): fresh samples of the selected problems, each decided on the
+    follow-up samples alone at the level --alpha / (2 m) (m = number of selected problems)."""
     n = run_sample(policy, decoding, job, out, adapt, cluster)
     Console().print(f"wrote {n} new samples of {policy.name!r} to {out} "
                     f"(total in run: {sum(s['rows'] for s in RunStore(out).shards('samples', policy.name))})")

@@ -1,7 +1,13 @@
-"""Counts from a run store's samples: one row per (problem_id, model), like ``load_counts``."""
+"""Counts from a run store's samples: one row per (problem_id, model), like ``load_counts``.
+
+A run may hold follow-up samples (a confirmation stage, ``scale.adaptive.followup_sample_job``) in
+shards whose keys match :data:`FOLLOWUP_KEY` (``f00-r0000-p000000``); ``stage`` chooses the main
+samples (default: the numbers of a run without follow-ups), the follow-up's alone, or all.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,8 +20,24 @@ if TYPE_CHECKING:
     from .store import PathLike, RunStore
 
 
-def counts_from_samples(store: RunStore | PathLike, verify: bool = False) -> pa.Table:
+#: Keys of follow-up shards (``f<NN>-...``); every other samples shard is a main-stage shard.
+FOLLOWUP_KEY = re.compile(r"^f\d\d-")
+
+#: The values of ``counts_from_samples(stage=...)``.
+STAGES = ("main", "followup", "all")
+
+
+def is_followup_key(key: str) -> bool:
+    """Whether a samples shard key belongs to a follow-up (see :data:`FOLLOWUP_KEY`)."""
+    return FOLLOWUP_KEY.match(key) is not None
+
+
+def counts_from_samples(store: RunStore | PathLike, verify: bool = False, stage: str = "main") -> pa.Table:
     """The run's samples as a counts table, like :func:`~supportscope.records.load_counts`.
+
+    ``stage``: ``"main"`` (default) counts every samples shard except the follow-up shards (keys
+    matching :data:`FOLLOWUP_KEY`), ``"followup"`` only those (the confirmation stage, judged on
+    its own samples), ``"all"`` every shard.
 
     One row per (problem_id, model) with ``n`` samples and ``correct`` successes, in order of
     each group's first sample (shards sorted by model and key, then row order); ``source`` is
@@ -28,9 +50,12 @@ def counts_from_samples(store: RunStore | PathLike, verify: bool = False) -> pa.
     """
     from .store import RunStore  # not at the top: store.py imports this module
 
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
     if not isinstance(store, RunStore):
         store = RunStore(store)
-    recs = store.shards("samples")
+    recs = [r for r in store.shards("samples")
+            if stage == "all" or is_followup_key(r["key"]) == (stage == "followup")]
     if not recs:
         return COUNTS_SCHEMA.empty_table()
     cols = ["problem_id", "model", "sample_idx", "correct"]

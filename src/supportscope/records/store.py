@@ -58,6 +58,11 @@ _TMP = re.compile(r"^\..+\.tmp$")
 _FIX_OUT = "write to a new --out folder, or give the model a different --name"
 
 
+def _without_followup(entry: Any) -> Any:
+    """An entry without its ``"followup"`` (added by :meth:`RunStore.add_followup`), for comparing configs."""
+    return {k: v for k, v in entry.items() if k != "followup"} if isinstance(entry, dict) else entry
+
+
 # Durable file IO. It stays in this module: the crash tests replace this module's `os` and
 # `_atomic_write` (tests/test_store.py, tests/test_store_kill.py).
 def _fsync_dir(path: Path) -> None:
@@ -196,11 +201,43 @@ class RunStore(ManifestMixin, ReadMixin):
         old = self._manifest["entries"].get(model)
         if old is None:
             self._publish({**self._manifest, "entries": {**self._manifest["entries"], model: new}})
+        elif _without_followup(old) != _without_followup(new):  # a follow-up added later is no change
+            raise StoreError(
+                self._manifest_path,
+                f"model {model!r} is already in this run with another config "
+                f"({_config_diff(_without_followup(old), _without_followup(new))})",
+                f"resume with the run's settings, or {_FIX_OUT}",
+            )
+
+    def add_followup(self, model: str, spec: Mapping[str, Any]) -> None:
+        """Record a follow-up (confirmation stage) of the registered ``model`` as its entry's
+        ``"followup"`` (``scale.adaptive.followup_sample_job``; ``spec`` is JSON data: problems,
+        budget, alpha, ...). The same spec again is a no-op (a resumed follow-up); another one
+        raises :class:`StoreError` (one follow-up per model and run). :meth:`register` ignores the
+        key, so the model's own config can still be re-registered (resumed) afterwards.
+        """
+        if not isinstance(spec, Mapping):
+            raise StoreError(self._manifest_path, f"follow-up of model {model!r} is a {type(spec).__name__}, "
+                             "not a dict", "pass the follow-up settings as a dict")
+        try:
+            new = _json_config(dict(spec))
+        except (TypeError, ValueError) as e:
+            raise StoreError(self._manifest_path, f"follow-up of model {model!r} is not JSON data ({e})",
+                             "pass dicts, lists, strings, finite numbers, booleans and None only") from None
+        self._begin_write()
+        entry = self._manifest["entries"].get(model)
+        if entry is None:
+            raise StoreError(self._manifest_path, f"model {model!r} is not in this run, so it has nothing to "
+                             "follow up", "sample it first, or follow up one of the run's models")
+        old = entry.get("followup")
+        if old is None:
+            self._publish({**self._manifest, "entries": {**self._manifest["entries"],
+                                                         model: {**entry, "followup": new}}})
         elif old != new:
             raise StoreError(
                 self._manifest_path,
-                f"model {model!r} is already in this run with another config ({_config_diff(old, new)})",
-                f"resume with the run's settings, or {_FIX_OUT}",
+                f"this run already holds a follow-up of {model!r} with other settings ({_config_diff(old, new)})",
+                "resume it with its settings, or write the follow-up to a new --out (a copy of the run)",
             )
 
     def write_shard(self, kind: str, model: str, key: str, table: pa.Table) -> dict[str, Any]:

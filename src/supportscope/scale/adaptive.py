@@ -21,6 +21,26 @@ depend on (seed, problem_id, sample_idx) only) and gives the same bytes as an un
 
 The manifest entry of an adaptive generator carries ``"adaptive": {...}`` (budget, max_n, round,
 ...), which is how ``analyze`` knows to use confidence sequences for it.
+
+Follow-up (confirmation stage, :func:`followup_sample_job`; ``sample --adaptive --problems-from F``
+on a model already in the run): problems selected from stage-1 data (e.g. the created / lost
+candidates of ``analyze``) are sampled again with FRESH samples and each is decided on those
+samples alone, independent of the data that selected it. The rounds are the same as above, over
+the selected problems only, with three differences:
+
+* the shard keys are ``f00-r0000-p000000`` (``FOLLOWUP_ROUND_KEY``; ``records.run_counts.FOLLOWUP_KEY``
+  tells them from stage 1's ``p000000`` / ``r0000-p000000``) and the stopping rule reads the
+  follow-up shards only (``max_n`` counts follow-up samples);
+* a problem's sample_idx continue after its stage-1 samples (start = largest stage-1 sample_idx + 1),
+  so (problem_id, model, sample_idx) stays unique and the per-sample seeds are new;
+* the confidence sequences run at the confirmation level ``alpha / (2 m)`` (:func:`followup_level`):
+  m = number of followed-up problems, ``alpha`` = ``--alpha`` (the analysis level), and 2 for the two
+  models (base and tuned) each problem's label needs: a Bonferroni bound over the 2m regime decisions
+  of the confirmation, so every confirmed label holds simultaneously with probability >= 1 - alpha.
+
+The follow-up is recorded in the model's manifest entry as ``"followup": {...}`` (see
+:func:`followup_spec`; ``RunStore.add_followup``); resuming with the same settings continues it, to
+the same bytes as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -34,7 +54,7 @@ import pyarrow.parquet as pq
 
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import DecodingConfig, Policy
-from supportscope.records import RunStore, build_table
+from supportscope.records import RunStore, StoreError, build_table
 from supportscope.scale.jobs import SampleWork, UnitExecutor, register_generator, run_sample_works
 from supportscope.tasks import Task
 
@@ -58,7 +78,10 @@ class AdaptiveConfig:
                                                                   "futile_mask); 0 turns the rule off."})
     basin_budget: int = field(default=8, metadata={"help": "Basin budget k_b of the regimes being decided."})
     zeta: float = field(default=0.05, metadata={"help": "Failure tolerance in eps(k) = 1 - zeta^(1/k)."})
-    alpha: float = field(default=0.05, metadata={"help": "Error level of the confidence sequences."})
+    alpha: float = field(default=0.05, metadata={"help": "Error level of the confidence sequences. A follow-up "
+                                                         "(--adaptive --problems-from on a model already in "
+                                                         "--out) decides at the confirmation level alpha / "
+                                                         "(2 m), m = number of followed-up problems."})
 
     def validate(self) -> None:
         from supportscope.analysis.config import ConfigError
@@ -83,12 +106,13 @@ class AdaptiveConfig:
         return d
 
 
-def _round_counts(store: RunStore, model: str, index: dict[str, int], rnd: int) -> tuple[np.ndarray, np.ndarray]:
-    """(successes, samples) per problem in the model's shards of round ``rnd`` only."""
+def _round_counts(store: RunStore, model: str, index: dict[str, int], rnd: int,
+                  pattern: re.Pattern = ROUND_KEY) -> tuple[np.ndarray, np.ndarray]:
+    """(successes, samples) per problem in the model's shards of round ``rnd`` only (keys ``pattern``)."""
     c = np.zeros(len(index), dtype=np.int64)
     n = np.zeros(len(index), dtype=np.int64)
     for shard in store.shards("samples", model):
-        m = ROUND_KEY.match(shard["key"])
+        m = pattern.match(shard["key"])
         if m is None or int(m.group(1)) != rnd:
             continue
         t = pq.read_table(store.path / shard["file"], columns=["problem_id", "correct"])
@@ -97,6 +121,61 @@ def _round_counts(store: RunStore, model: str, index: dict[str, int], rnd: int) 
         np.add.at(n, ids[ok], 1)
         np.add.at(c, ids[ok], t["correct"].to_numpy(zero_copy_only=False).astype(np.int64)[ok])
     return c, n
+
+
+def _rounds(store: RunStore, backend: Backend | None, executor: UnitExecutor | None, name: str,
+            decoding: DecodingConfig, task: Task, problems: list, cfg: AdaptiveConfig, alpha: float,
+            prefix: str, start: np.ndarray, problems_per_shard: int, batch_size: int,
+            on_round: Callable[[int, int, int], Callable[[int], None] | None] | None) -> dict:
+    """The rounds over ``problems`` (shard keys ``{prefix}r0000-p000000``; problem i's samples get
+    sample_idx from ``start[i]`` on), decisions by confidence sequences at level ``alpha``."""
+    from supportscope.stats.allocation import next_round
+
+    pattern = re.compile(rf"^{re.escape(prefix)}r(\d{{4}})-p(\d{{6}})$")
+    index = {p.id: i for i, p in enumerate(problems)}
+    kw = dict(basin_budget=cfg.basin_budget, zeta=cfg.zeta, alpha=alpha, max_n=cfg.max_n,
+              round_size=cfg.round, round_budget=cfg.round_budget, futility=cfg.futility or None)
+    written, r = 0, 0
+    c = np.zeros(len(problems), dtype=np.int64)  # counts of the rounds before r (each shard read once)
+    n = np.zeros(len(problems), dtype=np.int64)
+    while True:
+        if r > 0:
+            dc, dn = _round_counts(store, name, index, r - 1, pattern)
+            c, n = c + dc, n + dn
+        if r == 0:
+            add = np.full(len(problems), min(cfg.round, cfg.max_n), dtype=np.int64)
+        else:
+            add = next_round(c, n, cfg.budget, **kw)
+        if not add.any():
+            break
+        sel = np.flatnonzero(add)
+        advance = on_round(r, len(sel), int(add.sum())) if on_round else None
+        done = store.done("samples", name)
+        works = []
+        for first in range(0, len(sel), problems_per_shard):
+            block = sel[first:first + problems_per_shard]
+            key = f"{prefix}r{r:04d}-p{first // problems_per_shard:06d}"
+            if key in done:
+                if advance:
+                    advance(int(add[block].sum()))
+                continue
+            works.append(SampleWork(key, [SampleRequest(problems[i].id, problems[i].prompt, int(j))
+                                          for i in block
+                                          for j in range(start[i] + n[i], start[i] + n[i] + add[i])],
+                                    [problems[i] for i in block]))
+
+        def write(work: SampleWork, rows: list[dict]) -> None:
+            nonlocal written
+            store.write_shard("samples", name, work.key, build_table("samples", rows))
+            written += len(rows)
+
+        run_sample_works(backend, executor, works, decoding, task, name, batch_size, write, advance)
+        r += 1
+    from supportscope.stats.sequences import regime_decided_anytime
+
+    decided = regime_decided_anytime(c, n, cfg.budget, cfg.basin_budget, cfg.zeta, alpha)
+    return {"rounds": r, "samples": int(n.sum()), "written": written, "decided": int(decided.sum()),
+            "undecided": int((~decided).sum())}
 
 
 def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy,
@@ -109,8 +188,6 @@ def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, pol
     {"rounds", "samples", "written", "decided", "undecided"} (undecided: stopped at max_n or as futile).
     With ``executor`` (``backend`` may then be None) each round's shards are made elsewhere (e.g. over
     Ray, ``scale.ray_exec``) and written here, with the same bytes."""
-    from supportscope.stats.allocation import next_round
-
     cfg.validate()
     problems = task.problems()
     register_generator(store, name, policy, decoding, task, cfg.max_n, problems_per_shard,
@@ -118,49 +195,113 @@ def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, pol
     if "all" not in store.done("problems", name):
         store.write_shard("problems", name, "all", build_table("problems", [
             {"problem_id": p.id, "prompt": p.prompt, "answer": p.answer, "task": task.spec} for p in problems]))
-    index = {p.id: i for i, p in enumerate(problems)}
-    kw = dict(basin_budget=cfg.basin_budget, zeta=cfg.zeta, alpha=cfg.alpha, max_n=cfg.max_n,
-              round_size=cfg.round, round_budget=cfg.round_budget, futility=cfg.futility or None)
-    written, r = 0, 0
-    c = np.zeros(len(problems), dtype=np.int64)  # counts of the rounds before r (each shard read once)
-    n = np.zeros(len(problems), dtype=np.int64)
-    while True:
-        if r > 0:
-            dc, dn = _round_counts(store, name, index, r - 1)
-            c, n = c + dc, n + dn
-        if r == 0:
-            add = np.full(len(problems), min(cfg.round, cfg.max_n), dtype=np.int64)
-        else:
-            add = next_round(c, n, cfg.budget, **kw)
-        if not add.any():
-            break
-        sel = np.flatnonzero(add)
-        advance = on_round(r, len(sel), int(add.sum())) if on_round else None
-        done = store.done("samples", name)
-        works = []
-        for start in range(0, len(sel), problems_per_shard):
-            block = sel[start:start + problems_per_shard]
-            key = f"r{r:04d}-p{start // problems_per_shard:06d}"
-            if key in done:
-                if advance:
-                    advance(int(add[block].sum()))
-                continue
-            works.append(SampleWork(key, [SampleRequest(problems[i].id, problems[i].prompt, int(j))
-                                          for i in block for j in range(n[i], n[i] + add[i])],
-                                    [problems[i] for i in block]))
-
-        def write(work: SampleWork, rows: list[dict]) -> None:
-            nonlocal written
-            store.write_shard("samples", name, work.key, build_table("samples", rows))
-            written += len(rows)
-
-        run_sample_works(backend, executor, works, decoding, task, name, batch_size, write, advance)
-        r += 1
-    from supportscope.stats.sequences import regime_decided_anytime
-
-    decided = regime_decided_anytime(c, n, cfg.budget, cfg.basin_budget, cfg.zeta, cfg.alpha)
-    return {"rounds": r, "samples": int(n.sum()), "written": written, "decided": int(decided.sum()),
-            "undecided": int((~decided).sum())}
+    return _rounds(store, backend, executor, name, decoding, task, problems, cfg, cfg.alpha, "",
+                   np.zeros(len(problems), dtype=np.int64), problems_per_shard, batch_size, on_round)
 
 
-__all__ = ["AdaptiveConfig", "adaptive_sample_job", "ROUND_KEY"]
+# -- follow-up (confirmation stage) ------------------------------------------------------------
+
+#: Key prefix of a follow-up's shards (one follow-up per model and run).
+FOLLOWUP_PREFIX = "f00-"
+FOLLOWUP_ROUND_KEY = re.compile(r"^f00-r(\d{4})-p(\d{6})$")
+
+
+def followup_level(alpha: float, m: int) -> float:
+    """The confidence-sequence level of a follow-up of ``m`` problems: alpha / (2 m) (Bonferroni over
+    the two models' regime decisions on each of the m problems)."""
+    return alpha / (2 * max(int(m), 1))
+
+
+def check_followup(store: RunStore, name: str, policy: Policy, decoding: DecodingConfig, task: Task,
+                   fingerprint: str | None = None) -> dict:
+    """Refuse (StoreError, naming the differing keys) a follow-up of ``name`` whose policy (minus
+    name), decoding, task (spec, size, digest of ``task.problems()``) or tokenizer (when
+    ``fingerprint`` is given) differ from the run's entry of ``name``; returns that entry."""
+    from supportscope.records.manifest import _config_diff
+    from supportscope.tasks.base import problems_digest
+
+    entry = store.entry(name)
+    where = store.path / "manifest.json"
+    if entry.get("role") != "generator":
+        raise StoreError(where, f"{name!r} is a {entry.get('role', 'model')} in this run, not a sampled model",
+                         "follow up a model whose samples the run holds")
+    pol = policy.to_dict()
+    pol.pop("name", None)
+    problems = task.problems()
+    now = {"policy": pol, "decoding": decoding.to_dict(),
+           "task": {"spec": task.spec, "problems": len(problems), "digest": problems_digest(problems)}}
+    if fingerprint is not None:
+        now["tokenizer"] = fingerprint
+    old = {k: entry.get(k) for k in now}
+    if old != now:
+        raise StoreError(where, f"the follow-up of {name!r} differs from its samples in this run "
+                         f"({_config_diff(old, now)})",
+                         "follow up with the model, decoding and --tasks/--limit/--task-seed of its first "
+                         "stage, or give it a new --name (a new model, not a follow-up)")
+    return entry
+
+
+def followup_spec(store: RunStore, name: str, problems: list, cfg: AdaptiveConfig,
+                  problems_per_shard: int) -> dict:
+    """The manifest record of a follow-up of ``name`` on ``problems`` (what ``RunStore.add_followup``
+    stores as the entry's ``"followup"``)::
+
+        {"problems": [ids, task order], "start": [first follow-up sample_idx per problem],
+         "key_prefix": "f00-", "alpha": --alpha, "level": alpha / (2 m), "budget": K, "max_n",
+         "round", "round_budget", "basin_budget", "zeta", "futility", "problems_per_shard"}
+
+    ``start`` is each problem's largest stage-1 sample_idx + 1 (stage 1 = the model's shards whose
+    keys are not follow-up keys). Raises StoreError when a problem has no stage-1 samples, or, for a
+    uniform stage 1, fewer than its n (stage 1 unfinished: a resumed stage 1 would reuse the
+    follow-up's sample_idx).
+    """
+    from supportscope.records.run_counts import is_followup_key
+
+    entry = store.entry(name)
+    last: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for shard in store.shards("samples", name):
+        if is_followup_key(shard["key"]):
+            continue
+        t = pq.read_table(store.path / shard["file"], columns=["problem_id", "sample_idx"])
+        for pid, j in zip(t["problem_id"].to_pylist(), t["sample_idx"].to_pylist()):
+            last[pid] = max(last.get(pid, -1), int(j))
+            count[pid] = count.get(pid, 0) + 1
+    where = store.path / "manifest.json"
+    fix = "finish its first stage (rerun the same `supportscope sample` command) before the follow-up"
+    for p in problems:
+        if p.id not in last:
+            raise StoreError(where, f"problem {p.id!r} has no samples of {name!r} in this run", fix)
+        if "adaptive" not in entry and count[p.id] < int(entry.get("n", 0)):
+            raise StoreError(where, f"problem {p.id!r} has {count[p.id]} of the {entry['n']} samples of "
+                             f"{name!r} (first stage unfinished)", fix)
+    return {"problems": [p.id for p in problems], "start": [last[p.id] + 1 for p in problems],
+            "key_prefix": FOLLOWUP_PREFIX, "alpha": cfg.alpha, "level": followup_level(cfg.alpha, len(problems)),
+            "budget": cfg.budget, "max_n": cfg.max_n, "round": cfg.round, "round_budget": cfg.round_budget,
+            "basin_budget": cfg.basin_budget, "zeta": cfg.zeta, "futility": cfg.futility,
+            "problems_per_shard": problems_per_shard}
+
+
+def followup_sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy,
+                        decoding: DecodingConfig, task: Task, problems: list, cfg: AdaptiveConfig,
+                        problems_per_shard: int = 8, batch_size: int = 64,
+                        on_round: Callable[[int, int, int], Callable[[int], None] | None] | None = None,
+                        executor: UnitExecutor | None = None) -> dict:
+    """Follow up ``problems`` (a subset of ``task.problems()``, in task order) of the model ``name``,
+    already sampled in ``store``, with fresh adaptive rounds (see the module docstring): checks the
+    config against the run (:func:`check_followup`), records :func:`followup_spec` in the manifest
+    (``RunStore.add_followup``; the same spec again resumes), and samples. Returns
+    :func:`adaptive_sample_job`'s dict plus "problems" (m) and "level" (alpha / (2 m))."""
+    cfg.validate()
+    if not problems:
+        raise ValueError("a follow-up needs at least one problem")
+    check_followup(store, name, policy, decoding, task, (executor or backend).tokenizer_fingerprint())
+    spec = followup_spec(store, name, problems, cfg, problems_per_shard)
+    store.add_followup(name, spec)
+    res = _rounds(store, backend, executor, name, decoding, task, problems, cfg, spec["level"], FOLLOWUP_PREFIX,
+                  np.asarray(spec["start"], dtype=np.int64), problems_per_shard, batch_size, on_round)
+    return {**res, "problems": len(problems), "level": spec["level"]}
+
+
+__all__ = ["AdaptiveConfig", "adaptive_sample_job", "ROUND_KEY", "FOLLOWUP_PREFIX", "FOLLOWUP_ROUND_KEY",
+           "check_followup", "followup_level", "followup_sample_job", "followup_spec"]

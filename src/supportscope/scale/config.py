@@ -17,6 +17,16 @@ class SampleJobConfig:
     batch_size: int = field(default=64, metadata={"help": "Sequences generated or scored together."})
     problems_per_shard: int = field(
         default=8, metadata={"help": "Problems per atomically written shard (the unit of resumption)."})
+    problems_from: str | None = field(
+        default=None,
+        metadata={"help": "Only these problems: a table with a problem_id column, e.g. the per_problem.parquet "
+                  "(or .csv) that `analyze` writes. With --adaptive on a model already in --out: a follow-up "
+                  "(confirmation stage) of it on these problems, with fresh samples, stopped on the follow-up's "
+                  "own samples at the level --alpha / (2 m), m = number of problems (scale.adaptive)."})
+    label: str | None = field(
+        default=None,
+        metadata={"help": "With --problems-from: keep the rows whose `label` column equals this, or, for "
+                  "'created-candidate' / 'lost-candidate', whose `candidate` column is 'created' / 'lost'."})
 
     def validate(self) -> None:
         from supportscope.analysis.config import ConfigError
@@ -26,6 +36,11 @@ class SampleJobConfig:
         for name in ("limit", "n", "batch_size", "problems_per_shard"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1. Fix: e.g. --{name.replace('_', '-')} 8")
+        if self.label is not None and not self.problems_from:
+            raise ConfigError(f"--label {self.label!r} needs --problems-from (the table whose rows it selects). "
+                              "Fix: add --problems-from ANALYSIS/per_problem.parquet, or leave out --label")
+        if self.label is not None and not self.label.strip():
+            raise ConfigError("--label is empty. Fix: e.g. --label created-candidate, or leave it out")
 
     def to_dict(self) -> dict:
         return asdict(self)
