@@ -3,10 +3,13 @@
 Every number is computed by a function that documents its formula:
 - p-hat and its Clopper-Pearson interval: `stats.bounds.clopper_pearson`
 - regimes at (k_b, K) and samples needed to decide them: `stats.regimes.classify`
-- labels: `analysis.labels.label_problems` (Fisher test: `stats.difference.two_proportion_pvalues`)
+- labels: `analysis.labels.label_problems` (Fisher test: `stats.difference.two_proportion_pvalues`);
+  counts, pass@K contributions and shares of the gross gain: `analysis.label_summary`
+- creation / loss established for the set (count test, per-problem p-values, candidates, the
+  follow-up plan and its confirmation): `analysis.support_claims` over `stats.support_change`
 - pass@k curves, bands, crossover: `analysis.curves`
 - created-vs-budget curve: `analysis.budget_curve`
-- Venn sets and leash metrics: `stats.leash`
+- Venn sets and leash metrics at the common budget min(n0, n1): `analysis.support_sets`
 - Gibbs tilt fit: `analysis.gibbs_fit`
 - verdict sentence: `analysis.verdict`
 All intervals of aggregates come from one paired bootstrap over problems (same seed, same
@@ -21,7 +24,7 @@ default audit budget is the one the adaptive rounds decided.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -31,13 +34,15 @@ from supportscope.analysis.config import AnalyzeConfig
 from supportscope.analysis.curves import passk_table, pooled_curves
 from supportscope.analysis.gibbs_fit import gibbs_account
 from supportscope.analysis.inputs import ModelCounts, PairedCounts, pair_models
-from supportscope.analysis.labels import (CREATED, LABELS, LOST, UNDETERMINED, created_from, cs_difference,
-                                          label_problems)
+from supportscope.analysis.label_summary import label_summary, passk_gain, share_budget
+from supportscope.analysis.labels import CREATED, UNDETERMINED, created_from, cs_difference, label_problems
+from supportscope.analysis.support_claims import support_claims
+from supportscope.analysis.support_sets import support_sets
 from supportscope.analysis.verdict import verdict
 from supportscope.records.errors import InputError
 from supportscope.stats.sequences import max_certifiable_budget_anytime
-from supportscope.stats import (PairedBootstrap, classify, eps, leash_metrics, max_certifiable_budget,
-                                n_to_decide, percentile_interval, two_proportion_pvalues, venn)
+from supportscope.stats import (PairedBootstrap, RegimeResult, classify, eps, max_certifiable_budget, n_to_decide,
+                                two_proportion_pvalues)
 
 REGIMES = ("basin", "tail", "barrier", "singular", "inaccessible", "undetermined")
 
@@ -110,22 +115,23 @@ def adaptive_settings(run, names: tuple[str, ...]) -> dict | None:
     return None
 
 
-def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None,
-            run=None) -> Comparison:
-    """Analyse base vs tuned counts. See the module docstring for where each number comes from.
+@dataclass
+class _Setup:
+    """What an analysis decides before looking at labels: budgets, interval kind, k's, notes."""
 
-    `run`: a `records.RunStore` holding both models' samples; when it also holds the tuned
-    samples scored by the base, the KL account (`analysis.kl_account`) is added.
-    """
-    cfg = config or AnalyzeConfig()
-    cfg.validate()
-    pair = pair_models(base, tuned, intersect=cfg.intersect)
-    c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
-    Q = len(c0)
+    K: int
+    k_cert: int
+    anytime: bool
+    adaptive: dict | None
+    ks: list[int]
+    notes: list[str] = field(default_factory=list)
+
+
+def _setup(cfg: AnalyzeConfig, pair: PairedCounts, run) -> _Setup:
+    n0, n1 = pair.n0, pair.n1
     n_min = int(min(n0.min(), n1.min()))
     adaptive = adaptive_settings(run, (pair.base.name, pair.tuned.name))
     anytime = cfg.anytime if cfg.anytime is not None else adaptive is not None
-    interval = "cs" if anytime else "cp"
     # an adaptive run stops a problem once decided: small n there is a decision, not a lack of samples,
     # so what the run can certify is set by the largest n it spent (max_n when anything stayed open)
     n_cert = int(n0.max()) if adaptive is not None else int(n0.min())
@@ -135,124 +141,143 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
                      "Fisher tests are not valid when n depended on the results.")
     if anytime:
         notes.append("Anytime-valid mode: per-problem intervals are confidence sequences (beta-binomial mixture, "
-                     "valid at data-dependent n) and elicited/weakened come from non-overlapping sequences; "
-                     "pass@k estimates at data-dependent n are reported as they are (they are not unbiased "
-                     "under optional stopping).")
+                      "valid at data-dependent n) and elicited/weakened come from non-overlapping sequences; "
+                      "pass@k estimates at data-dependent n are reported as they are (they are not unbiased "
+                      "under optional stopping).")
     ks = list(cfg.k) if cfg.k else [2**i for i in range(int(np.log2(n_min)) + 1)]
     _check_ks(ks, pair)
     if pair.dropped_base_only or pair.dropped_tuned_only:
         notes.append(f"--intersect: dropped {pair.dropped_base_only} base-only and "
-                     f"{pair.dropped_tuned_only} tuned-only problems; {Q} remain.")
+                     f"{pair.dropped_tuned_only} tuned-only problems; {len(pair.c0)} remain.")
     if len(set(n0.tolist()) | set(n1.tolist())) > 1:
         notes.append(f"n varies across problems ({n_min}..{int(max(n0.max(), n1.max()))}); pooled "
                      f"pass@k is reported for k <= {n_min}, the smallest n.")
+    if min(K, n_min) < K:
+        notes.append(f"Shares of the gain are measured at pass@{n_min} (the smallest n), not at pass@K={K}.")
+    return _Setup(K, k_cert, anytime, adaptive, ks, notes)
 
-    r0 = classify(c0, n0, K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
-    r1 = classify(c1, n1, K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
-    if anytime:
+
+@dataclass
+class _Labels:
+    """Per-problem regimes, tests and labels at the audit budget."""
+
+    r0: RegimeResult
+    r1: RegimeResult
+    p_gt: np.ndarray
+    p_lt: np.ndarray
+    up: np.ndarray | None
+    down: np.ndarray | None
+    label: np.ndarray
+    possible: np.ndarray
+    need_label: np.ndarray
+
+
+def _label(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup) -> _Labels:
+    c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
+    interval = "cs" if st.anytime else "cp"
+    r0 = classify(c0, n0, st.K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
+    r1 = classify(c1, n1, st.K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
+    if st.anytime:
         up, down = cs_difference(c0, n0, c1, n1, cfg.alpha)
-        p_gt = p_lt = np.full(Q, np.nan)
+        p_gt = p_lt = np.full(len(c0), np.nan)
     else:
         up = down = None
         p_gt, p_lt = two_proportion_pvalues(c0, n0, c1, n1)
     label, possible = label_problems(r0.accessible, r1.accessible, p_gt, p_lt, cfg.alpha, up, down)
-    t_K = eps(K, cfg.zeta)
-    if anytime:  # samples that would decide the regime at K (the label needs both accessibilities)
+    t_K = eps(st.K, cfg.zeta)
+    if st.anytime:  # samples that would decide the regime at K (the label needs both accessibilities)
         need0 = np.where(r0.accessible == -1, r0.n_needed, 0.0)
         need1 = np.where(r1.accessible == -1, r1.n_needed, 0.0)
     else:
         need0 = np.where(r0.accessible == -1, n_to_decide(c0, n0, t_K, cfg.alpha), 0.0)
         need1 = np.where(r1.accessible == -1, n_to_decide(c1, n1, t_K, cfg.alpha), 0.0)
     need_label = np.where(label == UNDETERMINED, np.maximum(need0, need1), 0.0)
+    return _Labels(r0, r1, p_gt, p_lt, up, down, label, possible, need_label)
 
-    boot = PairedBootstrap(Q, cfg.bootstrap, cfg.seed)
-    curves = pooled_curves(c0, n0, c1, n1, boot, cfg.alpha)
-    table = passk_table(c0, n0, c1, n1, ks, boot, cfg.alpha)
 
-    could_create = np.array([CREATED in s.split("|") for s in possible]) & (label == UNDETERMINED)
-    gain = c1 / n1 - c0 / n0
-    total_gain = float(gain.sum())
-    onehot = np.stack([label == lab for lab in LABELS], axis=1)
-    count_lo, count_hi = percentile_interval(np.round(boot.means(onehot.astype(float)) * Q, 6), cfg.alpha)
-    labels = {}
-    for j, lab in enumerate(LABELS):
-        is_lab = onehot[:, j]
-        labels[lab] = {"count": int(is_lab.sum()), "lo": float(count_lo[j]), "hi": float(count_hi[j]),
-                       "share_of_gain": float(gain[is_lab].sum()) / total_gain if total_gain > 0 else None}
-        if lab in (CREATED, LOST):
-            labels[lab]["ids"] = pair.problem_id[is_lab][:100].tolist()
-    labels[UNDETERMINED]["could_be_created"] = int(could_create.sum())
-    cand_need = need_label[could_create]
-    cand_need = cand_need[np.isfinite(cand_need)]
+def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None,
+            run=None) -> Comparison:
+    """Analyse base vs tuned counts. See the module docstring for where each number comes from.
 
-    transition = {a: {b: int(((r0.regime == a) & (r1.regime == b)).sum()) for b in REGIMES}
-                  for a in REGIMES}
-
-    v = venn(c0, c1)
-    leash = leash_metrics(v.both, v.tuned_only, v.base_only)
-    solved0, solved1 = (c0 > 0).astype(float), (c1 > 0).astype(float)
-
-    def leash_chunk(w: np.ndarray) -> np.ndarray:
-        P = w @ (solved0 * solved1)
-        E = w @ ((1 - solved0) * solved1)
-        S = w @ (solved0 * (1 - solved1))
-        m = leash_metrics(P, E, S)
-        return np.stack([m[x] for x in ("SRR", "NDR", "NSCR", "SDS")], axis=1)
-
-    leash_reps = boot.map(leash_chunk)
-    leash_out = {}
-    for j, name in enumerate(("SRR", "NDR", "NSCR", "SDS")):
-        lo, hi = percentile_interval(leash_reps[:, j], cfg.alpha)
-        leash_out[name] = {"value": float(leash[name]), "lo": float(lo), "hi": float(hi)}
-
-    budget_curve = created_vs_budget(c0, n0, c1, n1, p_gt, p_lt, cfg.zeta, cfg.alpha, boot, interval, up, down,
-                                     k_cert=k_cert if anytime else None)
+    `run`: a `records.RunStore` holding both models' samples; when it also holds the tuned
+    samples scored by the base, the KL account (`analysis.kl_account`) is added, and when it holds a
+    follow-up of the candidates (`sample --adaptive --problems-from`), their confirmation.
+    """
+    cfg = config or AnalyzeConfig()
+    cfg.validate()
+    pair = pair_models(base, tuned, intersect=cfg.intersect)
+    c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
+    st = _setup(cfg, pair, run)
+    lb = _label(pair, cfg, st)
+    boot = PairedBootstrap(len(c0), cfg.bootstrap, cfg.seed)
+    k_share = share_budget(st.K, n0, n1)
+    g = passk_gain(c0, n0, c1, n1, k_share)
+    labels, gain = label_summary(lb.label, lb.possible, pair.problem_id, g, k_share, boot, cfg.alpha)
+    claims, claim_cols = support_claims(pair.problem_id, c0, n0, c1, n1, lb.label, lb.possible, st.K,
+                                        cfg.basin_budget, cfg.zeta, cfg.alpha, st.anytime, run,
+                                        (pair.base.name, pair.tuned.name))
+    venn_out, leash_out = support_sets(pair.problem_id, c0, n0, c1, n1, boot, cfg.alpha)
     gibbs, gibbs_cols = gibbs_account(c0, n0, c1, n1, boot, cfg.alpha)
-
     kl_summary, kl_cols = _kl(run, pair, boot, cfg)
-    p0, p1 = c0 / n0, c1 / n1
-    per_problem = pa.table({
-        "problem_id": pa.array(pair.problem_id.tolist(), pa.string()),
-        "c_base": c0, "n_base": n0, "p_base": p0, "p_base_lo": r0.lo, "p_base_hi": r0.hi,
-        "regime_base": r0.regime.tolist(), "regime_base_possible": r0.possible.tolist(),
-        "n_needed_base": r0.n_needed,
-        "c_tuned": c1, "n_tuned": n1, "p_tuned": p1, "p_tuned_lo": r1.lo, "p_tuned_hi": r1.hi,
-        "regime_tuned": r1.regime.tolist(), "regime_tuned_possible": r1.possible.tolist(),
-        "n_needed_tuned": r1.n_needed,
-        "p_value_higher": p_gt, "p_value_lower": p_lt,
-        "label": label.tolist(), "label_possible": possible.tolist(),
-        "created_from": created_from(label, r0.regime).tolist(),
-        "n_needed_label": need_label,
-        **{k: (v.tolist() if v.dtype == object else v) for k, v in gibbs_cols.items()},
-        **kl_cols,
-    })
     summary = {
-        "base": pair.base.name, "tuned": pair.tuned.name, "n_problems": Q,
+        "base": pair.base.name, "tuned": pair.tuned.name, "n_problems": len(c0),
         "n_base": {"min": int(n0.min()), "max": int(n0.max()), "total_correct": int(c0.sum())},
         "n_tuned": {"min": int(n1.min()), "max": int(n1.max()), "total_correct": int(c1.sum())},
-        "budget": {
-            "K": K, "basin_budget": cfg.basin_budget, "K_certifiable": k_cert,
-            "certifiable": bool(K <= k_cert), "n_min_base": int(n0.min()),
-            "eps_K": float(t_K), "eps_basin": float(eps(cfg.basin_budget, cfg.zeta)),
-            "zeta": cfg.zeta, "alpha": cfg.alpha, "default": cfg.budget is None,
-            "samples_to_decide_created_candidates": int(np.median(cand_need)) if len(cand_need) else None,
-            "intervals": "confidence sequence (anytime-valid)" if anytime else "Clopper-Pearson",
-            "adaptive": adaptive,
-        },
-        "passk": table,
-        "curves": curves,
+        "budget": _budget_block(cfg, st, n0, lb),
+        "passk": passk_table(c0, n0, c1, n1, st.ks, boot, cfg.alpha),
+        "curves": pooled_curves(c0, n0, c1, n1, boot, cfg.alpha),
         "labels": labels,
-        "transition": transition,
-        "venn": {"both": v.both, "base_only": v.base_only, "tuned_only": v.tuned_only,
-                 "neither": v.neither,
-                 "base_only_ids": pair.problem_id[v.base_only_idx].tolist(),
-                 "tuned_only_ids": pair.problem_id[v.tuned_only_idx].tolist(),
-                 "neither_ids": pair.problem_id[v.neither_idx].tolist()},
+        "gain": gain,
+        "support_change": claims,
+        "transition": _transition(lb.r0.regime, lb.r1.regime),
+        "venn": venn_out,
         "leash": leash_out,
-        "created_vs_budget": budget_curve,
+        "created_vs_budget": created_vs_budget(c0, n0, c1, n1, lb.p_gt, lb.p_lt, cfg.zeta, cfg.alpha, boot,
+                                               "cs" if st.anytime else "cp", lb.up, lb.down,
+                                               k_cert=st.k_cert if st.anytime else None),
         "gibbs": gibbs,
         **({"kl": kl_summary} if kl_summary else {}),
-        "notes": notes,
+        "notes": st.notes,
     }
     summary["verdict"] = verdict(summary)
-    return Comparison(per_problem, summary)
+    return Comparison(_per_problem(pair, lb, {**gibbs_cols, **claim_cols}, kl_cols), summary)
+
+
+def _budget_block(cfg: AnalyzeConfig, st: _Setup, n0: np.ndarray, lb: _Labels) -> dict:
+    could = np.array([CREATED in s.split("|") for s in lb.possible]) & (lb.label == UNDETERMINED)
+    need = lb.need_label[could]
+    need = need[np.isfinite(need)]
+    return {
+        "K": st.K, "basin_budget": cfg.basin_budget, "K_certifiable": st.k_cert,
+        "certifiable": bool(st.K <= st.k_cert), "n_min_base": int(n0.min()),
+        "eps_K": float(eps(st.K, cfg.zeta)), "eps_basin": float(eps(cfg.basin_budget, cfg.zeta)),
+        "zeta": cfg.zeta, "alpha": cfg.alpha, "default": cfg.budget is None,
+        "samples_to_decide_created_candidates": int(np.median(need)) if len(need) else None,
+        "intervals": "confidence sequence (anytime-valid)" if st.anytime else "Clopper-Pearson",
+        "adaptive": st.adaptive,
+    }
+
+
+def _transition(reg0: np.ndarray, reg1: np.ndarray) -> dict:
+    """Regime transition counts: rows base regime, columns tuned regime."""
+    return {a: {b: int(((reg0 == a) & (reg1 == b)).sum()) for b in REGIMES} for a in REGIMES}
+
+
+def _per_problem(pair: PairedCounts, lb: _Labels, extra: dict, kl_cols: dict) -> pa.Table:
+    c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
+    r0, r1 = lb.r0, lb.r1
+    return pa.table({
+        "problem_id": pa.array(pair.problem_id.tolist(), pa.string()),
+        "c_base": c0, "n_base": n0, "p_base": c0 / n0, "p_base_lo": r0.lo, "p_base_hi": r0.hi,
+        "regime_base": r0.regime.tolist(), "regime_base_possible": r0.possible.tolist(),
+        "n_needed_base": r0.n_needed,
+        "c_tuned": c1, "n_tuned": n1, "p_tuned": c1 / n1, "p_tuned_lo": r1.lo, "p_tuned_hi": r1.hi,
+        "regime_tuned": r1.regime.tolist(), "regime_tuned_possible": r1.possible.tolist(),
+        "n_needed_tuned": r1.n_needed,
+        "p_value_higher": lb.p_gt, "p_value_lower": lb.p_lt,
+        "label": lb.label.tolist(), "label_possible": lb.possible.tolist(),
+        "created_from": created_from(lb.label, r0.regime).tolist(),
+        "n_needed_label": lb.need_label,
+        **{k: (v.tolist() if v.dtype == object else v) for k, v in extra.items()},
+        **kl_cols,
+    })

@@ -1,77 +1,178 @@
 """The one-sentence verdict, built from numbers already in the summary (no new statistics here).
 
-Rules, at the audit budget K:
-- "inconclusive": K exceeds what the base's n samples can certify, so "created" is unobservable;
-- "creation": at least one problem is labelled created (base certified inaccessible at K, tuned
-  certified accessible) and the created problems carry at least half of the mean success gain
-  (or there is no gain);
-- "mostly elicitation": some problems are created, but they carry less than half of the gain;
-- "elicitation": none created and the pass@1 difference's interval lies above 0;
-- "regression": none created and the pass@1 difference's interval lies below 0;
-- "no significant change": none created and the pass@1 interval contains 0.
-The sentence adds label counts, the pass@k crossover and, where relevant, how many undetermined
-problems could still be created and how many samples would decide them.
+The kind is a cell of a grid, not a chain of ifs:
+
+    success at pass@1 (paired-bootstrap interval of the difference):  up (lo > 0) / flat / down (hi < 0)
+    support at the audit budget K (`analysis.support_claims`):         creation established, loss
+                                                                       established, both, neither
+
+| pass@1 \\ support | neither               | creation                      | loss                      | both |
+|------------------|-----------------------|-------------------------------|---------------------------|------|
+| up               | elicitation           | creation / mostly elicitation | elicitation with narrowing| creation with narrowing |
+| flat             | no significant change | creation                      | narrowing                 | creation with narrowing |
+| down             | regression            | regression with creation      | regression with narrowing | regression with creation and narrowing |
+
+"mostly elicitation": creation is established but the created problems carry less than half of the
+gross positive pass@K gain (`analysis.label_summary`). "inconclusive": K exceeds what the base's n
+samples can certify, so creation is unobservable. A significant pass@1 drop is always called a
+regression; a share is printed only when the pass@K gain's lower bound is above 0 (and is in [0, 1]
+by construction), otherwise the created problems' absolute pass@K contribution. The sentence also
+says how many created/lost labels were expected by chance, names candidates that are not
+established with the samples a follow-up would need, and says so when undetermined problems carry
+more of the gross gain than the determined labels.
 """
 
 from __future__ import annotations
+
+_GRID = {
+    ("up", False, False): "elicitation",
+    ("up", True, False): "creation",
+    ("up", False, True): "elicitation with narrowing",
+    ("up", True, True): "creation with narrowing",
+    ("flat", False, False): "no significant change",
+    ("flat", True, False): "creation",
+    ("flat", False, True): "narrowing",
+    ("flat", True, True): "creation with narrowing",
+    ("down", False, False): "regression",
+    ("down", True, False): "regression with creation",
+    ("down", False, True): "regression with narrowing",
+    ("down", True, True): "regression with creation and narrowing",
+}
+KINDS = tuple(sorted(set(_GRID.values()) | {"mostly elicitation", "inconclusive"}))
 
 
 def _ci(x: float, lo: float, hi: float, fmt: str = "{:.3f}") -> str:
     return f"{fmt.format(x)} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def success_direction(p1: dict) -> str:
+    """up / flat / down from the pass@1 difference's interval."""
+    if p1["difference_lo"] > 0:
+        return "up"
+    if p1["difference_hi"] < 0:
+        return "down"
+    return "flat"
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}" if x >= 0.1 else f"{x:.2g}"
+
+
+def _chance(d: dict) -> str:
+    exp = f"about {_num(d['expected'])} expected by chance"
+    if d.get("expected_ucb") is not None:
+        exp += f", at most {_num(d['expected_ucb'])}"
+    return exp
+
+
+def _how(d: dict) -> str:
+    parts = []
+    if d.get("count_rejects"):
+        parts.append(f"count test p = {d['p_count']:.2g}")
+    if d.get("established"):
+        conf = d.get("confirmation")
+        parts.append(f"{d['established']} confirmed on fresh samples" if conf else
+                     f"{d['established']} established one by one")
+    return "; ".join(parts)
+
+
+def _created_clause(s: dict, K: int) -> str:
+    d, lab, gain = s["support_change"]["created"], s["labels"]["created"], s["gain"]
+    ids = ", ".join(map(str, lab["ids"][:5])) + (", ..." if lab["count"] > 5 else "")
+    txt = (f"{_plural(lab['count'], 'problem')} (ids {ids}) that the base cannot reach within {K} samples "
+           f"become reachable ({_chance(d)}; {_how(d)})")
+    k = gain["k"]
+    if gain["lo"] > 0 and lab["share_of_gross_gain"] is not None:
+        txt += f", carrying {lab['share_of_gross_gain']:.0%} of the gross pass@{k} gain"
+    else:
+        txt += f", adding {lab['passk_change']:+.3f} to pass@{k}"
+    return txt
+
+
+def _lost_clause(s: dict, K: int) -> str:
+    d, lab = s["support_change"]["lost"], s["labels"]["lost"]
+    ids = ", ".join(map(str, lab["ids"][:5])) + (", ..." if lab["count"] > 5 else "")
+    return (f"{_plural(lab['count'], 'problem')} (ids {ids}) that the base reaches within {K} samples become "
+            f"unreachable ({_chance(d)}; {_how(d)}), changing pass@{s['gain']['k']} by {lab['passk_change']:+.3f}")
+
+
+def _unestablished(s: dict, direction: str) -> str:
+    d = s["support_change"][direction]
+    if d["claimed"] or not d["candidates"]:
+        return ""
+    n_lab = s["labels"][direction]["count"]
+    what = f"{_plural(n_lab, direction + ' label')} not established ({_chance(d)})" if n_lab else ""
+    maybe = s["labels"]["undetermined"].get(f"could_be_{direction}", 0)
+    und = f"{maybe} undetermined could be {direction}" if maybe else ""
+    return "; ".join(x for x in (what, und) if x)
+
+
 def verdict(summary: dict) -> dict:
-    """Return {"kind": ..., "sentence": ...} from a compare() summary."""
-    K = summary["budget"]["K"]
-    lab = summary["labels"]
+    """Return {"kind": ..., "sentence": ..., "success": up/flat/down} from a compare() summary."""
+    s = summary
+    K = s["budget"]["K"]
+    lab = s["labels"]
     created, elicited, lost = (lab[x]["count"] for x in ("created", "elicited", "lost"))
-    p1 = summary["passk"][0]
-    gain = _ci(p1["difference"], p1["difference_lo"], p1["difference_hi"], "{:+.3f}")
-    rates = f"pass@1 {p1['base']:.3f} -> {p1['tuned']:.3f} ({gain})"
-    counts = f"{elicited} elicited, {created} created, {lost} lost of {summary['n_problems']} problems"
-    cross = summary["curves"]["crossover"]
-    cross_txt = ""
+    p1 = s["passk"][0]
+    diff = _ci(p1["difference"], p1["difference_lo"], p1["difference_hi"], "{:+.3f}")
+    rates = f"pass@1 {p1['base']:.3f} -> {p1['tuned']:.3f} ({diff})"
+    counts = f"{elicited} elicited, {created} created, {lost} lost of {s['n_problems']} problems"
+    extras = [rates, counts]
+    cross = s["curves"]["crossover"]
     if cross and cross["k"] is not None:
         hi = "n" if cross["hi"] is None else f"{cross['hi']:.0f}"
         lo = "n" if cross["lo"] is None else f"{cross['lo']:.0f}"
         who = "the base overtakes the tuned model" if cross["direction"].startswith("base") \
             else "the tuned model overtakes the base"
-        cross_txt = f"; {who} at pass@{cross['k']} [{lo}, {hi}]"
-    maybe = lab["undetermined"]["could_be_created"]
-    maybe_txt = ""
-    if maybe:
-        need = summary["budget"]["samples_to_decide_created_candidates"]
-        need_txt = f", deciding them needs about {need} samples per model" if need else ""
-        maybe_txt = f"; {maybe} undetermined problem(s) could still be created{need_txt}"
-
-    if not summary["budget"]["certifiable"]:
-        kind = "inconclusive"
-        sentence = (f"Inconclusive at K={K}: {summary['budget']['n_min_base']} base samples per problem "
+        extras.append(f"{who} at pass@{cross['k']} [{lo}, {hi}]")
+    success = success_direction(p1)
+    if not s["budget"]["certifiable"]:
+        sentence = (f"Inconclusive at K={K}: {s['budget']['n_min_base']} base samples per problem "
                     f"cannot certify a problem inaccessible at K={K} (the largest certifiable budget is "
-                    f"{summary['budget']['K_certifiable']}), so creation cannot be detected; {rates}, "
-                    f"{counts}{cross_txt}.")
-        return {"kind": kind, "sentence": sentence}
-    if created > 0:
-        c = lab["created"]
-        ids = ", ".join(map(str, c["ids"][:5])) + (", ..." if created > 5 else "")
-        share = c["share_of_gain"]
-        what = (f"{created} problem(s) [{c['lo']:.0f}, {c['hi']:.0f}] (ids {ids}) that the base cannot "
-                f"reach within {K} samples become reachable")
-        if share is None or share >= 0.5:
-            kind = "creation"
-            head = f"Creation at K={K}: {what}" + ("" if share is None else f", carrying {share:.0%} of the gain")
-        else:
-            kind = "mostly elicitation"
-            head = (f"Mostly elicitation at K={K}: most of the gain lies inside the base's reach, while "
-                    f"{what} and carry only {share:.0%} of the gain")
-    elif p1["difference_lo"] > 0:
-        kind = "elicitation"
-        head = (f"Elicitation at K={K}: success rises but no problem beyond the base's reach at "
-                f"{K} samples becomes reachable")
-    elif p1["difference_hi"] < 0:
-        kind = "regression"
-        head = f"Regression at K={K}: the tuned model succeeds less often and creates nothing"
+                    f"{s['budget']['K_certifiable']}), so creation cannot be detected; {'; '.join(extras)}.")
+        return {"kind": "inconclusive", "sentence": sentence, "success": success}
+
+    sc = s["support_change"]
+    c_ok, l_ok = bool(sc["created"]["claimed"]), bool(sc["lost"]["claimed"])
+    kind = _GRID[(success, c_ok, l_ok)]
+    share = lab["created"]["share_of_gross_gain"]
+    if kind == "creation" and success == "up" and s["gain"]["lo"] > 0 and share is not None and share < 0.5:
+        kind = "mostly elicitation"
+
+    clauses = []
+    if c_ok:
+        clauses.append(_created_clause(s, K))
+    if l_ok:
+        clauses.append(_lost_clause(s, K))
+    if success == "down":
+        head = f"Regression at pass@1 (the tuned model succeeds less often), K={K}"
+        head += ": " + "; and ".join(clauses) if clauses else ": nothing is shown to be created"
+    elif kind == "mostly elicitation":
+        head = (f"Mostly elicitation at K={K}: most of the gross pass@{s['gain']['k']} gain lies inside the base's "
+                f"reach, while {clauses[0]}" + ("; and " + clauses[1] if len(clauses) > 1 else ""))
+    elif c_ok or l_ok:
+        head = f"{kind[0].upper()}{kind[1:]} at K={K}: " + "; and ".join(clauses)
+    elif success == "up":
+        head = (f"Elicitation at K={K}: success rises and no problem beyond the base's reach at {K} samples "
+                f"is shown to become reachable")
     else:
-        kind = "no significant change"
-        head = f"No significant change at K={K}: nothing is created and pass@1 does not move significantly"
-    return {"kind": kind, "sentence": f"{head} ({rates}; {counts}{cross_txt}{maybe_txt})."}
+        head = f"No significant change at K={K}: nothing is shown to be created or lost and pass@1 does not move"
+
+    for direction in ("created", "lost"):
+        txt = _unestablished(s, direction)
+        if txt:
+            extras.append(txt)
+    plan = sc.get("plan")
+    if plan and not (c_ok and l_ok) and plan.get("samples_per_problem_median"):
+        extras.append(f"a follow-up of about {plan['samples_per_problem_median']:.0f} fresh samples per "
+                      f"candidate and model would decide the {_plural(plan['candidates'], 'candidate')}")
+    g = s["gain"]
+    und, det = g.get("undetermined_share_of_gross_gain"), g.get("determined_share_of_gross_gain")
+    if und is not None and det is not None and und > det:
+        extras.append(f"undetermined problems carry {und:.0%} of the gross pass@{g['k']} gain, more than "
+                      f"the determined labels")
+    return {"kind": kind, "sentence": f"{head} ({'; '.join(extras)}).", "success": success}

@@ -107,6 +107,7 @@ def _per_problem(s: dict, svg: str | None) -> str:
 def _labels(s: dict, svg: str | None) -> str:
     labs = s.get("labels") or {}
     b = s.get("budget") or {}
+    k = (s.get("gain") or {}).get("k", b.get("K"))
     order = [x for x in LABEL_ORDER if x in labs] + [x for x in labs if x not in LABEL_ORDER]
     rows = []
     for lab in order:
@@ -117,33 +118,78 @@ def _labels(s: dict, svg: str | None) -> str:
             more = int(num(r.get("count"))) - len(ids) if math.isfinite(num(r.get("count"))) else 0
             detail = "ids: " + ", ".join(_e(i) for i in ids) + (f" (and {more} more)" if more > 0 else "")
         if lab == "undetermined" and r.get("could_be_created") is not None:
-            detail = f"{fmt_int(r.get('could_be_created'))} could still be created"
-            need = b.get("samples_to_decide_created_candidates")
-            if need is not None:
-                detail += f"; deciding them needs about {fmt_int(need)} samples per model"
-        share = r.get("share_of_gain")
+            detail = (f"{fmt_int(r.get('could_be_created'))} could still be created, "
+                      f"{fmt_int(r.get('could_be_lost'))} lost")
+        share = r.get("share_of_gross_gain")
         rows.append([_e(lab), fmt_int(r.get("count")), fmt_ci(r.get("lo"), r.get("hi"), 0),
-                     "n/a" if share is None else fmt_pct(share, signed=True), detail])
-    table = _table(["label", "problems", f"{_level(s)} interval", "share of pass@1 gain", "details"], rows,
-                   left={0, 4}, cls={4: "ids"},
-                   caption=f"Labels at K = {fmt_int(b.get('K'))} [interval over problems]")
+                     fmt_num(r.get("passk_change"), 3, signed=True) if r.get("passk_change") is not None else "n/a",
+                     "n/a" if share is None else fmt_pct(share), detail])
+    table = _table(["label", "problems", f"{_level(s)} interval", f"pass@{fmt_int(k)} change",
+                    f"share of gross pass@{fmt_int(k)} gain", "details"], rows,
+                   left={0, 5}, cls={5: "ids"},
+                   caption=f"Labels at K = {fmt_int(b.get('K'))} [interval over problems]; the pass@k changes add "
+                           f"up to the pooled pass@{fmt_int(k)} change, the shares of the gross gain lie in [0, 1]")
     cap = ("Read: labels recomputed for audit budgets K = 1, 2, 4, …; the created count (triangles, with "
            "whiskers) falls as K grows and gains become elicited (circles); hatched K cannot be certified "
            "with the available samples, so created and unsolved cannot appear there (open markers).")
-    return _section("labels", "Labels", table + "\n" + _figure(svg, cap))
+    return _section("labels", "Labels", table + "\n" + _support_change(s) + "\n" + _figure(svg, cap))
+
+
+def _support_change(s: dict) -> str:
+    """Created / lost as claims about the set, and the follow-up plan (analysis.support_claims)."""
+    sc = s.get("support_change") or {}
+    rows = []
+    for d in ("created", "lost"):
+        r = sc.get(d)
+        if not r:
+            continue
+        conf = r.get("confirmation")
+        rows.append([_e(d), fmt_int(r.get("observed")), fmt_num(r.get("expected"), 2),
+                     "n/a" if r.get("expected_ucb") is None else fmt_num(r.get("expected_ucb"), 2),
+                     "n/a" if r.get("p_count") is None else _e(f"{num(r.get('p_count')):.2g}"),
+                     fmt_int(r.get("established")),
+                     "" if not conf else f"{fmt_int(conf.get('confirmed'))} of {fmt_int(conf.get('problems'))}",
+                     "established" if r.get("claimed") else "not established", fmt_int(r.get("candidates"))])
+    if not rows:
+        return ""
+    table = _table(["direction", "labelled", "expected by chance", "upper bound", "count test p",
+                    "established one by one", "confirmed by follow-up", "claim", "candidates"], rows, left={0, 7},
+                   caption="Is creation (loss) established for the set? Count test against the number of labels "
+                           "expected by chance (empirical-Bayes null count with a profile-likelihood bound), or "
+                           "problems established one by one; each route at α/2")
+    plan = sc.get("plan")
+    if plan:
+        med = plan.get("samples_per_problem_median")
+        table += (f"<p>Follow-up plan: {fmt_int(plan.get('candidates'))} candidates, to be decided on fresh samples at "
+                  f"level {_e(format(num(plan.get('level')), '.2g'))}"
+                  + ("" if med is None else f", about {fmt_int(med)} samples per candidate and model")
+                  + f". Run: <code>{_e(plan.get('how', ''))}</code></p>")
+    return table
 
 
 def _support(s: dict, svg: str | None) -> str:
     v = s.get("venn") or {}
     lvl = _level(s)
+    k = v.get("k")
+    expected = bool(v.get("expected"))
+    kk = "n" if k is None else fmt_int(k)
     vrows = []
     for key, what in (("both", "preserved P: solved by both"), ("base_only", "shrunk S: base only"),
                       ("tuned_only", "expanded E: tuned only"), ("neither", "solved by neither")):
         ids = v.get(f"{key}_ids") or []
         shown = ", ".join(_e(i) for i in ids[:40]) + (f" (and {len(ids) - 40} more)" if len(ids) > 40 else "")
-        vrows.append([_e(what), fmt_int(v.get(key)), shown if key != "both" else ""])
-    venn = _table(["set (at k = n)", "problems", "ids"], vrows, left={0, 2}, cls={2: "ids"},
-                  caption="Venn sets: solved means at least one success among all samples")
+        count = fmt_num(v.get(key), 1) if expected else fmt_int(v.get(key))
+        vrows.append([_e(what), count, shown if key != "both" else ""])
+    if k is None:  # a summary written before the common budget existed
+        vcap = "Venn sets: solved means at least one success among all samples"
+    elif expected:
+        vcap = (f"Venn sets at the common budget k = {kk} (the smallest sample count): solved means at least one "
+                f"success among k samples; expected counts from the unbiased pass@{kk} of each model, since "
+                "some problems have more samples; ids: problems in the set with probability above 1/2")
+    else:
+        vcap = f"Venn sets at k = {kk} (every problem has n = k samples): solved means at least one success among them"
+    venn = _table([f"set (at k = {kk})", "expected problems" if expected else "problems", "ids"], vrows,
+                  left={0, 2}, cls={2: "ids"}, caption=vcap)
     lrows = []
     for name, d in (s.get("leash") or {}).items():
         d = d or {}
@@ -151,8 +197,10 @@ def _support(s: dict, svg: str | None) -> str:
                       _e(_LEASH_MEANING.get(name, ""))])
     leash = _table(["metric", "value", f"{lvl} interval", "meaning"], lrows, left={0, 3},
                    caption="Support metrics of “The Invisible Leash” (Wu et al. 2025)")
-    cap = ("Read: left, the problems each model solves at least once in its n samples (circle sizes are "
-           f"not proportional); right, each support metric as a diamond with its {lvl} bootstrap interval.")
+    cap = (f"Read: left, the problems each model solves at least once in k = {kk} samples"
+           + (" (expected counts)" if expected else "")
+           + " (circle sizes are not proportional); right, each support metric as a diamond with its "
+           f"{lvl} bootstrap interval.")
     return _section("support", "Support", "\n".join([_figure(svg, cap), venn, leash]))
 
 
@@ -161,26 +209,35 @@ def _gibbs(s: dict) -> str:
     if not g:
         return _section("gibbs", "Gibbs fit", '<p class="muted">No Gibbs fit in this summary.</p>')
     lvl = _level(s)
-    se = f" (standard error {fmt_num(g.get('lambda_se'))})" if g.get("lambda_se") is not None else ""
+    f = g.get("fit") if isinstance(g.get("fit"), dict) else {}
+    p = num(f.get("p_value"))
+    if math.isnan(p):
+        test = "not testable (no tilt, or one fitted problem)"
+    else:
+        stat = (f"deviance {fmt_num(f.get('deviance'), 1)} on {fmt_int(f.get('df'))} df, dispersion "
+                f"{fmt_num(f.get('dispersion'), 2)}, p = {fmt_num(p, 3)} (parametric bootstrap, "
+                f"{fmt_int(f.get('n_boot'))} replicates)")
+        test = (f"yes: one tilt explains the tuned rates; {stat}" if f.get("one_tilt_fits") is True
+                else f"no: one tilt does not fit; {stat}")
     items = [
-        ("λ = 1/β (log-odds shift)", fmt_est_ci(g.get("lambda"), g.get("lambda_lo"), g.get("lambda_hi")) + se),
+        ("λ = 1/β (log-odds shift)", fmt_est_ci(g.get("lambda"), g.get("lambda_lo"), g.get("lambda_hi"))),
         ("β (temperature)", fmt_est_ci(g.get("beta"), g.get("beta_lo"), g.get("beta_hi"))),
-        ("Share of gain explained", f"{fmt_pct(g.get('share_of_gain_explained'))} "
-                                    f"[{fmt_pct(g.get('share_lo'))}, {fmt_pct(g.get('share_hi'))}]"
-                                    + (f" (defined in {fmt_pct(g.get('share_replicates_defined'))} of replicates)"
-                                       if g.get("share_replicates_defined") is not None else "")),
+        ("Does one tilt fit?", test),
+        ("R² of the tuned log-odds", fmt_est_ci(g.get("r2"), g.get("r2_lo"), g.get("r2_hi"), 2)
+         + " (1: one tilt accounts for every problem; below 0: a constant predicts better)"),
         ("Over-tilt problems", fmt_int(g.get("over_tilt")) + " (far above the tilt: candidate creation)"),
         ("Anti-tilt problems", fmt_int(g.get("anti_tilt")) + " (far below the tilt: squeezed or lost)"),
-        ("Share of gain on over-tilt problems", fmt_pct(g.get("gain_on_over_tilt"))),
+        ("Share of the gross gain on over-tilt problems", fmt_pct(g.get("gain_on_over_tilt"))),
         ("Fitted on", fmt_int(g.get("fitted_on")) + " problems (those the base solves)"),
     ]
-    known = {"lambda", "lambda_lo", "lambda_hi", "lambda_se", "beta", "beta_lo", "beta_hi",
-             "share_of_gain_explained", "share_lo", "share_hi", "share_replicates_defined", "over_tilt",
-             "anti_tilt", "gain_on_over_tilt", "fitted_on"}
+    known = {"lambda", "lambda_lo", "lambda_hi", "beta", "beta_lo", "beta_hi", "fit", "r2", "r2_lo",
+             "r2_hi", "over_tilt", "anti_tilt", "gain_on_over_tilt", "fitted_on"}
     items += [(_e(k), _e(_plain(v))) for k, v in g.items() if k not in known]
     intro = ("<p>One uniform reweighting (Gibbs tilt of the base by a binary reward) moves every problem's "
              "log-odds by the same λ: logit p₁ = logit p₀ + λ; it cannot create (p₀ = 0 stays 0). λ is fitted "
-             "by maximum likelihood; over- and anti-tilt flags are posterior-predictive residuals with "
+             "by maximum likelihood; whether one tilt fits is a deviance test with a parametric bootstrap "
+             "(base and tuned counts redrawn from the fitted tilt); R² = 1 − Σ(l₁ − l₀ − λ)² / Σ(l₁ − l̄₁)² on "
+             "Jeffreys log-odds; over- and anti-tilt flags are posterior-predictive residuals with "
              f"Benjamini–Hochberg control; intervals are {lvl} paired-bootstrap intervals.</p>")
     return _section("gibbs", "Gibbs fit", intro + _dl(items))
 

@@ -46,16 +46,20 @@ def print_summary(s: dict, console: Console | None = None, outputs: list[str] | 
             hi = "> n" if cr["hi"] is None else f"{cr['hi']:.0f}"
             con.print(f"pass@k crossover ({cr['direction']}): k = {cr['k']} [{cr['lo']:.0f}, {hi}]")
 
-    t = Table(title=f"labels at K = {b['K']} [interval over problems]")
+    k = s["gain"]["k"]
+    t = Table(title=f"labels at K = {b['K']} [interval over problems]; gains at pass@{k}")
     t.add_column("label")
     t.add_column("problems", justify="right")
     t.add_column("interval", justify="right")
-    t.add_column("share of pass@1 gain", justify="right")
+    t.add_column(f"pass@{k} change", justify="right")
+    t.add_column(f"share of gross pass@{k} gain", justify="right")
     for lab in LABELS:
         r = s["labels"][lab]
-        share = "" if r["share_of_gain"] is None else f"{r['share_of_gain']:+.0%}"
-        t.add_row(lab, str(r["count"]), f"[{r['lo']:.0f}, {r['hi']:.0f}]", share)
+        share = "" if r["share_of_gross_gain"] is None else f"{r['share_of_gross_gain']:.0%}"
+        t.add_row(lab, str(r["count"]), f"[{r['lo']:.0f}, {r['hi']:.0f}]", f"{r['passk_change']:+.3f}", share)
     con.print(t)
+    for line in support_change_lines(s):
+        con.print(line)
 
     tr = s["transition"]
     rows = [a for a in _REGIMES if any(tr[a].values())]
@@ -69,20 +73,16 @@ def print_summary(s: dict, console: Console | None = None, outputs: list[str] | 
     con.print(t)
 
     v, le, g = s["venn"], s["leash"], s["gibbs"]
-    con.print(f"Venn at k = n: both {v['both']}, base only {v['base_only']}, tuned only "
-              f"{v['tuned_only']}, neither {v['neither']}; SRR {_ci(**_v(le['SRR']))}, "
-              f"NDR {_ci(**_v(le['NDR']))}, NSCR {_ci(**_v(le['NSCR']))}, SDS {_ci(**_v(le['SDS']))}")
+    con.print(f"Venn at k = {v.get('k', 'n')}" + (" (expected counts)" if v.get("expected") else "") + ": "
+              + ", ".join(f"{lab} " + (f"{v[key]:.1f}" if v.get("expected") else f"{v[key]}")
+                          for key, lab in (("both", "both"), ("base_only", "base only"),
+                                           ("tuned_only", "tuned only"), ("neither", "neither")))
+              + f"; SRR {_ci(**_v(le['SRR']))}, NDR {_ci(**_v(le['NDR']))}, NSCR {_ci(**_v(le['NSCR']))}, "
+              f"SDS {_ci(**_v(le['SDS']))}")
     if g["lambda"] is None:
         con.print("Gibbs fit: none (the base never succeeds, so no tilt is identified)")
     else:
-        beta = "inf" if g["beta"] is None else f"{g['beta']:.3f}"
-        share = ("undefined (no mean gain)" if g["share_of_gain_explained"] is None
-                 else f"{g['share_of_gain_explained']:.0%}"
-                 + ("" if g["share_lo"] is None else f" [{g['share_lo']:.0%}, {g['share_hi']:.0%}]"))
-        over = "" if g["gain_on_over_tilt"] is None else f", carrying {g['gain_on_over_tilt']:.0%} of the gain"
-        con.print(f"Gibbs fit: lambda = 1/beta = {_ci(g['lambda'], g['lambda_lo'], g['lambda_hi'])} "
-                  f"(beta = {beta}); one tilt explains {share} of the mean gain; "
-                  f"{g['over_tilt']} over-tilted problems{over}, {g['anti_tilt']} anti-tilted")
+        con.print(_gibbs_line(g))
     if s.get("kl"):
         con.print(_kl_line(s["kl"]))
     cvb = " ".join(f"K={r['K']}:{r['counts']['created']}" + ("" if r["certifiable"] else "*")
@@ -92,6 +92,55 @@ def print_summary(s: dict, console: Console | None = None, outputs: list[str] | 
         con.print(Text.assemble(("note: ", "yellow"), note))
     for path in outputs or []:
         con.print(f"wrote {path}")
+
+
+def _gibbs_line(g: dict) -> str:
+    """One line on the single-tilt account; "one tilt explains" only when the deviance test does
+    not reject one tilt (p >= alpha)."""
+    beta = "inf" if g["beta"] is None else f"{g['beta']:.3f}"
+    f = g.get("fit") or {}
+    p = f.get("p_value")
+    if p is None:
+        test = "the fit of one tilt is not testable (one fitted problem)"
+    else:
+        stat = (f"deviance {f['deviance']:.1f} on {f['df']} df, dispersion {f['dispersion']:.2f}, "
+                f"p = {p:.2g}, parametric bootstrap")
+        test = (f"one tilt explains the tuned rates ({stat})" if f.get("one_tilt_fits")
+                else f"one tilt does not fit ({stat})")
+    r2 = "" if g.get("r2") is None else "; R^2 of the tuned log-odds " + (
+        f"{g['r2']:.2f}" if g.get("r2_lo") is None else _ci(g["r2"], g["r2_lo"], g["r2_hi"], "{:.2f}"))
+    over = ("" if g["gain_on_over_tilt"] is None
+            else f", carrying {g['gain_on_over_tilt']:.0%} of the gross gain")
+    return (f"Gibbs fit: lambda = 1/beta = {_ci(g['lambda'], g['lambda_lo'], g['lambda_hi'])} "
+            f"(beta = {beta}) on {g['fitted_on']} problems the base solves; {test}{r2}; "
+            f"{g['over_tilt']} over-tilted problems{over}, {g['anti_tilt']} anti-tilted")
+
+
+def support_change_lines(s: dict) -> list[str]:
+    """Created/lost as claims about the set (analysis.support_claims) and the follow-up plan."""
+    sc = s.get("support_change") or {}
+    out = []
+    for d in ("created", "lost"):
+        r = sc.get(d)
+        if not r:
+            continue
+        ucb = "" if r["expected_ucb"] is None else f" (at most {r['expected_ucb']:.2f})"
+        test = "" if r["p_count"] is None else f"; count test p = {r['p_count']:.2g}"
+        conf = r.get("confirmation")
+        conf_txt = "" if not conf else (f"; follow-up: {conf['confirmed']} of {conf['problems']} confirmed on fresh "
+                                        f"samples at {conf['level']:.2g}")
+        out.append(f"{d}: {r['observed']} labelled, {r['expected']:.2f} expected by chance{ucb}{test}; "
+                   f"{r['established']} established one by one{conf_txt} -> "
+                   f"{'ESTABLISHED' if r['claimed'] else 'not established'}"
+                   + (f"; {r['candidates']} candidates" if r["candidates"] else ""))
+    plan = sc.get("plan")
+    if plan:
+        med = plan["samples_per_problem_median"]
+        need = "" if med is None else (f": about {med:.0f} (up to {plan['samples_per_problem_max']:.0f}) fresh samples "
+                                       "per candidate and model decide them")
+        out.append(f"follow-up plan for {plan['candidates']} candidates at level {plan['level']:.2g}{need}. "
+                   f"Run: {plan['how']}")
+    return out
 
 
 def _v(d: dict) -> dict:
@@ -108,10 +157,14 @@ def _mean_txt(d: dict | None, unit: str = "") -> str:
 
 
 def _kl_line(k: dict) -> str:
-    eff = "n/a" if k["efficiency_aggregate"] is None else f"{k['efficiency_aggregate']:.3f}"
+    e, lo, hi = k.get("efficiency_aggregate"), k.get("efficiency_lo"), k.get("efficiency_hi")
+    eff = "n/a" if e is None else f"{e:.3f}" + ("" if lo is None or hi is None else f" [{lo:.3f}, {hi:.3f}]")
+    if e is not None and e > 1 and k.get("efficiency_note"):
+        eff += " (above 1: kl(p1||p0) is an upward-biased plug-in; within error unless flagged)"
     return (f"KL({k['generator']} || {k['scorer']}) per problem, nats: k1 {_mean_txt(k['k1'])}, "
             f"k3 {_mean_txt(k['k3'])}, full-vocab {_mean_txt(k['kl_full'])}; minimum reweighting "
             f"kl(p1||p0) {_mean_txt(k['kl_min'])}; efficiency {eff}; {k['dpi_violations']} data-processing "
-            f"violations; {k['singular_tokens']} singular tokens in {k['samples_with_singular_tokens']} samples; "
+            f"violations (BH FDR {k.get('dpi_fdr', 0.05):g}); {k['singular_tokens']} singular tokens in "
+            f"{k['samples_with_singular_tokens']} samples; "
             f"base surprisal (nats/token) of tuned outputs {_mean_txt(k['surprisal_tuned_outputs'])} vs base "
             f"outputs {_mean_txt(k['surprisal_base_outputs'])}")

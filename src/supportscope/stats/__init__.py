@@ -10,19 +10,30 @@ from .bootstrap import PairedBootstrap, percentile_interval
 from .bounds import clopper_pearson, eps, max_certifiable_budget, n_to_decide
 from .difference import two_proportion_pvalues
 from .gibbs import (
+    TiltFit,
     fit_global_tilt,
+    fit_global_tilt_batched,
     gibbs_tilt,
     implied_tilt,
     jeffreys,
-    share_of_gain,
     tilt,
+    tilt_gof,
+    tilt_r2,
     tilt_residuals,
 )
-from .kl import KLEstimate, bernoulli_kl, kl_estimators
-from .leash import Venn, leash_metrics, venn
+from .kl import (
+    KLEstimate,
+    bernoulli_kl,
+    bernoulli_kl_lower_bound,
+    dpi_pvalues,
+    dpi_violations,
+    kl_estimators,
+)
+from .leash import Venn, VennAtK, common_budget, leash_metrics, venn, venn_at_k
 from .passk import passk_at, passk_curves, pooled_passk
 from .sequences import accessibility_anytime, confidence_sequence, regime_decided_anytime, samples_to_close
 from .allocation import futile_mask, next_round, open_mask, simulate_adaptive, simulate_uniform
+from .support_change import SupportChangeTest, problem_pvalues, support_change
 from .regimes import (
     BARRIER,
     BASIN,
@@ -54,13 +65,18 @@ __all__ = [
     "KLEstimate",
     "PairedBootstrap",
     "RegimeResult",
+    "TiltFit",
     "Venn",
     "accessibility",
     "bernoulli_kl",
+    "bernoulli_kl_lower_bound",
     "classify",
     "clopper_pearson",
+    "dpi_pvalues",
+    "dpi_violations",
     "eps",
     "fit_global_tilt",
+    "fit_global_tilt_batched",
     "gibbs_tilt",
     "implied_tilt",
     "jeffreys",
@@ -72,9 +88,16 @@ __all__ = [
     "passk_curves",
     "percentile_interval",
     "pooled_passk",
-    "share_of_gain",
     "tilt",
+    "tilt_gof",
+    "tilt_r2",
     "tilt_residuals",
     "two_proportion_pvalues",
     "venn",
+    "venn_at_k",
+    "common_budget",
+    "VennAtK",
+    "SupportChangeTest",
+    "problem_pvalues",
+    "support_change",
 ]

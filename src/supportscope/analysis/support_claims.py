@@ -1,0 +1,147 @@
+"""Is creation (or loss) established for the set of problems, and what would establish the rest?
+
+Builds on `stats.support_change` (count test + per-problem intersection-union p-values; the module
+docstring there has every formula and the split of alpha) and adds, per direction d in
+{created, lost}:
+
+- ``candidate`` (per problem): labelled d but not established one by one, or undetermined with d
+  among its possible labels. These are what a follow-up should sample.
+- a **confirmation stage**: `supportscope sample --adaptive --problems-from per_problem.parquet
+  --label created-candidate` samples the m candidates again (fresh samples, shard keys f00-...) for
+  both models. The stage-2 counts alone decide each candidate (independent of the stage-1 data that
+  selected it), with the anytime-valid p-value of `stats.support_change.problem_pvalues` (stage 2
+  stops adaptively) at the Bonferroni level alpha/(2m): "confirmed" or "not confirmed". With a
+  follow-up present, this replaces the stage-1 Bonferroni route (alpha/(2Q)); the count test on
+  stage 1 keeps its alpha/2, so P(claim | nothing truly created) <= alpha still holds.
+- ``n_establish_base`` / ``n_establish_tuned`` (per candidate): fresh samples per model that would
+  decide its regime at K at the confirmation level alpha/(2m) at its current Jeffreys rate
+  (`stats.sequences.samples_to_close`, the rule the adaptive follow-up stops by).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from supportscope.analysis.labels import CREATED, LOST, UNDETERMINED
+from supportscope.stats import eps, samples_to_close
+from supportscope.stats.support_change import DIRECTIONS, problem_pvalues, support_change
+
+CANDIDATE_LABEL = {CREATED: "created-candidate", LOST: "lost-candidate"}
+
+
+def _followup_counts(run, base: str, tuned: str, problem_id: np.ndarray):
+    """Stage-2 counts (c0, n0, c1, n1) over the followed-up problems, and their ids, or None."""
+    if run is None:
+        return None
+    try:
+        from supportscope.records.run_counts import counts_from_samples
+        spec0 = run.entry(base).get("followup")
+        spec1 = run.entry(tuned).get("followup")
+    except Exception:  # noqa: BLE001 - a run without these models or without follow-up support
+        return None
+    if not spec0 or not spec1:
+        return None
+    ids = [p for p in spec0["problems"] if p in set(spec1["problems"])]
+    table = counts_from_samples(run, stage="followup")
+    got = {(p, m): (n, c) for p, m, n, c in zip(table["problem_id"].to_pylist(), table["model"].to_pylist(),
+                                                table["n"].to_pylist(), table["correct"].to_pylist())}
+    known = set(problem_id.tolist())
+    ids = [p for p in ids if p in known and (p, base) in got and (p, tuned) in got]
+    if not ids:
+        return None
+    n0 = np.array([got[(p, base)][0] for p in ids]); c0 = np.array([got[(p, base)][1] for p in ids])
+    n1 = np.array([got[(p, tuned)][0] for p in ids]); c1 = np.array([got[(p, tuned)][1] for p in ids])
+    return np.array(ids, dtype=object), c0, n0, c1, n1, spec0
+
+
+def support_claims(problem_id, c0, n0, c1, n1, label, possible, budget: int, basin_budget: int, zeta: float,
+                   alpha: float, anytime: bool, run=None, names: tuple[str, str] | None = None) -> tuple[dict, dict]:
+    """(summary block ``support_change``, per-problem columns); see the module docstring."""
+    Q = len(label)
+    tests = support_change(c0, n0, c1, n1, label, budget, zeta, alpha, anytime)
+    t = float(eps(budget, zeta))
+    fu = _followup_counts(run, *names, problem_id) if names else None
+    pos = {p: i for i, p in enumerate(problem_id.tolist())}
+    cols: dict = {}
+    block: dict = {}
+    candidate = np.full(Q, "", dtype=object)
+    established = np.full(Q, "", dtype=object)
+    for d in DIRECTIONS:
+        r = tests[d]
+        lab = label == d
+        est = np.asarray(r.established, dtype=bool)
+        could = np.array([d in s.split("|") for s in possible]) & (label == UNDETERMINED)
+        confirmation = None
+        if fu is not None:
+            ids, f0, fn0, f1, fn1, spec = fu
+            m = len(ids)
+            level2 = alpha / (2 * m)
+            frm, to = ((f0, fn0), (f1, fn1)) if d == CREATED else ((f1, fn1), (f0, fn0))
+            p2 = problem_pvalues(frm[0], frm[1], to[0], to[1], t, anytime=True)
+            ok = p2 <= level2
+            idx = np.array([pos[p] for p in ids])
+            est = np.zeros(Q, dtype=bool)
+            est[idx[ok]] = True
+            confirmation = {"problems": m, "level": level2, "confirmed": int(ok.sum()),
+                            "confirmed_ids": ids[ok].tolist(), "not_confirmed_ids": ids[~ok].tolist(),
+                            "samples_base": int(fn0.sum()), "samples_tuned": int(fn1.sum())}
+            cols[f"p_{d}_followup"] = np.full(Q, np.nan)
+            cols[f"p_{d}_followup"][idx] = p2
+        claimed = bool(r.count_rejects) or bool(est.any())
+        cand = ((lab & ~est) | could)
+        candidate[cand & (candidate == "")] = d
+        established[est] = d
+        cols[f"p_{d}"] = r.p_problem
+        cols[f"lfdr_{d}"] = r.lfdr
+        block[d] = {
+            "observed": int(r.observed), "expected": float(r.expected),
+            "expected_ucb": None if r.expected_ucb is None else float(r.expected_ucb),
+            "p_count": None if r.p_count is None else float(r.p_count),
+            "count_rejects": bool(r.count_rejects), "established": int(est.sum()),
+            "established_ids": problem_id[est][:100].tolist(), "claimed": claimed,
+            "level_problem": r.level if confirmation is None else confirmation["level"],
+            "candidates": int(cand.sum()), "candidate_ids": problem_id[cand][:100].tolist(),
+            "expected_false_among_labelled": float(r.lfdr[lab].sum()),
+            "method": r.method if confirmation is None else
+            r.method.replace("Bonferroni over problems at alpha/2",
+                             "confirmation of the followed-up problems on fresh samples at alpha/(2m)"),
+            "confirmation": confirmation,
+        }
+    cols["candidate"] = candidate
+    cols["established"] = established
+    block["plan"] = _plan(candidate, c0, n0, c1, n1, budget, basin_budget, zeta, alpha, cols)
+    block["alpha"] = alpha
+    return block, cols
+
+
+def _plan(candidate, c0, n0, c1, n1, budget, basin_budget, zeta, alpha, cols) -> dict | None:
+    """Samples per candidate that would establish it in a follow-up at alpha/(2m), and the command."""
+    m = int((candidate != "").sum())
+    need0 = np.zeros(len(candidate))
+    need1 = np.zeros(len(candidate))
+    if m:
+        level = alpha / (2 * m)
+        sel = candidate != ""
+        need0[sel] = samples_to_close(c0[sel], n0[sel], budget, basin_budget, zeta, level)
+        need1[sel] = samples_to_close(c1[sel], n1[sel], budget, basin_budget, zeta, level)
+        # a side that is already decided at that level still needs fresh samples in stage 2
+        need0[sel] = np.where(need0[sel] == 0, n0[sel], need0[sel])
+        need1[sel] = np.where(need1[sel] == 0, n1[sel], need1[sel])
+    cols["n_establish_base"] = need0
+    cols["n_establish_tuned"] = need1
+    if not m:
+        return None
+    fin = np.isfinite(need0) & np.isfinite(need1) & (candidate != "")
+    both = np.maximum(need0, need1)[fin]
+    labels = sorted({CANDIDATE_LABEL[d] for d in candidate[candidate != ""]})
+    return {
+        "candidates": m, "level": alpha / (2 * m), "budget": budget, "labels": labels,
+        "samples_per_problem_median": float(np.median(both)) if both.size else None,
+        "samples_per_problem_max": float(both.max()) if both.size else None,
+        "undecidable": int(((candidate != "") & ~fin).sum()),
+        "how": (f"for the base and the tuned model: supportscope sample --model MODEL --name NAME <the run's task "
+                f"and decoding options> --adaptive --budget {budget} --alpha {alpha:g} --max-n N "
+                f"--problems-from OUT/per_problem.parquet --label {labels[0]} --out RUN"
+                + (f" (and again with --label {labels[1]} into another --out)" if len(labels) > 1 else "")
+                + "; then analyze RUN again"),
+    }
