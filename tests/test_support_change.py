@@ -178,3 +178,98 @@ def test_verdict_grid_covers_every_cell():
         if success == "down":
             assert v["kind"].startswith("regression") and v["sentence"].startswith("Regression")
         assert shares_in_range({**s, "verdict": v})
+
+
+# ------------------------------------------------------------------ review regressions
+def test_profile_upper_moves_mass_where_the_npmle_has_none():
+    """50 problems all 128/128: G_hat has no mass near eps(K) (EM underflow), yet moving ~6% of the mass
+    there stays inside the likelihood band; the bound was stuck at the plug-in 0 (count test p ~ 0)."""
+    from scipy.stats import norm
+    t = E
+    grid = mixing.grid_for(t)
+    c = np.full((1, 50), N)
+    cu, nu, inv = mixing.count_table(c, np.full_like(c, N))
+    L = mixing.likelihood(cu, nu, grid)
+    W = np.array([[50.0]])
+    G = mixing.npmle(W, L)
+    c_in, _ = label_thresholds(np.array([N]), K, 0.05, 0.05)
+    from scipy.stats import binom
+    H = 50 * binom.cdf(c_in[0], N, grid) * (grid >= t)
+    ub = mixing.profile_upper(W, L, H, G, 0.05 / 8)[0]
+    kappa = norm.ppf(1 - 0.05 / 8) ** 2 / 2
+    # a feasible two-point G: (1 - m) G_hat + m delta_g at the best atom
+    g = int(np.argmax(H))
+    m = 0.99 * (1 - np.exp(-kappa / 50))
+    G2 = (1 - m) * G.copy()
+    G2[0, g] += m
+    assert mixing.loglik(W, L, G)[0] - mixing.loglik(W, L, G2)[0] <= kappa
+    assert ub >= 0.9 * float((H * G2[0]).sum()) > 0.01
+
+
+def test_mm_step_stays_on_the_simplex_when_reviving_atoms():
+    grid = mixing.grid_for(E)
+    L = mixing.likelihood(np.array([N]), np.array([N]), grid)
+    G = mixing.npmle(np.array([[20.0]]), L)
+    a = np.where(grid >= E, 50.0, 0.0)[None, :]
+    Gn = mixing._mm_step(np.array([[20.0]]), L, G, a)
+    assert np.all(Gn >= 0) and Gn.sum() == pytest.approx(1.0) and Gn[0, grid >= E].sum() > 0
+
+
+def test_verdict_names_problems_confirmed_by_a_followup(monkeypatch):
+    """Undetermined created-candidates confirmed as created by a follow-up: the sentence said
+    "0 problems (ids ) ... carrying 0% of the gross gain" and the kind "mostly elicitation"."""
+    import pyarrow as pa
+
+    import supportscope.records.run_counts as rc
+
+    ids = [f"q{i:03d}" for i in range(5)]
+    rows = [(p, m, 512, c) for p in ids for m, c in (("base", 0), ("tuned", 100))]
+    tab = pa.table({"problem_id": [r[0] for r in rows], "model": [r[1] for r in rows],
+                    "n": [r[2] for r in rows], "correct": [r[3] for r in rows]})
+    monkeypatch.setattr(rc, "counts_from_samples", lambda run, stage="main", verify=False: tab)
+
+    class Run:
+        manifest = {"entries": {}}
+
+        def entry(self, name):
+            return {"followup": {"problems": ids}}
+
+        def models(self, kind):
+            return []
+
+    c0, c1 = [0] * 5 + [60] * 195, [3] * 5 + [62] * 195  # 0/128 -> 3/128: undetermined, created|unsolved
+    nn = np.full(200, N)
+    s = compare(mc("base", c0, nn), mc("tuned", c1, nn), AnalyzeConfig(bootstrap=200), run=Run()).summary
+    v = s["verdict"]
+    assert s["support_change"]["created"]["claimed"] and s["labels"]["created"]["count"] == 0
+    assert "(ids )" not in v["sentence"] and ": 0 problems" not in v["sentence"], v
+    assert "5 problems (ids q000" in v["sentence"] and v["kind"] == "creation", v
+
+
+def test_verdict_singular_verb():
+    s = compare(mc("base", [0], [N]), mc("tuned", [N], [N]), AnalyzeConfig(bootstrap=200)).summary
+    assert "1 problem (ids q000) that the base cannot reach within 64 samples becomes reachable" \
+        in s["verdict"]["sentence"], s["verdict"]["sentence"]
+
+
+def test_profile_bound_reaches_a_known_feasible_value():
+    """Problems with 1-3 successes of 128 beside a bulk at 0.6: moving 0.01 of G's mass from the atom
+    nearest them to eps(K) is within the likelihood band (drop 2.2 < z^2/2 = 3.1), so the bound of the
+    base side's null count must reach at least that G's value, 0.0357 (it was 1e-14 before the
+    vertex-direction step)."""
+    from scipy.stats import norm
+    from supportscope.stats.support_change import _Fit, _h
+    rng = np.random.default_rng(0)
+    c0 = np.concatenate([[1, 2, 3], rng.binomial(N, 0.6, 197)])[None]
+    n = np.full_like(c0, N)
+    grid = mixing.grid_for(E)
+    fit = _Fit(c0, n, grid)
+    H = _h(grid, n, lambda nv: label_thresholds(nv, K, 0.05, 0.05), E, "in")
+    G = fit.G.copy()
+    j = np.argmax(G[0] * (grid < E))
+    G[0, j] -= 0.01
+    G[0, grid == E] += 0.01
+    drop = mixing.loglik(fit.W, fit.L, fit.G) - mixing.loglik(fit.W, fit.L, G)
+    kappa = norm.ppf(1 - 0.05 / 8) ** 2 / 2
+    assert drop[0] < kappa
+    assert mixing.profile_upper(fit.W, fit.L, H, fit.G, 0.05 / 8)[0] >= (H * G).sum() * 0.99

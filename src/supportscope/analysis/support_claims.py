@@ -11,7 +11,9 @@ docstring there has every formula and the split of alpha) and adds, per directio
   both models. The stage-2 counts alone decide each candidate (independent of the stage-1 data that
   selected it), with the anytime-valid p-value of `stats.support_change.problem_pvalues` (stage 2
   stops adaptively) at the Bonferroni level alpha/(2m): "confirmed" or "not confirmed". With a
-  follow-up present, this replaces the stage-1 Bonferroni route (alpha/(2Q)); the count test on
+  follow-up present, this replaces the stage-1 Bonferroni route (alpha/(2Q)); a direction confirms
+  only problems that were its own labels or candidates in stage 1 (m counts every followed-up
+  problem, as the sampler's stopping level does); the count test on
   stage 1 keeps its alpha/2, so P(claim | nothing truly created) <= alpha still holds.
 - ``n_establish_base`` / ``n_establish_tuned`` (per candidate): fresh samples per model that would
   decide its regime at K at the confirmation level alpha/(2m) at its current Jeffreys rate
@@ -78,12 +80,13 @@ def support_claims(problem_id, c0, n0, c1, n1, label, possible, budget: int, bas
             level2 = alpha / (2 * m)
             frm, to = ((f0, fn0), (f1, fn1)) if d == CREATED else ((f1, fn1), (f0, fn0))
             p2 = problem_pvalues(frm[0], frm[1], to[0], to[1], t, anytime=True)
-            ok = p2 <= level2
             idx = np.array([pos[p] for p in ids])
+            mine = (lab | could)[idx]  # a direction confirms only its own stage-1 labels and candidates
+            ok = (p2 <= level2) & mine
             est = np.zeros(Q, dtype=bool)
             est[idx[ok]] = True
-            confirmation = {"problems": m, "level": level2, "confirmed": int(ok.sum()),
-                            "confirmed_ids": ids[ok].tolist(), "not_confirmed_ids": ids[~ok].tolist(),
+            confirmation = {"problems": int(mine.sum()), "followed_up": m, "level": level2, "confirmed": int(ok.sum()),
+                            "confirmed_ids": ids[ok].tolist(), "not_confirmed_ids": ids[mine & ~ok].tolist(),
                             "samples_base": int(fn0.sum()), "samples_tuned": int(fn1.sum())}
             cols[f"p_{d}_followup"] = np.full(Q, np.nan)
             cols[f"p_{d}_followup"][idx] = p2
@@ -99,6 +102,7 @@ def support_claims(problem_id, c0, n0, c1, n1, label, possible, budget: int, bas
             "p_count": None if r.p_count is None else float(r.p_count),
             "count_rejects": bool(r.count_rejects), "established": int(est.sum()),
             "established_ids": problem_id[est][:100].tolist(), "claimed": claimed,
+            "established_unlabelled": int((est & ~lab).sum()),  # confirmed by a follow-up, not labelled d
             "level_problem": r.level if confirmation is None else confirmation["level"],
             "candidates": int(cand.sum()), "candidate_ids": problem_id[cand][:100].tolist(),
             "expected_false_among_labelled": float(r.lfdr[lab].sum()),

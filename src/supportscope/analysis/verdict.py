@@ -59,11 +59,15 @@ def success_direction(p1: dict) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:.1f}" if x >= 0.1 else f"{x:.2g}"
+    return f"{x:.1f}" if x >= 0.1 else ("less than 0.001" if x < 1e-3 else f"{x:.2g}")
+
+
+def _p(x: float) -> str:
+    return "< 1e-12" if x < 1e-12 else f"= {x:.2g}"
 
 
 def _chance(d: dict) -> str:
-    exp = f"about {_num(d['expected'])} expected by chance"
+    exp = f"{'about ' if d['expected'] >= 1e-3 else ''}{_num(d['expected'])} expected by chance"
     if d.get("expected_ucb") is not None:
         exp += f", at most {_num(d['expected_ucb'])}"
     return exp
@@ -72,7 +76,7 @@ def _chance(d: dict) -> str:
 def _how(d: dict) -> str:
     parts = []
     if d.get("count_rejects"):
-        parts.append(f"count test p = {d['p_count']:.2g}")
+        parts.append(f"count test p {_p(d['p_count'])}")
     if d.get("established"):
         conf = d.get("confirmation")
         parts.append(f"{d['established']} confirmed on fresh samples" if conf else
@@ -80,13 +84,26 @@ def _how(d: dict) -> str:
     return "; ".join(parts)
 
 
+def _subject(d: dict, lab: dict) -> tuple[int, str, str]:
+    """(count, ids, verb) of the problems a clause is about: the labelled ones, plus those a follow-up
+    confirmed in this direction without the stage-1 label (``established_unlabelled``)."""
+    extra = int(d.get("established_unlabelled") or 0)
+    shown = list(lab["ids"]) + [i for i in d.get("established_ids", []) if i not in set(lab["ids"])][:extra]
+    count = lab["count"] + extra
+    ids = ", ".join(map(str, shown[:5])) + (", ..." if count > 5 else "")
+    return count, ids, "becomes" if count == 1 else "become"
+
+
 def _created_clause(s: dict, K: int) -> str:
     d, lab, gain = s["support_change"]["created"], s["labels"]["created"], s["gain"]
-    ids = ", ".join(map(str, lab["ids"][:5])) + (", ..." if lab["count"] > 5 else "")
-    txt = (f"{_plural(lab['count'], 'problem')} (ids {ids}) that the base cannot reach within {K} samples "
-           f"become reachable ({_chance(d)}; {_how(d)})")
+    count, ids, verb = _subject(d, lab)
+    txt = (f"{_plural(count, 'problem')} (ids {ids}) that the base cannot reach within {K} samples "
+           f"{verb} reachable ({_chance(d)}; {_how(d)})")
     k = gain["k"]
-    if gain["lo"] > 0 and lab["share_of_gross_gain"] is not None:
+    if d.get("established_unlabelled"):  # the label's pass@K figures do not cover the confirmed-only problems
+        if lab["count"]:
+            txt += f", the {lab['count']} labelled created adding {lab['passk_change']:+.3f} to pass@{k}"
+    elif gain["lo"] > 0 and lab["share_of_gross_gain"] is not None:
         txt += f", carrying {lab['share_of_gross_gain']:.0%} of the gross pass@{k} gain"
     else:
         txt += f", adding {lab['passk_change']:+.3f} to pass@{k}"
@@ -95,9 +112,13 @@ def _created_clause(s: dict, K: int) -> str:
 
 def _lost_clause(s: dict, K: int) -> str:
     d, lab = s["support_change"]["lost"], s["labels"]["lost"]
-    ids = ", ".join(map(str, lab["ids"][:5])) + (", ..." if lab["count"] > 5 else "")
-    return (f"{_plural(lab['count'], 'problem')} (ids {ids}) that the base reaches within {K} samples become "
-            f"unreachable ({_chance(d)}; {_how(d)}), changing pass@{s['gain']['k']} by {lab['passk_change']:+.3f}")
+    count, ids, verb = _subject(d, lab)
+    txt = (f"{_plural(count, 'problem')} (ids {ids}) that the base reaches within {K} samples {verb} "
+           f"unreachable ({_chance(d)}; {_how(d)})")
+    if d.get("established_unlabelled"):
+        return txt + (f", the {lab['count']} labelled lost changing pass@{s['gain']['k']} by "
+                      f"{lab['passk_change']:+.3f}" if lab["count"] else "")
+    return txt + f", changing pass@{s['gain']['k']} by {lab['passk_change']:+.3f}"
 
 
 def _unestablished(s: dict, direction: str) -> str:
@@ -140,7 +161,8 @@ def verdict(summary: dict) -> dict:
     c_ok, l_ok = bool(sc["created"]["claimed"]), bool(sc["lost"]["claimed"])
     kind = _GRID[(success, c_ok, l_ok)]
     share = lab["created"]["share_of_gross_gain"]
-    if kind == "creation" and success == "up" and s["gain"]["lo"] > 0 and share is not None and share < 0.5:
+    if (kind == "creation" and success == "up" and s["gain"]["lo"] > 0 and share is not None and share < 0.5
+            and not sc["created"].get("established_unlabelled")):  # the share misses confirmed-only problems
         kind = "mostly elicitation"
 
     clauses = []
@@ -167,7 +189,8 @@ def verdict(summary: dict) -> dict:
         if txt:
             extras.append(txt)
     plan = sc.get("plan")
-    if plan and not (c_ok and l_ok) and plan.get("samples_per_problem_median"):
+    open_dirs = [d for d in ("created", "lost") if not sc[d]["claimed"] and sc[d]["candidates"]]
+    if plan and open_dirs and plan.get("samples_per_problem_median"):
         extras.append(f"a follow-up of about {plan['samples_per_problem_median']:.0f} fresh samples per "
                       f"candidate and model would decide the {_plural(plan['candidates'], 'candidate')}")
     g = s["gain"]

@@ -35,6 +35,7 @@ from scipy.stats import binom, norm
 _EM_ITERS = 400
 _MM_ITERS = 45
 _TAU_STEPS = 16
+_SPREAD = 1e-4
 
 
 def grid_for(threshold: float | None = None) -> np.ndarray:
@@ -97,7 +98,9 @@ def _mm_step(W: np.ndarray, L: np.ndarray, G: np.ndarray, a: np.ndarray) -> np.n
 
     lam solves psi(lam) = 1 / sum_g A_g/(lam - a_g) = 1 on lam > a* = max{a_g : A_g > 0}; psi is
     increasing and concave there (a harmonic mean of affine functions), so Newton's method started
-    at lam_0 = max_g (a_g + A_g) (where psi <= 1) increases monotonically to the root."""
+    at lam_0 = max_g (a_g + A_g) (where psi <= 1) increases monotonically to the root. Atoms with
+    A_g = 0 enter linearly: if their largest a_g exceeds that root, lam = that a_g and the atom takes
+    the remaining mass 1 - sum_g A_g/(lam - a_g) (the minorizer's maximiser by the KKT conditions)."""
     A = G * ((W / np.maximum(G @ L.T, 1e-300)) @ L)
     on = A > 1e-250  # atoms with less weight are dropped (keeps 1/A finite in Newton's step)
     A = np.where(on, A, 0.0)
@@ -112,17 +115,60 @@ def _mm_step(W: np.ndarray, L: np.ndarray, G: np.ndarray, a: np.ndarray) -> np.n
         lam = lam + step
         if np.all(np.abs(step) <= 1e-12 * np.maximum(np.abs(lam), 1.0)):
             break
+    # atoms without weight (A_g = 0: G_g = 0, or a likelihood that underflowed) enter the minorizer
+    # linearly, a_g G_g: when the largest such a_g exceeds the root, the maximiser has lam = that a_g
+    # and puts the mass the other atoms leave, 1 - sum_on A_g/(lam - a_g), on that atom (KKT);
+    # without this, mass could never move to where G_hat has none and the bound would collapse
+    a_off = np.where(on, -np.inf, a)
+    j_off = a_off.argmax(axis=1)
+    top_off = np.take_along_axis(a_off, j_off[:, None], axis=1)[:, 0]
+    revive = top_off > lam
+    lam = np.where(revive, top_off, lam)
     floor = 1e-12 * np.maximum(np.abs(lam), 1.0)[:, None]
     Gn = np.where(on, A / np.where(on, np.maximum(lam[:, None] - a, floor), 1.0), 0.0)
+    rest = np.clip(1.0 - Gn.sum(axis=1), 0.0, 1.0)
+    rows = np.flatnonzero(revive)
+    Gn[rows, j_off[rows]] += rest[rows]
     return Gn / Gn.sum(axis=1, keepdims=True)
+
+
+def _vertex_step(W: np.ndarray, L: np.ndarray, G: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """One vertex-direction step (Fedorov 1972; Boehning 1986, "A vertex-exchange-method in D-optimal
+    design theory", Metrika 33) for max l(G) + a.G: move mass s towards the atom g* with the largest
+    directional derivative d_g = sum_u W_u L_ug / f_G(u) + a_g, G <- (1 - s) G + s e_g*, with s in
+    [0, 1] maximising the (concave) objective along that segment (bisection on its derivative).
+    Multiplicative MM steps cannot give mass to an atom that has (almost) none; this step can."""
+    f = np.maximum(G @ L.T, 1e-300)
+    d = (W / f) @ L + a
+    g = d.argmax(axis=1)
+    Lg = L[:, g].T  # [B, U]
+    da = np.take_along_axis(a, g[:, None], axis=1)[:, 0] - (a * G).sum(axis=1)
+
+    def slope(s):
+        return (W * (Lg - f) / np.maximum((1 - s)[:, None] * f + s[:, None] * Lg, 1e-300)).sum(axis=1) + da
+
+    lo = np.zeros(G.shape[0])
+    hi = np.ones(G.shape[0])
+    up = slope(lo) > 0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        pos = slope(mid) > 0
+        lo = np.where(pos, mid, lo)
+        hi = np.where(pos, hi, mid)
+    step = np.where(up, lo, 0.0)
+    Gn = (1 - step)[:, None] * G
+    Gn[np.arange(G.shape[0]), g] += step
+    return Gn
 
 
 def _maximise(W: np.ndarray, L: np.ndarray, G: np.ndarray, a: np.ndarray) -> np.ndarray:
     """argmax l(G) + a.G by MM steps accelerated with SQUAREM (Varadhan & Roland 2008, Scand. J.
     Stat. 35): x' = x - 2s r + s^2 v with r = F(x) - x, v = F(F(x)) - 2F(x) + x, s = -|r|/|v|,
     projected back onto the simplex and followed by one plain MM step (which keeps the objective
-    from decreasing); _MM_ITERS // 3 cycles."""
+    from decreasing); _MM_ITERS // 3 cycles, each opened by a vertex-direction step
+    (:func:`_vertex_step`) that can move mass to atoms the MM steps cannot reach."""
     for _ in range(max(1, _MM_ITERS // 3)):
+        G = _vertex_step(W, L, G, a)
         G1 = _mm_step(W, L, G, a)
         G2 = _mm_step(W, L, G1, a)
         r = G1 - G
@@ -144,8 +190,9 @@ def profile_upper(W: np.ndarray, L: np.ndarray, H: np.ndarray, G_hat: np.ndarray
     """One-sided profile-likelihood upper bound of M(G) = H.G at level 1 - delta, per row [B].
 
     max{H.G : l(G_hat) - l(G) <= z_{1-delta}^2/2} through G_tau = argmax l(G) + tau H.G
-    (module docstring); bisection on log10 tau in [-3, 4] (tau in units of 1/max H), each step's MM iterations warm-started from
-    the last feasible G; never below the point estimate H.G_hat.
+    (module docstring); bisection on log10 tau in [-3, 4] (tau in units of 1/max H), each step's MM
+    iterations warm-started from the last feasible G (the first from G_hat mixed with 1e-4 of the
+    uniform distribution, so that every atom can gain mass); never below the point estimate H.G_hat.
     """
     W = np.atleast_2d(W)
     H = np.broadcast_to(np.atleast_2d(H), G_hat.shape)
@@ -155,7 +202,10 @@ def profile_upper(W: np.ndarray, L: np.ndarray, H: np.ndarray, G_hat: np.ndarray
     best = (H * G_hat).sum(axis=1)
     lo = np.full(W.shape[0], -3.0)
     hi = np.full(W.shape[0], 4.0)
-    G_ok = G_hat
+    # start from G_hat mixed with a little of the uniform distribution: every atom gets weight, so the
+    # multiplicative MM steps can move mass to atoms where G_hat has (numerically) none; the mixture
+    # costs at most -sum W log(1 - _SPREAD) ~ Q * _SPREAD of log-likelihood, far below kappa
+    G_ok = (1.0 - _SPREAD) * G_hat + _SPREAD / G_hat.shape[1]
     for _ in range(_TAU_STEPS):
         mid = 0.5 * (lo + hi)
         a = (10.0 ** mid / scale)[:, None] * H
