@@ -10,17 +10,15 @@ from .bootstrap import PairedBootstrap, percentile_interval
 from .bounds import clopper_pearson, eps, max_certifiable_budget, n_to_decide
 from .difference import two_proportion_pvalues
 from .gibbs import (
-    TiltFit,
     fit_global_tilt,
     fit_global_tilt_batched,
     gibbs_tilt,
     implied_tilt,
     jeffreys,
     tilt,
-    tilt_gof,
-    tilt_r2,
     tilt_residuals,
 )
+from .tilt_gof import TiltFit, tilt_gof, tilt_r2
 from .kl import (
     KLEstimate,
     bernoulli_kl,
