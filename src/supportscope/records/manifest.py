@@ -36,7 +36,9 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix or "(config)": value}
 
 
-def _config_diff(old: dict, new: dict, limit: int = 4) -> str:
+def config_diff(old: dict, new: dict, limit: int = 4) -> str:
+    """The differing keys of two configs, flattened ("policy.model: ... in the run, ... now"), for
+    the one-line errors that refuse to mix two configs under one name."""
     a, b = _flatten(old), _flatten(new)
     absent = object()
     keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k, absent) != b.get(k, absent)]

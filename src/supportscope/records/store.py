@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from ..versions import library_versions
 from .lock import FileLock, LockHeld
-from .manifest import FORMAT, MANIFEST, ManifestMixin, _config_diff, _json_config, _manifest_json, _now
+from .manifest import FORMAT, MANIFEST, ManifestMixin, _json_config, config_diff, _manifest_json, _now
 from .run_counts import counts_from_samples
 from .run_schema import SchemaError, conform
 from .shard_files import PARQUET_OPTIONS, fs_name, parquet_bytes
@@ -180,6 +180,17 @@ class RunStore(ManifestMixin, ReadMixin):
 
     # -- writing ---------------------------------------------------------------------------
 
+    def _json_mapping(self, value: Any, what: str, settings: str) -> dict[str, Any]:
+        """``value`` as the JSON data a manifest entry holds, or a StoreError naming ``what``."""
+        if not isinstance(value, Mapping):
+            raise StoreError(self._manifest_path, f"{what} is a {type(value).__name__}, not a dict",
+                             f"pass {settings} as a dict")
+        try:
+            return _json_config(dict(value))
+        except (TypeError, ValueError) as e:
+            raise StoreError(self._manifest_path, f"{what} is not JSON data ({e})",
+                             "pass dicts, lists, strings, finite numbers, booleans and None only") from None
+
     def register(self, model: str, config: Mapping[str, Any]) -> None:
         """Record ``model``'s config (role, policy, decoding, task, ...) in the manifest.
 
@@ -189,14 +200,7 @@ class RunStore(ManifestMixin, ReadMixin):
         if not isinstance(model, str) or not model.strip():
             raise StoreError(self._manifest_path, f"model name {model!r} is empty or not a string",
                              "give the model a non-empty name")
-        if not isinstance(config, Mapping):
-            raise StoreError(self._manifest_path, f"config of model {model!r} is a {type(config).__name__}, not a dict",
-                             "pass the model's settings as a dict")
-        try:
-            new = _json_config(dict(config))
-        except (TypeError, ValueError) as e:
-            raise StoreError(self._manifest_path, f"config of model {model!r} is not JSON data ({e})",
-                             "pass dicts, lists, strings, finite numbers, booleans and None only") from None
+        new = self._json_mapping(config, f"config of model {model!r}", "the model's settings")
         self._begin_write()
         old = self._manifest["entries"].get(model)
         if old is None:
@@ -205,7 +209,7 @@ class RunStore(ManifestMixin, ReadMixin):
             raise StoreError(
                 self._manifest_path,
                 f"model {model!r} is already in this run with another config "
-                f"({_config_diff(_without_followup(old), _without_followup(new))})",
+                f"({config_diff(_without_followup(old), _without_followup(new))})",
                 f"resume with the run's settings, or {_FIX_OUT}",
             )
 
@@ -216,14 +220,7 @@ class RunStore(ManifestMixin, ReadMixin):
         raises :class:`StoreError` (one follow-up per model and run). :meth:`register` ignores the
         key, so the model's own config can still be re-registered (resumed) afterwards.
         """
-        if not isinstance(spec, Mapping):
-            raise StoreError(self._manifest_path, f"follow-up of model {model!r} is a {type(spec).__name__}, "
-                             "not a dict", "pass the follow-up settings as a dict")
-        try:
-            new = _json_config(dict(spec))
-        except (TypeError, ValueError) as e:
-            raise StoreError(self._manifest_path, f"follow-up of model {model!r} is not JSON data ({e})",
-                             "pass dicts, lists, strings, finite numbers, booleans and None only") from None
+        new = self._json_mapping(spec, f"follow-up of model {model!r}", "the follow-up settings")
         self._begin_write()
         entry = self._manifest["entries"].get(model)
         if entry is None:
@@ -236,7 +233,7 @@ class RunStore(ManifestMixin, ReadMixin):
         elif old != new:
             raise StoreError(
                 self._manifest_path,
-                f"this run already holds a follow-up of {model!r} with other settings ({_config_diff(old, new)})",
+                f"this run already holds a follow-up of {model!r} with other settings ({config_diff(old, new)})",
                 "resume it with its settings, or write the follow-up to a new --out (a copy of the run)",
             )
 

@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.records import RunStore, StoreError, build_table
-from supportscope.scale.jobs import SampleWork, UnitExecutor, register_generator, run_sample_works
+from supportscope.scale.jobs import SampleWork, UnitExecutor, generator_config, register_generator, run_sample_works
 from supportscope.tasks import Task
 
 ROUND_KEY = re.compile(r"^r(\d{4})-p(\d{6})$")
@@ -217,25 +217,20 @@ def check_followup(store: RunStore, name: str, policy: Policy, decoding: Decodin
     """Refuse (StoreError, naming the differing keys) a follow-up of ``name`` whose policy (minus
     name), decoding, task (spec, size, digest of ``task.problems()``) or tokenizer (when
     ``fingerprint`` is given) differ from the run's entry of ``name``; returns that entry."""
-    from supportscope.records.manifest import _config_diff
-    from supportscope.tasks.base import problems_digest
+    from supportscope.records.manifest import config_diff
 
     entry = store.entry(name)
     where = store.path / "manifest.json"
     if entry.get("role") != "generator":
         raise StoreError(where, f"{name!r} is a {entry.get('role', 'model')} in this run, not a sampled model",
                          "follow up a model whose samples the run holds")
-    pol = policy.to_dict()
-    pol.pop("name", None)
-    problems = task.problems()
-    now = {"policy": pol, "decoding": decoding.to_dict(),
-           "task": {"spec": task.spec, "problems": len(problems), "digest": problems_digest(problems)}}
+    now = generator_config(policy, decoding, task, task.problems())
     if fingerprint is not None:
         now["tokenizer"] = fingerprint
     old = {k: entry.get(k) for k in now}
     if old != now:
         raise StoreError(where, f"the follow-up of {name!r} differs from its samples in this run "
-                         f"({_config_diff(old, now)})",
+                         f"({config_diff(old, now)})",
                          "follow up with the model, decoding and --tasks/--limit/--task-seed of its first "
                          "stage, or give it a new --name (a new model, not a follow-up)")
     return entry

@@ -48,17 +48,21 @@ def units(problems: list, per_shard: int) -> list[Unit]:
     return [Unit(f"p{i // per_shard:06d}", problems[i:i + per_shard]) for i in range(0, len(problems), per_shard)]
 
 
+def generator_config(policy: Policy, decoding: DecodingConfig, task: Task, problems: list) -> dict:
+    """What makes two samplings of one model the same design: its policy (minus the name), decoding
+    and task (spec, size, digest of ``problems``), as recorded in the run's manifest."""
+    pol = policy.to_dict()
+    pol.pop("name", None)
+    return {"policy": pol, "decoding": decoding.to_dict(),
+            "task": {"spec": task.spec, "problems": len(problems), "digest": problems_digest(problems)}}
+
+
 def register_generator(store: RunStore, name: str, policy: Policy, decoding: DecodingConfig, task: Task,
                        n: int, problems_per_shard: int, fingerprint: str, problems: list,
                        adaptive: dict | None = None) -> None:
     """Record a generator's config; ``adaptive`` (the adaptive sampling settings) marks an adaptive run."""
-    pol = policy.to_dict()
-    pol.pop("name", None)
-    entry = {
-        "role": "generator", "policy": pol, "decoding": decoding.to_dict(),
-        "task": {"spec": task.spec, "problems": len(problems), "digest": problems_digest(problems)},
-        "n": n, "problems_per_shard": problems_per_shard, "tokenizer": fingerprint,
-    }
+    entry = {"role": "generator", **generator_config(policy, decoding, task, problems),
+             "n": n, "problems_per_shard": problems_per_shard, "tokenizer": fingerprint}
     if adaptive is not None:
         entry["adaptive"] = adaptive
     store.register(name, entry)
