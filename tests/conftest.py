@@ -14,6 +14,27 @@ EXAMPLE = ROOT / "examples" / "math500_qwen25_7b_base_vs_rl_counts.csv"
 BASE, TUNED = "qwen2.5-7b-base", "qwen2.5-7b-simplerl-zoo"
 
 
+class Crash(Exception):
+    """Raised by :class:`FlakyBackend` in place of a worker that was killed."""
+
+
+class FlakyBackend:
+    """A real backend whose ``sample`` fails (raises :class:`Crash`) after ``crash_after`` calls: a
+    worker killed mid-run, for the crash-and-resume tests of adaptive and follow-up sampling."""
+
+    def __init__(self, backend, crash_after: int | None = None):
+        self._backend, self._crash_after, self._calls = backend, crash_after, 0
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def sample(self, reqs, dec):
+        self._calls += 1
+        if self._crash_after is not None and self._calls > self._crash_after:
+            raise Crash
+        return self._backend.sample(reqs, dec)
+
+
 @pytest.fixture
 def example_csv() -> Path:
     return EXAMPLE

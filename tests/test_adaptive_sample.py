@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import Crash, FlakyBackend, run_cli
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.exact import exact_p, organism_backend
 from supportscope.organism.task import CHECKPOINT, OrganismTask
@@ -31,24 +31,9 @@ def backend():
 
 
 def _run(path, backend, task, crash_after=None):
-    class Crash(Exception):
-        pass
-
-    calls = {"n": 0}
-
-    class Flaky:  # the real backend, failing after `crash_after` sample calls (a killed worker)
-        def __getattr__(self, name):
-            return getattr(backend, name)
-
-        def sample(self, reqs, dec):
-            calls["n"] += 1
-            if crash_after is not None and calls["n"] > crash_after:
-                raise Crash
-            return backend.sample(reqs, dec)
-
     store = RunStore.open(path, create=True, versions={"test": "1"})
     try:
-        return adaptive_sample_job(store, Flaky(), "base", Policy(model=str(CHECKPOINT), name="base"), DEC, task,
+        return adaptive_sample_job(store, FlakyBackend(backend, crash_after), "base", Policy(model=str(CHECKPOINT), name="base"), DEC, task,
                                    CFG, problems_per_shard=2, batch_size=16)
     except Crash:
         return None

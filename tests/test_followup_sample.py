@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_cli
+from conftest import Crash, FlakyBackend, run_cli
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.exact import organism_backend
 from supportscope.organism.task import CHECKPOINT
@@ -67,24 +67,9 @@ def _copy(stage1, tmp_path, name="run"):
 
 
 def _followup(path, backend, task, problems, crash_after=None):
-    class Crash(Exception):
-        pass
-
-    calls = {"n": 0}
-
-    class Flaky:  # the real backend, failing after `crash_after` sample calls (a killed worker)
-        def __getattr__(self, name):
-            return getattr(backend, name)
-
-        def sample(self, reqs, dec):
-            calls["n"] += 1
-            if crash_after is not None and calls["n"] > crash_after:
-                raise Crash
-            return backend.sample(reqs, dec)
-
     with RunStore.open(path, versions={"test": "1"}) as store:
         try:
-            return followup_sample_job(store, Flaky(), "base", policy("base"), DEC, task, problems, CFG,
+            return followup_sample_job(store, FlakyBackend(backend, crash_after), "base", policy("base"), DEC, task, problems, CFG,
                                        problems_per_shard=2, batch_size=16)
         except Crash:
             return None
