@@ -229,10 +229,7 @@ def test_verdict_names_problems_confirmed_by_a_followup(monkeypatch):
     monkeypatch.setattr(rc, "counts_from_samples", lambda run, stage="main", verify=False: tab)
 
     class Run:
-        manifest = {"entries": {}}
-
-        def entry(self, name):
-            return {"followup": {"problems": ids}}
+        manifest = {"entries": {"base": {"followup": {"problems": ids}}, "tuned": {"followup": {"problems": ids}}}}
 
         def models(self, kind):
             return []

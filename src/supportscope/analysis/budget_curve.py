@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportscope.analysis.labels import CREATED, LABELS, label_problems
+from supportscope.analysis.labels import CREATED, LABELS, could_be, label_problems
 from supportscope.stats import PairedBootstrap, accessibility, max_certifiable_budget, percentile_interval
 
 
@@ -35,7 +35,7 @@ def created_vs_budget(c0, n0, c1, n1, p_greater, p_less, zeta: float, alpha: flo
         a1 = accessibility(c1, n1, K, zeta, alpha, interval)
         label, possible = label_problems(a0, a1, p_greater, p_less, alpha, up, down)
         created.append(label == CREATED)
-        maybe = np.array([CREATED in s.split("|") for s in possible]) & (label != CREATED)
+        maybe = could_be(label, possible, CREATED)
         rows.append({
             "K": K,
             "certifiable": bool(K <= k_cert),

@@ -35,7 +35,8 @@ from supportscope.analysis.curves import passk_table, pooled_curves
 from supportscope.analysis.gibbs_fit import gibbs_account
 from supportscope.analysis.inputs import ModelCounts, PairedCounts, pair_models
 from supportscope.analysis.label_summary import label_summary, passk_gain, share_budget
-from supportscope.analysis.labels import CREATED, UNDETERMINED, created_from, cs_difference, label_problems
+from supportscope.analysis.labels import (CREATED, UNDETERMINED, could_be, created_from, cs_difference,
+                                          label_problems)
 from supportscope.analysis.support_claims import support_claims
 from supportscope.analysis.support_sets import support_sets
 from supportscope.analysis.verdict import verdict
@@ -244,7 +245,7 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
 
 
 def _budget_block(cfg: AnalyzeConfig, st: _Setup, n0: np.ndarray, lb: _Labels) -> dict:
-    could = np.array([CREATED in s.split("|") for s in lb.possible]) & (lb.label == UNDETERMINED)
+    could = could_be(lb.label, lb.possible, CREATED)
     need = lb.need_label[could]
     need = need[np.isfinite(need)]
     return {

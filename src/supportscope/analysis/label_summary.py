@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportscope.analysis.labels import CREATED, LABELS, LOST, UNDETERMINED
+from supportscope.analysis.labels import CREATED, LABELS, LOST, UNDETERMINED, could_be
 from supportscope.stats import PairedBootstrap, passk_at, percentile_interval
 
 
@@ -55,7 +55,7 @@ def label_summary(label: np.ndarray, possible: np.ndarray, problem_id: np.ndarra
             labels[lab]["ids"] = problem_id[is_lab][:100].tolist()
     und = label == UNDETERMINED
     for what in (CREATED, LOST):
-        could = np.array([what in s.split("|") for s in possible]) & und
+        could = could_be(label, possible, what)
         labels[UNDETERMINED][f"could_be_{what}"] = int(could.sum())
     lo, hi = percentile_interval(boot.means(g), alpha)
     gain = {"k": k, "mean": float(g.mean()), "lo": float(lo), "hi": float(hi),

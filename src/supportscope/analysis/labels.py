@@ -50,6 +50,11 @@ def label_problems(acc_base: np.ndarray, acc_tuned: np.ndarray, p_greater: np.nd
     return label, possible
 
 
+def could_be(label: np.ndarray, possible: np.ndarray, what: str) -> np.ndarray:
+    """Undetermined problems that ``what`` (e.g. "created") is among the possible labels of (bool per problem)."""
+    return np.array([what in s.split("|") for s in possible], dtype=bool) & (label == UNDETERMINED)
+
+
 def cs_difference(c0, n0, c1, n1, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(up, down): tuned significantly higher / lower than base, valid under optional stopping.
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from supportscope.analysis.labels import CREATED, LOST, UNDETERMINED
+from supportscope.analysis.labels import CREATED, LOST, could_be
 from supportscope.stats import eps, samples_to_close
 from supportscope.stats.support_change import DIRECTIONS, problem_pvalues, support_change
 
@@ -35,15 +35,15 @@ def _followup_counts(run, base: str, tuned: str, problem_id: np.ndarray):
     """Stage-2 counts (c0, n0, c1, n1) over the followed-up problems, and their ids, or None."""
     if run is None:
         return None
-    try:
-        from supportscope.records.run_counts import counts_from_samples
-        spec0 = run.entry(base).get("followup")
-        spec1 = run.entry(tuned).get("followup")
-    except Exception:  # noqa: BLE001 - a run without these models or without follow-up support
-        return None
+    from supportscope.records.run_counts import counts_from_samples
+
+    entries = run.manifest.get("entries", {})  # a model read from a file is not in the run
+    spec0 = (entries.get(base) or {}).get("followup")
+    spec1 = (entries.get(tuned) or {}).get("followup")
     if not spec0 or not spec1:
         return None
-    ids = [p for p in spec0["problems"] if p in set(spec1["problems"])]
+    both = set(spec1["problems"])
+    ids = [p for p in spec0["problems"] if p in both]
     table = counts_from_samples(run, stage="followup")
     got = {(p, m): (n, c) for p, m, n, c in zip(table["problem_id"].to_pylist(), table["model"].to_pylist(),
                                                 table["n"].to_pylist(), table["correct"].to_pylist())}
@@ -53,7 +53,7 @@ def _followup_counts(run, base: str, tuned: str, problem_id: np.ndarray):
         return None
     n0 = np.array([got[(p, base)][0] for p in ids]); c0 = np.array([got[(p, base)][1] for p in ids])
     n1 = np.array([got[(p, tuned)][0] for p in ids]); c1 = np.array([got[(p, tuned)][1] for p in ids])
-    return np.array(ids, dtype=object), c0, n0, c1, n1, spec0
+    return np.array(ids, dtype=object), c0, n0, c1, n1
 
 
 def support_claims(problem_id, c0, n0, c1, n1, label, possible, budget: int, basin_budget: int, zeta: float,
@@ -72,10 +72,10 @@ def support_claims(problem_id, c0, n0, c1, n1, label, possible, budget: int, bas
         r = tests[d]
         lab = label == d
         est = np.asarray(r.established, dtype=bool)
-        could = np.array([d in s.split("|") for s in possible]) & (label == UNDETERMINED)
+        could = could_be(label, possible, d)
         confirmation = None
         if fu is not None:
-            ids, f0, fn0, f1, fn1, spec = fu
+            ids, f0, fn0, f1, fn1 = fu
             m = len(ids)
             level2 = alpha / (2 * m)
             frm, to = ((f0, fn0), (f1, fn1)) if d == CREATED else ((f1, fn1), (f0, fn0))
