@@ -26,7 +26,7 @@ import numpy as np
 
 from supportscope.analysis.labels import CREATED, LOST, could_be
 from supportscope.stats import eps, samples_to_close
-from supportscope.stats.support_change import DIRECTIONS, problem_pvalues, support_change
+from supportscope.stats.support_change import DIRECTIONS, confirmation_level, problem_pvalues, support_change
 
 CANDIDATE_LABEL = {CREATED: "created-candidate", LOST: "lost-candidate"}
 
@@ -77,7 +77,7 @@ def support_claims(problem_id, c0, n0, c1, n1, label, possible, budget: int, bas
         if fu is not None:
             ids, f0, fn0, f1, fn1 = fu
             m = len(ids)
-            level2 = alpha / (2 * m)
+            level2 = confirmation_level(alpha, m)
             frm, to = ((f0, fn0), (f1, fn1)) if d == CREATED else ((f1, fn1), (f0, fn0))
             p2 = problem_pvalues(frm[0], frm[1], to[0], to[1], t, anytime=True)
             idx = np.array([pos[p] for p in ids])
@@ -113,39 +113,38 @@ def support_claims(problem_id, c0, n0, c1, n1, label, possible, budget: int, bas
         }
     cols["candidate"] = candidate
     cols["established"] = established
-    block["plan"] = _plan(candidate, c0, n0, c1, n1, budget, basin_budget, zeta, alpha, cols)
+    block["plan"], cols["n_establish_base"], cols["n_establish_tuned"] = _plan(
+        candidate, c0, n0, c1, n1, budget, basin_budget, zeta, alpha)
     block["alpha"] = alpha
     return block, cols
 
 
-def _plan(candidate, c0, n0, c1, n1, budget, basin_budget, zeta, alpha, cols) -> dict | None:
-    """Samples per candidate that would establish it in a follow-up at alpha/(2m), and the command."""
-    m = int((candidate != "").sum())
+def _plan(candidate, c0, n0, c1, n1, budget, basin_budget, zeta, alpha) -> tuple[dict | None, np.ndarray, np.ndarray]:
+    """(plan, n_establish_base, n_establish_tuned): fresh samples per candidate and model that would
+    establish it in a follow-up at alpha/(2m) (0 for non-candidates), and the command to run."""
+    sel = candidate != ""
+    m = int(sel.sum())
     need0 = np.zeros(len(candidate))
     need1 = np.zeros(len(candidate))
-    if m:
-        level = alpha / (2 * m)
-        sel = candidate != ""
-        need0[sel] = samples_to_close(c0[sel], n0[sel], budget, basin_budget, zeta, level)
-        need1[sel] = samples_to_close(c1[sel], n1[sel], budget, basin_budget, zeta, level)
-        # a side that is already decided at that level still needs fresh samples in stage 2
-        need0[sel] = np.where(need0[sel] == 0, n0[sel], need0[sel])
-        need1[sel] = np.where(need1[sel] == 0, n1[sel], need1[sel])
-    cols["n_establish_base"] = need0
-    cols["n_establish_tuned"] = need1
     if not m:
-        return None
-    fin = np.isfinite(need0) & np.isfinite(need1) & (candidate != "")
+        return None, need0, need1
+    level = confirmation_level(alpha, m)
+    need0[sel] = samples_to_close(c0[sel], n0[sel], budget, basin_budget, zeta, level)
+    need1[sel] = samples_to_close(c1[sel], n1[sel], budget, basin_budget, zeta, level)
+    # a side that is already decided at that level still needs fresh samples in stage 2
+    need0[sel] = np.where(need0[sel] == 0, n0[sel], need0[sel])
+    need1[sel] = np.where(need1[sel] == 0, n1[sel], need1[sel])
+    fin = np.isfinite(need0) & np.isfinite(need1) & sel
     both = np.maximum(need0, need1)[fin]
-    labels = sorted({CANDIDATE_LABEL[d] for d in candidate[candidate != ""]})
+    labels = sorted({CANDIDATE_LABEL[d] for d in candidate[sel]})
     return {
-        "candidates": m, "level": alpha / (2 * m), "budget": budget, "labels": labels,
+        "candidates": m, "level": level, "budget": budget, "labels": labels,
         "samples_per_problem_median": float(np.median(both)) if both.size else None,
         "samples_per_problem_max": float(both.max()) if both.size else None,
-        "undecidable": int(((candidate != "") & ~fin).sum()),
+        "undecidable": int((sel & ~fin).sum()),
         "how": (f"for the base and the tuned model: supportscope sample --model MODEL --name NAME <the run's task "
                 f"and decoding options> --adaptive --budget {budget} --alpha {alpha:g} --max-n N "
                 f"--problems-from OUT/per_problem.parquet --label {labels[0]} --out RUN"
                 + (f" (and again with --label {labels[1]} into another --out)" if len(labels) > 1 else "")
                 + "; then analyze RUN again"),
-    }
+    }, need0, need1

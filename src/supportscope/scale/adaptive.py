@@ -58,7 +58,12 @@ from supportscope.records import RunStore, StoreError, build_table
 from supportscope.scale.jobs import SampleWork, UnitExecutor, generator_config, register_generator, run_sample_works
 from supportscope.tasks import Task
 
-ROUND_KEY = re.compile(r"^r(\d{4})-p(\d{6})$")
+def round_key(prefix: str = "") -> re.Pattern:
+    """Shard keys of adaptive rounds, ``{prefix}r0000-p000000`` (groups: round, shard)."""
+    return re.compile(rf"^{re.escape(prefix)}r(\d{{4}})-p(\d{{6}})$")
+
+
+ROUND_KEY = round_key()
 
 
 @dataclass
@@ -107,7 +112,7 @@ class AdaptiveConfig:
 
 
 def _round_counts(store: RunStore, model: str, index: dict[str, int], rnd: int,
-                  pattern: re.Pattern = ROUND_KEY) -> tuple[np.ndarray, np.ndarray]:
+                  pattern: re.Pattern) -> tuple[np.ndarray, np.ndarray]:
     """(successes, samples) per problem in the model's shards of round ``rnd`` only (keys ``pattern``)."""
     c = np.zeros(len(index), dtype=np.int64)
     n = np.zeros(len(index), dtype=np.int64)
@@ -131,7 +136,7 @@ def _rounds(store: RunStore, backend: Backend | None, executor: UnitExecutor | N
     sample_idx from ``start[i]`` on), decisions by confidence sequences at level ``alpha``."""
     from supportscope.stats.allocation import next_round
 
-    pattern = re.compile(rf"^{re.escape(prefix)}r(\d{{4}})-p(\d{{6}})$")
+    pattern = round_key(prefix)
     index = {p.id: i for i, p in enumerate(problems)}
     kw = dict(basin_budget=cfg.basin_budget, zeta=cfg.zeta, alpha=alpha, max_n=cfg.max_n,
               round_size=cfg.round, round_budget=cfg.round_budget, futility=cfg.futility or None)
@@ -203,13 +208,15 @@ def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, pol
 
 #: Key prefix of a follow-up's shards (one follow-up per model and run).
 FOLLOWUP_PREFIX = "f00-"
-FOLLOWUP_ROUND_KEY = re.compile(r"^f00-r(\d{4})-p(\d{6})$")
+FOLLOWUP_ROUND_KEY = round_key(FOLLOWUP_PREFIX)
 
 
 def followup_level(alpha: float, m: int) -> float:
-    """The confidence-sequence level of a follow-up of ``m`` problems: alpha / (2 m) (Bonferroni over
-    the two models' regime decisions on each of the m problems)."""
-    return alpha / (2 * max(int(m), 1))
+    """The confidence-sequence level of a follow-up of ``m`` problems: alpha / (2 m)
+    (`stats.support_change.confirmation_level`, the level the analysis confirms at)."""
+    from supportscope.stats.support_change import confirmation_level
+
+    return confirmation_level(alpha, m)
 
 
 def check_followup(store: RunStore, name: str, policy: Policy, decoding: DecodingConfig, task: Task,

@@ -79,6 +79,14 @@ class SupportChangeTest:
     method: str
 
 
+def confirmation_level(alpha: float, m: int) -> float:
+    """alpha / (2 m): the per-problem level at which a follow-up of m candidates decides each one on
+    its fresh samples (Bonferroni over the two models' regime decisions on each of the m problems,
+    so every confirmed label holds simultaneously with probability >= 1 - alpha; DESIGN.md section 3).
+    Shared by the sampler that stops the follow-up and the analysis that reads it."""
+    return alpha / (2 * max(int(m), 1))
+
+
 def label_thresholds(n_values: np.ndarray, budget: int, zeta: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """(c_in, c_acc) per n: the largest count certified inaccessible at K (-1 if none) and the
     smallest certified accessible (n + 1 if none), by the Clopper-Pearson rule of `regimes`."""
@@ -149,8 +157,8 @@ def support_change(c0, n0, c1, n1, label, budget: int, zeta: float = 0.05, alpha
 
     Inputs are [Q] or [D, Q] (D data sets tested at once, as the simulations do). With ``anytime``
     (adaptively sampled counts) the count test is off and the whole alpha goes to Bonferroni.
-    ``directions``: the tests to run (both by default). Methods and references (Kiefer & Wolfowitz 1956, Anderson & Samuels 1967, Berger 1982): module
-    docstring and DESIGN.md section 3.
+    ``directions``: the tests to run (both by default). Methods and references (Kiefer & Wolfowitz
+    1956, Anderson & Samuels 1967, Berger 1982): module docstring and DESIGN.md section 3.
     """
     alpha = check_level(alpha, "alpha")
     budget, _ = as_budgets(budget, 1)
@@ -208,4 +216,5 @@ def support_change(c0, n0, c1, n1, label, budget: int, zeta: float = 0.05, alpha
     return out
 
 
-__all__ = ["DIRECTIONS", "SupportChangeTest", "label_thresholds", "problem_pvalues", "support_change"]
+__all__ = ["DIRECTIONS", "SupportChangeTest", "confirmation_level", "label_thresholds", "problem_pvalues",
+           "support_change"]
