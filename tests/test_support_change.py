@@ -260,7 +260,7 @@ def test_profile_bound_reaches_a_known_feasible_value():
     c0 = np.concatenate([[1, 2, 3], rng.binomial(N, 0.6, 197)])[None]
     n = np.full_like(c0, N)
     grid = mixing.grid_for(E)
-    fit = _Fit(c0, n, grid)
+    fit = _Fit(c0, n, grid, E)
     H = _h(grid, n, lambda nv: label_thresholds(nv, K, 0.05, 0.05), E, "in")
     G = fit.G.copy()
     j = np.argmax(G[0] * (grid < E))

@@ -152,8 +152,9 @@ def dpi_pvalues(kl_obs, kl_obs_se, c0, n0, c1, n1, n_iter: int = 48):
     LCB_gamma} is found by bisection on log(gamma) (vectorised over problems, ``n_iter`` steps;
     the upper end of the bracket is returned, so the p-value is never understated). p = 1 when the
     test never rejects (at gamma = 1: kl_obs >= the minimum of kl over the rectangle of 75% CP
-    intervals), p = 1e-100 when it rejects at 1e-100, NaN when kl_obs is NaN (no estimate). The SE is a normal approximation
-    (central limit theorem over the problem's samples); an SE of 0 is taken at face value.
+    intervals), p = 1e-100 when it rejects at 1e-100, NaN when kl_obs is NaN (no estimate). The SE
+    is a normal approximation (central limit theorem over the problem's samples); an SE of 0 is
+    taken at face value.
 
     Args:
         kl_obs, kl_obs_se: observed KL per problem and its standard error (floats, broadcastable).

@@ -85,12 +85,6 @@ def loglik(W: np.ndarray, L: np.ndarray, G: np.ndarray) -> np.ndarray:
     return (W * np.log(np.maximum(G @ L.T, 1e-300))).sum(axis=1)
 
 
-def posterior(G: np.ndarray, L: np.ndarray) -> np.ndarray:
-    """P(p = grid_g | count u) under G: [B, U, grid] (Bayes' rule with prior G)."""
-    joint = G[:, None, :] * L[None, :, :]
-    return joint / np.maximum(joint.sum(axis=2, keepdims=True), 1e-300)
-
-
 def _mm_step(W: np.ndarray, L: np.ndarray, G: np.ndarray, a: np.ndarray) -> np.ndarray:
     """One MM step for max l(G) + a.G on the simplex: G_g = A_g / (lam - a_g), sum_g G_g = 1,
     with A_g = G_g sum_u W_u L_ug / f_G(u) (EM responsibilities; the minorizer of l is
@@ -218,4 +212,4 @@ def profile_upper(W: np.ndarray, L: np.ndarray, H: np.ndarray, G_hat: np.ndarray
     return best
 
 
-__all__ = ["grid_for", "count_table", "likelihood", "npmle", "loglik", "posterior", "profile_upper"]
+__all__ = ["grid_for", "count_table", "likelihood", "npmle", "loglik", "profile_upper"]

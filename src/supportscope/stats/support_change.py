@@ -120,21 +120,19 @@ def problem_pvalues(c_from, n_from, c_to, n_to, threshold: float, anytime: bool 
 
 
 class _Fit:
-    """G of one model fitted once, shared by the created and the lost test."""
+    """G of one model fitted once, shared by the created and the lost test; ``below`` [B, Q] is each
+    problem's posterior P(p < t | c_i) under G (Bayes' rule on the grid)."""
 
-    def __init__(self, c: np.ndarray, n: np.ndarray, grid: np.ndarray):
+    def __init__(self, c: np.ndarray, n: np.ndarray, grid: np.ndarray, t: float):
         self.cu, self.nu, self.inv = mixing.count_table(c, n)
         self.L = mixing.likelihood(self.cu, self.nu, grid)
         rows = c.shape[0]
         self.W = np.zeros((rows, len(self.cu)))
         np.add.at(self.W, (np.repeat(np.arange(rows), c.shape[1]), self.inv.ravel()), 1.0)
         self.G = mixing.npmle(self.W, self.L)
-        self.post = mixing.posterior(self.G, self.L)  # [B, U, grid]
-
-    def prob_below(self, grid: np.ndarray, t: float) -> np.ndarray:
-        """P(p < t | c_i) per problem [B, Q]."""
-        pb = self.post[:, :, grid < t].sum(axis=2)  # [B, U]
-        return np.take_along_axis(pb, self.inv, axis=1)
+        low = grid < t
+        pb = (self.G[:, low] @ self.L[:, low].T) / np.maximum(self.G @ self.L.T, 1e-300)  # [B, U]
+        self.below = np.take_along_axis(pb, self.inv, axis=1)
 
 
 def _h(grid, n, thresholds, t, kind):
@@ -169,7 +167,7 @@ def support_change(c0, n0, c1, n1, label, budget: int, zeta: float = 0.05, alpha
     squeeze = np.ndim(label) == 1
     t = float(eps(budget, zeta))
     grid = mixing.grid_for(t)
-    fit0, fit1 = _Fit(c0, n0, grid), _Fit(c1, n1, grid)
+    fit0, fit1 = _Fit(c0, n0, grid, t), _Fit(c1, n1, grid, t)
     Q = shape[1]
     memo: dict[int, tuple[int, int]] = {}
 
@@ -190,7 +188,7 @@ def support_change(c0, n0, c1, n1, label, budget: int, zeta: float = 0.05, alpha
         H_from = _h(grid, n_from, thresholds, t, "in")
         H_to = _h(grid, n_to, thresholds, t, "acc")
         M = (f_from.G * H_from).sum(axis=1) + (f_to.G * H_to).sum(axis=1)
-        lfdr = 1.0 - f_from.prob_below(grid, t) * (1.0 - f_to.prob_below(grid, t))
+        lfdr = 1.0 - f_from.below * (1.0 - f_to.below)
         if anytime:
             level, ucb, p_count = alpha / Q, None, None
             count_rej = np.zeros(shape[0], dtype=bool)

@@ -127,9 +127,9 @@ def tilt_gof(c0, n0, c1, n1, n_boot: int = 1000, seed: int = 0, base_plugin: str
     (400 data sets, Q = 300, n0 = n1 = 128, lambda = 1, B = 200): p0 ~ Beta(1/2, 1/2): 0.94
     (Jeffreys) vs 0.915 (mle); p0 ~ U(0, 1): 0.95 vs 0.935; comparing D instead of D/df: 0.925
     and 0.88 for Beta(1/2, 1/2); Q = 200 with a tenth of p0 in (0.002, 0.03), Jeffreys: 0.94 over
-    2400 data sets, and 100% rejection when p1 is a permutation. A parametric bootstrap with estimated nuisance parameters is
-    calibrated only to first order, so the test is slightly liberal when many base rates sit
-    near 0 or 1.
+    2400 data sets, and 100% rejection when p1 is a permutation. A parametric bootstrap with
+    estimated nuisance parameters is calibrated only to first order, so the test is slightly
+    liberal when many base rates sit near 0 or 1.
 
     Replicates are drawn in chunks of b rows with b |F| <= chunk_elems (memory bounded); chunk j
     uses the generator seeded by ``np.random.SeedSequence(seed).spawn(n_chunks)[j]``.
