@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import false_discovery_control
 
+from supportscope.analysis.label_summary import gross_share
 from supportscope.stats import (PairedBootstrap, fit_global_tilt, implied_tilt, percentile_interval,
                                 tilt_gof, tilt_r2, tilt_residuals)
 
@@ -104,18 +105,11 @@ def gibbs_account(c0, n0, c1, n1, boot: PairedBootstrap, alpha: float) -> tuple[
                 "one_tilt_fits": None if p_value is None else bool(p_value >= alpha)},
         "r2": _finite(gof.r2), "r2_lo": _finite(r2_lo), "r2_hi": _finite(r2_hi),
         "over_tilt": int((flag == "over-tilt").sum()),
-        "gain_on_over_tilt": _gain_share(c0 / n0, c1 / n1, flag == "over-tilt"),
+        "gain_on_over_tilt": gross_share(c1 / n1 - c0 / n0, flag == "over-tilt"),
         "fitted_on": int(fit.sum()),
         "anti_tilt": int((flag == "anti-tilt").sum()),
     }
     return summary, per_problem
-
-
-def _gain_share(p0: np.ndarray, p1: np.ndarray, mask: np.ndarray) -> float | None:
-    """sum_{mask} max(g, 0) / sum max(g, 0), g = p1 - p0: share of the gross positive gain."""
-    g = np.maximum(p1 - p0, 0.0)
-    total = float(g.sum())
-    return float(g[mask].sum()) / total if total > 0 else None
 
 
 def _no_fit(q: int) -> tuple[dict, dict]:
