@@ -95,7 +95,8 @@ def _sample_mode(out: Path, policy: Policy, decoding: DecodingConfig, task, sele
     Refuses the combinations that make no sense, with one-line errors, before any model is loaded."""
     if selected is None:
         return "full"
-    entries = RunStore(out).manifest["entries"] if (out / "manifest.json").is_file() else {}
+    store = RunStore(out) if (out / "manifest.json").is_file() else None
+    entries = store.manifest["entries"] if store is not None else {}
     entry = entries.get(policy.name)
     if adaptive:
         if entry is None:
@@ -105,7 +106,7 @@ def _sample_mode(out: Path, policy: Policy, decoding: DecodingConfig, task, sele
                               "in the run, or leave out --adaptive for a plain run on these problems")
         from supportscope.scale.adaptive import check_followup
 
-        check_followup(RunStore(out), policy.name, policy, decoding, task)
+        check_followup(store, policy.name, policy, decoding, task)
         return "followup"
     if entry is not None:
         from supportscope.tasks.base import problems_digest
