@@ -13,7 +13,7 @@ from conftest import Crash, FlakyBackend, run_cli
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.exact import exact_p, organism_backend
 from supportscope.organism.task import CHECKPOINT, OrganismTask
-from supportscope.records import RunStore
+from supportscope.store import RunStore
 from supportscope.scale.adaptive import AdaptiveConfig, adaptive_sample_job
 from supportscope.stats.allocation import futile_mask
 from supportscope.stats.sequences import confidence_sequence, regime_decided_anytime

@@ -8,7 +8,7 @@ import pytest
 from supportscope.analysis import AnalyzeConfig, ConfigError, ModelCounts, compare
 from supportscope.analysis.budget_curve import budgets_up_to
 from supportscope.analysis.labels import label_problems
-from supportscope.records.errors import InputError
+from supportscope.errors import InputError
 
 
 def test_label_table():

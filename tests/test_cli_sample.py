@@ -49,7 +49,7 @@ def test_sample_score_analyze(models, tmp_path):
     r = run_cli("score", run, "--scorer", tuned, "--name", "tuned")
     assert r.returncode == 0, r.stderr
 
-    from supportscope.records import RunStore
+    from supportscope.store import RunStore
     store = RunStore(run)
     samples = store.read("samples", "tuned")
     assert samples.num_rows == len(PROBLEMS) * 4
@@ -178,7 +178,7 @@ def test_kill_and_resume_gives_identical_samples(models, tmp_path):
     r = run_cli(*sample_args(base, "base", problems, run))
     assert r.returncode == 0, r.stderr
 
-    from supportscope.records import RunStore
+    from supportscope.store import RunStore
     got = RunStore(run).read("samples", "base").to_pylist()
     want = RunStore(ref).read("samples", "base").to_pylist()
     assert got == want

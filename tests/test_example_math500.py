@@ -9,7 +9,7 @@ import pytest
 
 from conftest import BASE, EXAMPLE, TUNED, run_cli
 from supportscope.analysis import AnalyzeConfig, compare, model_counts
-from supportscope.records import load_counts
+from supportscope.io import load_counts
 from supportscope.stats import passk_curves
 
 # examples/README.md, "Reference figures"

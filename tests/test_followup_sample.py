@@ -16,8 +16,9 @@ from conftest import Crash, FlakyBackend, run_cli
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.exact import organism_backend
 from supportscope.organism.task import CHECKPOINT
-from supportscope.records import InputError, RunStore, StoreError, counts_from_samples
-from supportscope.records.run_counts import FOLLOWUP_KEY
+from supportscope.errors import InputError, StoreError
+from supportscope.store import RunStore, counts_from_samples
+from supportscope.store.counts import FOLLOWUP_KEY
 from supportscope.scale.adaptive import AdaptiveConfig, followup_level, followup_sample_job
 from supportscope.scale.jobs import sample_job
 from supportscope.scale.select import select_problems

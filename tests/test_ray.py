@@ -17,7 +17,7 @@ ray = pytest.importorskip("ray")
 
 from supportscope.cli.sample_cmd import build_backend  # noqa: E402
 from supportscope.models.config import DecodingConfig, Policy  # noqa: E402
-from supportscope.records import RunStore  # noqa: E402
+from supportscope.store import RunStore  # noqa: E402
 from supportscope.scale.jobs import sample_job, score_job  # noqa: E402
 from supportscope.scale.ray_exec import RayConfig, RayExecutor, ray_session  # noqa: E402
 

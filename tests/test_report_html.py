@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from supportscope.analysis import AnalyzeConfig, compare, model_counts
-from supportscope.records import load_counts
+from supportscope.io import load_counts
 from supportscope.report.html import build_html, write_html
 from supportscope.report.writers import write_json
 

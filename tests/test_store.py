@@ -1,4 +1,4 @@
-"""supportscope.records.store: the resumable run store (real files under tmp_path)."""
+"""supportscope.store.run: the resumable run store (real files under tmp_path)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import supportscope.records.store as store_mod
-from supportscope.records.errors import InputError
-from supportscope.records.run_schema import (
+import supportscope.store.run as store_mod
+from supportscope.errors import InputError
+from supportscope.store.schema import (
     PROBLEMS_SCHEMA,
     SAMPLES_SCHEMA,
     SCORES_SCHEMA,
     SchemaError,
     build_table,
 )
-from supportscope.records.schema import COUNTS_SCHEMA
-from supportscope.records.store import RunStore, StoreError, counts_from_samples, fs_name
+from supportscope.io.schema import COUNTS_SCHEMA
+from supportscope.errors import StoreError
+from supportscope.store import RunStore, counts_from_samples
+from supportscope.store.shard_files import fs_name
 
 CONFIG = {"role": "base", "policy": {"name": "toy"}, "decoding": {"temperature": 1.0, "top_p": 1.0}}
 
@@ -264,8 +266,8 @@ def test_same_table_gives_the_same_bytes(tmp_path):
     assert set(meta.metadata) == {b"ARROW:schema"}  # no time stamps or pandas metadata
     assert meta.created_by.startswith("parquet-cpp-arrow")
     # another process writes the same bytes
-    code = ("import sys, pyarrow.parquet as pq; from supportscope.records.store import parquet_bytes; "
-            "from supportscope.records.run_schema import conform; "
+    code = ("import sys, pyarrow.parquet as pq; from supportscope.store.shard_files import parquet_bytes; "
+            "from supportscope.store.schema import conform; "
             "sys.stdout.buffer.write(parquet_bytes(conform('samples', pq.read_table(sys.argv[1]))))")
     out = subprocess.run([sys.executable, "-c", code, str(f1)], capture_output=True, check=True).stdout
     assert out == f1.read_bytes()
@@ -308,17 +310,17 @@ def test_verify_detects_a_modified_shard(tmp_path):
 
 def test_killed_between_shard_rename_and_manifest_update(tmp_path, monkeypatch):
     store = new_run(tmp_path)
-    real = store_mod._atomic_write
+    real = store_mod.atomic_write
 
     def crash_on_manifest(final, data):
         if final.name == "manifest.json":
             raise KeyboardInterrupt("simulated kill")
         real(final, data)
 
-    monkeypatch.setattr(store_mod, "_atomic_write", crash_on_manifest)
+    monkeypatch.setattr(store_mod, "atomic_write", crash_on_manifest)
     with pytest.raises(KeyboardInterrupt):
         store.write_shard("samples", "base", "p0", samples("base", "p0", range(3), seed=5))
-    monkeypatch.setattr(store_mod, "_atomic_write", real)
+    monkeypatch.setattr(store_mod, "atomic_write", real)
     orphan = store.shard_path("samples", "base", "p0")
     assert orphan.exists() and store.done("samples", "base") == set()
     store.close()
@@ -359,7 +361,7 @@ def test_a_run_killed_while_being_created_can_be_opened(tmp_path):
 
 HOLDER = """
 import sys
-from supportscope.records.store import RunStore
+from supportscope.store.run import RunStore
 store = RunStore.open(sys.argv[1])
 store.register("base", {"role": "base"})
 print("locked", flush=True)
@@ -441,7 +443,7 @@ def test_counts_from_samples_equals_a_brute_force_count(tmp_path):
 
 
 def test_counts_from_samples_matches_load_counts_on_the_shard_files(tmp_path):
-    from supportscope.records import load_counts
+    from supportscope.io import load_counts
 
     store = _write_random_run(tmp_path)
     files = [tmp_path / "run" / r["file"] for r in store.shards("samples")]

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from supportscope.records.store import RunStore
+from supportscope.store.run import RunStore
 
 N_KEYS = 40
 
@@ -18,8 +18,8 @@ N_KEYS = 40
 WRITER = """
 import sys, zlib
 import numpy as np
-from supportscope.records.run_schema import build_table
-from supportscope.records.store import RunStore
+from supportscope.store.schema import build_table
+from supportscope.store.run import RunStore
 
 def rows(key):
     rng = np.random.default_rng(zlib.crc32(key.encode()))
@@ -38,12 +38,12 @@ def rows(key):
 
 if len(sys.argv) > 2:  # a crash plan "stage:target:nth", e.g. "tmp:shard:3" (see _crash_at)
     import os, signal
-    import supportscope.records.store as store_mod
+    import supportscope.atomic as atomic_mod
     stage, target, nth = sys.argv[2].split(":")
     calls = {"shard": 0, "manifest": 0}
 
     class CrashingOs:
-        # the store module's os: SIGKILLs this process at one point of the nth atomic write
+        # the atomic writer module's os: SIGKILLs this process at one point of the nth atomic write
         def __getattr__(self, name):
             return getattr(os, name)
         def open(self, path, *args):
@@ -60,7 +60,7 @@ if len(sys.argv) > 2:  # a crash plan "stage:target:nth", e.g. "tmp:shard:3" (se
             if stage == "renamed" and self.target == target and calls[target] == int(nth):
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    store_mod.os = CrashingOs()
+    atomic_mod.os = CrashingOs()
 
 store = RunStore.open(sys.argv[1], versions={"test": "1"})
 store.register("org/toy", {"role": "base", "decoding": {"temperature": 1.0}, "task": {"name": "toy"}})

@@ -220,7 +220,7 @@ def test_verdict_names_problems_confirmed_by_a_followup(monkeypatch):
     "0 problems (ids ) ... carrying 0% of the gross gain" and the kind "mostly elicitation"."""
     import pyarrow as pa
 
-    import supportscope.records.run_counts as rc
+    import supportscope.store.counts as rc
 
     ids = [f"q{i:03d}" for i in range(5)]
     rows = [(p, m, 512, c) for p in ids for m, c in (("base", 0), ("tuned", 100))]

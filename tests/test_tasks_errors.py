@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from supportscope.records.errors import InputError
+from supportscope.errors import InputError
 from supportscope.tasks import Problem, TaskSpecError, load_task, register, registered_prefixes
 from supportscope.tasks import registry
 

@@ -103,7 +103,7 @@ def test_success_rates_agree_with_exact_p_and_hf(organism, task):
 
 def test_records_and_analysis(organism, task, tmp_path):
     from supportscope.analysis import AnalyzeConfig, compare, model_counts
-    from supportscope.records import RunStore, counts_from_samples
+    from supportscope.store import RunStore, counts_from_samples
     from supportscope.scale.jobs import sample_job, score_job
 
     v, h = organism

@@ -40,7 +40,7 @@ from supportscope.analysis.labels import (CREATED, UNDETERMINED, could_be, creat
 from supportscope.analysis.support_claims import support_claims
 from supportscope.analysis.support_sets import support_sets
 from supportscope.analysis.verdict import verdict
-from supportscope.records.errors import InputError
+from supportscope.errors import InputError
 from supportscope.stats.sequences import max_certifiable_budget_anytime
 from supportscope.stats import (PairedBootstrap, RegimeResult, classify, eps, max_certifiable_budget, n_to_decide,
                                 two_proportion_pvalues)

@@ -6,11 +6,11 @@ The CLI options of `supportscope analyze` are generated from this dataclass
 
 from __future__ import annotations
 
+from supportscope.errors import ConfigError
+
 from dataclasses import asdict, dataclass, field
 
 
-class ConfigError(ValueError):
-    """An option value that cannot work; the message names the option and the fix."""
 
 
 @dataclass

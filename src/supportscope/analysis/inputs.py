@@ -1,7 +1,7 @@
 """The two models' counts, aligned problem by problem (the input of `compare`).
 
 `pair_models` picks the base and tuned rows out of a counts table (as returned by
-`supportscope.records.load_counts`), checks that both cover the same problems, and aligns them.
+`supportscope.io.load_counts`), checks that both cover the same problems, and aligns them.
 Data problems raise `InputError` naming the file and line and the fix.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from supportscope.records.errors import InputError
+from supportscope.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def _followup_counts(run, base: str, tuned: str, problem_id: np.ndarray):
     """Stage-2 counts (c0, n0, c1, n1) over the followed-up problems, and their ids, or None."""
     if run is None:
         return None
-    from supportscope.records.run_counts import counts_from_samples
+    from supportscope.store.counts import counts_from_samples
 
     entries = run.manifest.get("entries", {})  # a model read from a file is not in the run
     spec0 = (entries.get(base) or {}).get("followup")

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, compare, model_counts
 from supportscope.cli.options import with_config_options
-from supportscope.records import load_counts
-from supportscope.records.errors import InputError
+from supportscope.io import load_counts
+from supportscope.errors import InputError
 from supportscope.report.terminal import print_summary
 from supportscope.report.writers import write_json, write_table
 from supportscope.versions import library_versions
@@ -44,7 +44,7 @@ def _load_results(paths: list[Path], success_threshold: float):
     Returns (counts table, the run store when exactly one run directory was given)."""
     import pyarrow as pa
 
-    from supportscope.records import RunStore, counts_from_samples
+    from supportscope.store import RunStore, counts_from_samples
 
     files = [p for p in paths if not (p.is_dir() and (p / "manifest.json").is_file())]
     runs = [RunStore(p) for p in paths if p.is_dir() and (p / "manifest.json").is_file()]

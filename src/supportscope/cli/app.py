@@ -8,10 +8,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from supportscope.analysis.config import ConfigError
-from supportscope.models.config import ModelConfigError
-from supportscope.models.loading import ModelLoadError, TokenizerMismatchError
-from supportscope.records.run_schema import SchemaError
+from supportscope.errors import SupportscopeError
 from supportscope.cli.analyze import analyze
 from supportscope.cli.convert_cmd import convert_gguf
 from supportscope.cli.demo_cmd import demo
@@ -19,8 +16,6 @@ from supportscope.cli.report_cmd import report
 from supportscope.cli.organism_cmd import organism_app
 from supportscope.cli.run_cmd import run
 from supportscope.cli.sample_cmd import audit_data, sample, score
-from supportscope.records.errors import InputError
-from supportscope.scale.ray_exec import WorkerLostError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -44,7 +39,6 @@ def _root() -> None:
 def main() -> None:
     try:
         app(standalone_mode=True)
-    except (InputError, ConfigError, ModelConfigError, ModelLoadError, TokenizerMismatchError, SchemaError,
-            WorkerLostError) as e:
+    except SupportscopeError as e:
         Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), str(e)))
         sys.exit(2)

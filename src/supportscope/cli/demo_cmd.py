@@ -16,7 +16,7 @@ def demo(out: Path = typer.Option(None, "--out", help="Output folder (default ou
          config: DemoConfig = None) -> None:
     """Post-train the organism (RL at each beta, RS-SFT, new-information SFT), sample, cross-score,
     analyse each variant against the base, and set the labels against the exact ones."""
-    from supportscope.cli.demo_pipeline import run_demo
+    from supportscope.pipeline.demo import run_demo
     from supportscope.report.demo_terminal import print_demo
 
     out = out or Path("out/demo-quick" if config.quick else "out/demo")

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 
-from supportscope.records.errors import InputError
+from supportscope.errors import InputError
 
 
 def load_saved(run_dir: Path) -> tuple[dict, "pq.Table"]:

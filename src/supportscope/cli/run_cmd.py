@@ -43,7 +43,8 @@ from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.models.config import DecodingConfig, Policy
-from supportscope.records import InputError, RunStore, counts_from_samples
+from supportscope.errors import InputError
+from supportscope.store import RunStore, counts_from_samples
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
 from supportscope.scale.ray_exec import RayConfig

@@ -7,11 +7,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from supportscope.analysis.config import ConfigError
+from supportscope.errors import ConfigError
 from supportscope.cli.options import with_config_options
-from supportscope.cli.progress import progress_bar
+from supportscope.pipeline.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
-from supportscope.records import InputError, RunStore
+from supportscope.errors import InputError
+from supportscope.store import RunStore
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
 from supportscope.scale.ray_exec import RayConfig
@@ -253,7 +254,7 @@ def audit_data(data: Path = typer.Argument(..., help="JSONL of {prompt, completi
     """Before SFT: surprisal of a demonstration set under the base and its share of tokens outside the
     base's decoding support (DESIGN section 4)."""
     from supportscope.report.writers import write_json, write_table
-    from supportscope.scale.audit import audit, read_demonstrations
+    from supportscope.analysis.audit import audit, read_demonstrations
 
     decoding.validate()
     demos = read_demonstrations(data)

@@ -11,6 +11,8 @@ and `metadata["help"]`), and `to_dict()` goes into run manifests.
 
 from __future__ import annotations
 
+from supportscope.errors import ModelConfigError
+
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,8 +20,6 @@ from pathlib import Path
 DTYPES = ("float32", "bfloat16", "float16")
 
 
-class ModelConfigError(ValueError):
-    """A decoding or policy option that cannot work; the message names the option and the fix."""
 
 
 @dataclass

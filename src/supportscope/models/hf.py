@@ -22,6 +22,8 @@ per-token full-vocabulary KL(tuned || base) summed along the tuned sample.
 
 from __future__ import annotations
 
+from supportscope.errors import PromptTooLongError
+
 import inspect
 from typing import Any, Sequence
 
@@ -36,8 +38,6 @@ from supportscope.models.sampling import find_stop, inverse_cdf, sample_seed, un
 from supportscope.models.scoring import chunked_token_logprobs, count_singular
 
 
-class PromptTooLongError(ValueError):
-    """A prompt (plus max_new_tokens) or a scored sequence that exceeds the model's context."""
 
 
 def check_prompt_fits(problem_id: str, n_prompt: int, max_new_tokens: int, max_context: int | None,

@@ -8,6 +8,8 @@ that names the path and the fix.
 
 from __future__ import annotations
 
+from supportscope.errors import ModelLoadError, TokenizerMismatchError
+
 import hashlib
 import json
 import os
@@ -20,12 +22,8 @@ _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _SENTINEL = "SUPPORTSCOPE_SENTINEL_REPLY"
 
 
-class ModelLoadError(ValueError):
-    """A model path that cannot be loaded; the one-line message names the path and the fix."""
 
 
-class TokenizerMismatchError(ValueError):
-    """Two models whose tokenizers differ, so token ids of one mean something else to the other."""
 
 
 def check_model_path(path: str | os.PathLike) -> tuple[Path, str | None]:

@@ -8,6 +8,8 @@ problem and model (audit budget K = 128); ``quick`` (CI size) uses 8 problems pe
 
 from __future__ import annotations
 
+from supportscope.errors import ConfigError
+
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -49,8 +51,6 @@ class DemoConfig:
                        betas=list(self.betas))
 
     def validate(self) -> None:
-        from ..analysis.config import ConfigError
-
         if self.size is not None and self.size < 1:
             raise ConfigError(f"--size {self.size} must be >= 1. Fix: e.g. --size 8")
         if self.n is not None and self.n < 8:

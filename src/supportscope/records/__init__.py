@@ -1,15 +1,17 @@
-"""Records (DESIGN.md section 5): read eval results (counts or per-sample rows; CSV, JSON Lines,
-Parquet) into one validated counts table, and the resumable run store of sampled and scored runs.
+"""Deprecated: ``supportscope.records`` was split into :mod:`supportscope.io` (external results ->
+the counts table) and :mod:`supportscope.store` (the run directory); errors are in
+:mod:`supportscope.errors`. This re-export is kept for one release (0.2 removes it)."""
 
-Public API: :func:`load_counts`, :class:`InputError`, :data:`COUNTS_SCHEMA`; :class:`RunStore`,
-:func:`counts_from_samples`, the run schemas and :func:`build_table`.
-"""
+import warnings
 
-from .errors import InputError
-from .readers import load_counts
-from .run_schema import PROBLEMS_SCHEMA, SAMPLES_SCHEMA, SCORES_SCHEMA, SchemaError, build_table
-from .schema import COUNTS_SCHEMA
-from .store import RunStore, StoreError, counts_from_samples
+from supportscope.errors import InputError, SchemaError, StoreError
+from supportscope.io import COUNTS_SCHEMA, load_counts
+from supportscope.store import (PROBLEMS_SCHEMA, SAMPLES_SCHEMA, SCORES_SCHEMA, RunStore, build_table,
+                                counts_from_samples)
+
+warnings.warn("supportscope.records is deprecated: import from supportscope.io (load_counts, COUNTS_SCHEMA), "
+              "supportscope.store (RunStore, counts_from_samples, build_table, the run schemas) and "
+              "supportscope.errors (InputError, StoreError, SchemaError)", DeprecationWarning, stacklevel=2)
 
 __all__ = ["COUNTS_SCHEMA", "InputError", "PROBLEMS_SCHEMA", "RunStore", "SAMPLES_SCHEMA", "SCORES_SCHEMA",
            "SchemaError", "StoreError", "build_table", "counts_from_samples", "load_counts"]

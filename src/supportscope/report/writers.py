@@ -1,4 +1,5 @@
-"""Atomic writers for analysis outputs: temp file in the target folder, then os.replace.
+"""Writers of analysis outputs (JSON, Parquet + CSV, text), each through the one atomic writer
+(:func:`supportscope.atomic.atomic_write`).
 
 A failed or interrupted run never leaves a half-written file and never clobbers the results of
 an earlier run with partial ones: each file is either the old one or the complete new one.
@@ -8,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,29 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic(path: Path, write) -> None:
-    """Run write(tmp) on a temp file beside `path`, fsync it, give it the usual file mode
-    (0666 less the umask; mkstemp makes 0600), then os.replace it onto `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from supportscope.atomic import atomic_write
 
 
 def _jsonable(x):
@@ -58,10 +35,7 @@ def _jsonable(x):
 
 def write_text_atomic(path: Path, text: str) -> None:
     """UTF-8 text with "\\n" line ends, written atomically."""
-    def w(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-    _atomic(Path(path), w)
+    atomic_write(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -73,6 +47,8 @@ def write_table(path_stem: Path, table: pa.Table) -> list[Path]:
     """Write `table` as STEM.parquet and STEM.csv; returns both paths."""
     stem = Path(path_stem)
     pq_path, csv_path = stem.with_suffix(".parquet"), stem.with_suffix(".csv")
-    _atomic(pq_path, lambda tmp: pq.write_table(table, tmp))
-    _atomic(csv_path, lambda tmp: pacsv.write_csv(table, tmp))
+    for path, write in ((pq_path, pq.write_table), (csv_path, pacsv.write_csv)):
+        sink = pa.BufferOutputStream()
+        write(table, sink)
+        atomic_write(path, sink.getvalue().to_pybytes())
     return [pq_path, csv_path]

@@ -45,6 +45,8 @@ the same bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+from supportscope.errors import ConfigError
+
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -54,7 +56,8 @@ import pyarrow.parquet as pq
 
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import DecodingConfig, Policy
-from supportscope.records import RunStore, StoreError, build_table
+from supportscope.errors import StoreError
+from supportscope.store import RunStore, build_table
 from supportscope.scale.jobs import SampleWork, UnitExecutor, generator_config, register_generator, run_sample_works
 from supportscope.tasks import Task
 
@@ -89,8 +92,6 @@ class AdaptiveConfig:
                                                          "(2 m), m = number of followed-up problems."})
 
     def validate(self) -> None:
-        from supportscope.analysis.config import ConfigError
-
         if self.budget < self.basin_budget:
             raise ConfigError(f"--budget {self.budget} is smaller than --basin-budget {self.basin_budget}. "
                               "Fix: raise --budget")
@@ -224,7 +225,7 @@ def check_followup(store: RunStore, name: str, policy: Policy, decoding: Decodin
     """Refuse (StoreError, naming the differing keys) a follow-up of ``name`` whose policy (minus
     name), decoding, task (spec, size, digest of ``task.problems()``) or tokenizer (when
     ``fingerprint`` is given) differ from the run's entry of ``name``; returns that entry."""
-    from supportscope.records.manifest import config_diff
+    from supportscope.store.manifest import config_diff
 
     entry = store.entry(name)
     where = store.path / "manifest.json"
@@ -257,7 +258,7 @@ def followup_spec(store: RunStore, name: str, problems: list, cfg: AdaptiveConfi
     uniform stage 1, fewer than its n (stage 1 unfinished: a resumed stage 1 would reuse the
     follow-up's sample_idx).
     """
-    from supportscope.records.run_counts import is_followup_key
+    from supportscope.store.counts import is_followup_key
 
     entry = store.entry(name)
     last: dict[str, int] = {}

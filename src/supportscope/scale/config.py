@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from supportscope.errors import ConfigError
+
 from dataclasses import asdict, dataclass, field
 
 
@@ -29,8 +31,6 @@ class SampleJobConfig:
                   "'created-candidate' / 'lost-candidate', whose `candidate` column is 'created' / 'lost'."})
 
     def validate(self) -> None:
-        from supportscope.analysis.config import ConfigError
-
         if not self.tasks:
             raise ConfigError("--tasks is required. Fix: e.g. --tasks rg:chain_sum or --tasks problems.jsonl")
         for name in ("limit", "n", "batch_size", "problems_per_shard"):

@@ -29,8 +29,9 @@ import pyarrow.parquet as pq
 
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import DecodingConfig, Policy
-from supportscope.records import InputError, RunStore, build_table
-from supportscope.records.store import fs_name
+from supportscope.errors import InputError
+from supportscope.store import RunStore, build_table
+from supportscope.store.shard_files import fs_name
 from supportscope.tasks import SUCCESS, Task
 from supportscope.tasks.base import problems_digest
 

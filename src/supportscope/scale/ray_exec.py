@@ -20,6 +20,8 @@ Ray is imported only here, only when ``--ray`` is asked for; ``pip install 'supp
 
 from __future__ import annotations
 
+from supportscope.errors import ConfigError, WorkerLostError
+
 import logging
 import os
 from collections import deque
@@ -53,8 +55,6 @@ class RayConfig:
                                                                     "on GPU, else 2."})
 
     def validate(self) -> None:
-        from supportscope.analysis.config import ConfigError
-
         if not self.ray and (self.ray_address is not None or self.ray_workers is not None):
             given = "--ray-address" if self.ray_address is not None else "--ray-workers"
             raise ConfigError(f"{given} is set but --ray is not. Fix: add --ray (or drop {given})")
@@ -65,16 +65,12 @@ class RayConfig:
         return asdict(self)
 
 
-class WorkerLostError(RuntimeError):
-    """Ray workers kept dying (the same unit, or too many in all). Shards written so far are kept."""
 
 
 def _import_ray():
     try:
         import ray
     except ImportError:
-        from supportscope.analysis.config import ConfigError
-
         raise ConfigError("--ray needs the ray package, which is not installed. "
                           "Fix: pip install 'supportscope[ray]' (or pip install ray)") from None
     return ray
@@ -94,8 +90,6 @@ def ray_session(cfg: RayConfig, num_cpus: int | None = None):
     try:
         ray.init(address=cfg.ray_address or "local", **kw)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        from supportscope.analysis.config import ConfigError
-
         raise ConfigError(f"--ray-address {cfg.ray_address}: cannot join the Ray cluster ({' '.join(str(e).split())}). "
                           "Fix: start one with `ray start --head` (then --ray-address auto), or leave "
                           "--ray-address out for a local cluster") from None
@@ -185,8 +179,6 @@ class RayExecutor:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> "RayExecutor":
-        from supportscope.analysis.config import ConfigError
-
         self._session = ray_session(self.cfg)
         ray = self._ray = self._session.__enter__()
         try:

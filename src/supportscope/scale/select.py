@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from supportscope.records import InputError
+from supportscope.errors import InputError
 from supportscope.tasks import Task
 from supportscope.tasks.base import Problem
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..records.errors import InputError
+from ..errors import TaskSpecError
 
 __all__ = ["Problem", "Task", "TaskSpecError", "SUCCESS", "problems_digest", "json_safe", "clip01"]
 
@@ -54,15 +54,6 @@ class Task(Protocol):
         ...
 
 
-class TaskSpecError(InputError, ValueError):
-    """A task spec (``rg:NAME?...``, ``PATH.jsonl``, ...) that cannot be made into a task.
-
-    It is an :class:`InputError` (one-line ``str``: ``"spec: message. Fix: fix"``) and a
-    :class:`ValueError`.
-    """
-
-    def __init__(self, spec: str, message: str, fix: str) -> None:
-        super().__init__(spec, message, fix)
 
 
 def clip01(reward: Any) -> float:

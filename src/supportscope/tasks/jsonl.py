@@ -4,7 +4,7 @@ Each non-blank line is one object ``{"id": ..., "prompt": ..., "answer": ...}``;
 a string or a whole number (it becomes a string), ``answer`` a string or a number; any other
 keys go into :attr:`Problem.meta`. Problems are kept in file order; ``limit`` keeps the first N
 (the whole file is still checked). Every problem found in the file is an
-:class:`~supportscope.records.errors.InputError` naming the line.
+:class:`~supportscope.errors.InputError` naming the line.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from ..records.errors import InputError
+from ..errors import InputError
 from ..versions import library_versions
 from .base import Problem, problems_digest
 from .mathcheck import MathChecker

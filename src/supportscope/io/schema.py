@@ -1,4 +1,4 @@
-"""The Arrow schema of the counts table that :func:`~supportscope.records.load_counts` returns."""
+"""The Arrow schema of the counts table that :func:`~supportscope.io.load_counts` returns."""
 
 from __future__ import annotations
 

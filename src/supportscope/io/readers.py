@@ -9,7 +9,7 @@ Each file is either counts (``problem_id, model, n, correct``) or per-sample row
 Per-sample rows are aggregated to counts, across files too: the samples of one problem and model
 may be split over several per-sample files (shards, e.g. one file per seed), as long as each
 ``sample_idx`` occurs once. The first problem found raises
-:class:`~supportscope.records.errors.InputError`.
+:class:`~supportscope.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -23,21 +23,17 @@ import pyarrow as pa
 
 from .aggregate import GroupTally
 from .columns import Layout, detect_layout
-from .errors import InputError
-from .formats import check_path
+from ..errors import InputError
+from .formats import check_path, source_class
 from .keys import SeenKeys, Vocab, pack_place, unpack_place
 from .schema import COUNTS_SCHEMA
 from .source import Source
-from .source_csv import CsvSource
-from .source_jsonl import JsonlSource
-from .source_parquet import ParquetSource
 from .validate import Issues, check_counts, check_samples
 
 __all__ = ["load_counts"]
 
 PathLike = str | os.PathLike[str]
 
-_OPENERS: dict[str, type[Source]] = {"csv": CsvSource, "jsonl": JsonlSource, "parquet": ParquetSource}
 _LOW32 = np.int64(0xFFFFFFFF)
 _FIX_DUP_PAIR = (
     "keep one counts row per problem and model (add up n and correct if they are parts of one run), "
@@ -103,7 +99,7 @@ class _Loader:
         if real in self.real_paths:
             raise InputError(path, f"this file was already given (as {self.real_paths[real]})", "pass each file once")
         self.real_paths[real] = os.fspath(path)
-        source = _OPENERS[fmt](path)
+        source = source_class(fmt)(path)
         self.sources.append(source)
         layout = detect_layout(source, self.default_model)
         try:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .errors import InputError
+from ..errors import InputError
 from .source import ID_COLUMNS, Source
 from .textscan import Utf8Check, jsonl_record_lines, line_chunks
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from supportscope.records import InputError
+from supportscope.errors import InputError
 from supportscope.stats import PairedBootstrap, percentile_interval
 
 

@@ -14,6 +14,8 @@ decoding support), NaN is not.
 
 from __future__ import annotations
 
+from ..errors import SchemaError
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -106,8 +108,6 @@ _NON_EMPTY = {"problem_id", "model", "generator", "scorer"}
 _NON_NEGATIVE = {"sample_idx", "n_tokens", "n_singular_tokens"}
 
 
-class SchemaError(ValueError):
-    """A row or table does not fit its kind's schema; ``str`` is one line naming field and row."""
 
 
 def schema_of(kind: str) -> pa.Schema:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["CHUNK_BYTES", "line_chunks", "Utf8Check", "CsvRecordScan", "jsonl_record_lines"]
 

@@ -1,6 +1,6 @@
-"""supportscope.records: reading counts and per-sample files (happy paths, lines, streaming).
+"""supportscope.io: reading counts and per-sample files (happy paths, lines, streaming).
 
-Bad inputs are in test_records_errors.py.
+Bad inputs are in test_io_errors.py.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-import supportscope.records.source_csv as source_csv
-import supportscope.records.source_parquet as source_parquet
-import supportscope.records.textscan as textscan
-from supportscope.records import COUNTS_SCHEMA, InputError, load_counts
+import supportscope.io.source_csv as source_csv
+import supportscope.io.source_parquet as source_parquet
+import supportscope.io.textscan as textscan
+from supportscope.io import COUNTS_SCHEMA, load_counts
+from supportscope.errors import InputError
 
-from records_files import FORMATS, write  # noqa: E402
+from io_files import FORMATS, write  # noqa: E402
 
 
 def counts_rows() -> list[dict]:

@@ -37,11 +37,11 @@ from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.cli.analyze import _sha256, analyse_and_write
-from supportscope.cli.progress import progress_bar
+from supportscope.pipeline.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
 from supportscope.organism.truth import agreement, consistent, exact_labels, exact_regime, support_change
-from supportscope.records import RunStore, counts_from_samples
+from supportscope.store import RunStore, counts_from_samples
 from supportscope.report.writers import write_json, write_table
 from supportscope.versions import library_versions
 

@@ -14,7 +14,7 @@ class GroupTally:
 
     Groups are identified by an int64 ``pair`` key; each gets a dense index ``g`` in order of
     discovery. ``n[g]`` counts samples, ``correct[g]`` successes and ``first_place[g]`` is the
-    place (:func:`~supportscope.records.keys.pack_place`: file index, data row) where the group
+    place (:func:`~supportscope.io.keys.pack_place`: file index, data row) where the group
     first appeared. Sample keys ``(g, sample_idx)`` are remembered in a :class:`SeenKeys` to
     catch repeated samples, within a file and across the sample files (shards) of one group.
     """

@@ -8,16 +8,14 @@ samples (default: the numbers of a run without follow-ups), the follow-up's alon
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import COUNTS_SCHEMA
+from ..io.schema import COUNTS_SCHEMA
+from .run import PathLike, RunStore
 
-if TYPE_CHECKING:
-    from .store import PathLike, RunStore
 
 
 #: Keys of follow-up shards (``f<NN>-...``); every other samples shard is a main-stage shard.
@@ -33,7 +31,7 @@ def is_followup_key(key: str) -> bool:
 
 
 def counts_from_samples(store: RunStore | PathLike, verify: bool = False, stage: str = "main") -> pa.Table:
-    """The run's samples as a counts table, like :func:`~supportscope.records.load_counts`.
+    """The run's samples as a counts table, like :func:`~supportscope.io.load_counts`.
 
     ``stage``: ``"main"`` (default) counts every samples shard except the follow-up shards (keys
     matching :data:`FOLLOWUP_KEY`), ``"followup"`` only those (the confirmation stage, judged on
@@ -42,25 +40,21 @@ def counts_from_samples(store: RunStore | PathLike, verify: bool = False, stage:
     One row per (problem_id, model) with ``n`` samples and ``correct`` successes, in order of
     each group's first sample (shards sorted by model and key, then row order); ``source`` is
     that sample's shard file (under the run path as given) and ``line`` its 0-based row in the
-    shard. Schema :data:`~supportscope.records.COUNTS_SCHEMA`; empty when there are no samples.
+    shard. Schema :data:`~supportscope.io.COUNTS_SCHEMA`; empty when there are no samples.
 
     Raises:
         StoreError: a missing/corrupt shard, or a sample (problem_id, model, sample_idx) in two
             shards.
     """
-    from .store import RunStore  # not at the top: store.py imports this module
-
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
     if not isinstance(store, RunStore):
         store = RunStore(store)
-    recs = [r for r in store.shards("samples")
-            if stage == "all" or is_followup_key(r["key"]) == (stage == "followup")]
-    if not recs:
+    parts = store.read_shards("samples", verify=verify, columns=["problem_id", "model", "sample_idx", "correct"],
+                              select=lambda r: stage == "all" or is_followup_key(r["key"]) == (stage == "followup"))
+    if not parts:
         return COUNTS_SCHEMA.empty_table()
-    cols = ["problem_id", "model", "sample_idx", "correct"]
-    tables = [store._read_shard(r, verify, columns=cols) for r in recs]
-    store._check_unique("samples", recs, tables)
+    recs, tables = [r for r, _ in parts], [t for _, t in parts]
     shard_of = np.concatenate([np.full(t.num_rows, i, dtype=np.int64) for i, t in enumerate(tables)])
     line_of = np.concatenate([np.arange(t.num_rows, dtype=np.int64) for t in tables])
     allrows = pa.concat_tables(tables)

@@ -1,4 +1,4 @@
-"""supportscope.records: every bad input raises InputError with the file, the place and a fix."""
+"""supportscope.io: every bad input raises InputError with the file, the place and a fix."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-import supportscope.records.formats as formats
-import supportscope.records.source_csv as source_csv
-import supportscope.records.source_parquet as source_parquet
-import supportscope.records.textscan as textscan
-from supportscope.records import InputError, load_counts
+import supportscope.io.formats as formats
+import supportscope.io.source_csv as source_csv
+import supportscope.io.source_parquet as source_parquet
+import supportscope.io.textscan as textscan
+from supportscope.io import load_counts
+from supportscope.errors import InputError
 
-from records_files import FORMATS, write  # noqa: E402
+from io_files import FORMATS, write  # noqa: E402
 
 
 def place(path: Path, row: int) -> str:

@@ -30,86 +30,32 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-import re
-import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..atomic import atomic_write, ensure_dir, fsync_dir
+from ..errors import SchemaError, StoreError
 from ..versions import library_versions
 from .lock import FileLock, LockHeld
-from .manifest import FORMAT, MANIFEST, ManifestMixin, _json_config, config_diff, _manifest_json, _now
-from .run_counts import counts_from_samples
-from .run_schema import SchemaError, conform
-from .shard_files import PARQUET_OPTIONS, fs_name, parquet_bytes
-from .store_error import StoreError
-from .store_read import ReadMixin
+from .manifest import (FORMAT, MANIFEST, config_diff, entry_config, index_shards, manifest_json, manifest_stamp, now,
+                       read_manifest, without_followup)
+from .schema import KINDS, ROW_KEYS, conform, schema_of
+from .shard_files import TEMP_FILE, check_unique, parquet_bytes, read_shard, remove_temp_files, shard_rel
 
-__all__ = ["RunStore", "StoreError", "counts_from_samples", "fs_name", "parquet_bytes", "FORMAT", "PARQUET_OPTIONS"]
+__all__ = ["RunStore", "PathLike"]
 
 PathLike = str | os.PathLike[str]
 
 LOCK = ".lock"
 
-_TMP = re.compile(r"^\..+\.tmp$")
 _FIX_OUT = "write to a new --out folder, or give the model a different --name"
 
 
-def _without_followup(entry: Any) -> Any:
-    """An entry without its ``"followup"`` (added by :meth:`RunStore.add_followup`), for comparing configs."""
-    return {k: v for k, v in entry.items() if k != "followup"} if isinstance(entry, dict) else entry
-
-
-# Durable file IO. It stays in this module: the crash tests replace this module's `os` and
-# `_atomic_write` (tests/test_store.py, tests/test_store_kill.py).
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - file systems that cannot fsync a directory
-        pass
-    finally:
-        os.close(fd)
-
-
-def _ensure_dir(path: Path) -> None:
-    """Create ``path`` and missing parents, making each new directory entry durable."""
-    missing = []
-    p = path
-    while not p.is_dir():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir()
-        except FileExistsError:
-            if not d.is_dir():
-                raise
-        _fsync_dir(d.parent)
-
-
-def _atomic_write(final: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file next to ``final``, fsync, rename over ``final``, fsync dir."""
-    tmp = final.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, final)
-    _fsync_dir(final.parent)
-
-
-class RunStore(ManifestMixin, ReadMixin):
+class RunStore:
     """A run directory of Parquet shards and their manifest (see the module docstring).
 
     ``RunStore(path)`` opens an existing run (no lock is taken until the first write);
@@ -180,17 +126,6 @@ class RunStore(ManifestMixin, ReadMixin):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _json_mapping(self, value: Any, what: str, settings: str) -> dict[str, Any]:
-        """``value`` as the JSON data a manifest entry holds, or a StoreError naming ``what``."""
-        if not isinstance(value, Mapping):
-            raise StoreError(self._manifest_path, f"{what} is a {type(value).__name__}, not a dict",
-                             f"pass {settings} as a dict")
-        try:
-            return _json_config(dict(value))
-        except (TypeError, ValueError) as e:
-            raise StoreError(self._manifest_path, f"{what} is not JSON data ({e})",
-                             "pass dicts, lists, strings, finite numbers, booleans and None only") from None
-
     def register(self, model: str, config: Mapping[str, Any]) -> None:
         """Record ``model``'s config (role, policy, decoding, task, ...) in the manifest.
 
@@ -200,16 +135,16 @@ class RunStore(ManifestMixin, ReadMixin):
         if not isinstance(model, str) or not model.strip():
             raise StoreError(self._manifest_path, f"model name {model!r} is empty or not a string",
                              "give the model a non-empty name")
-        new = self._json_mapping(config, f"config of model {model!r}", "the model's settings")
+        new = entry_config(self._manifest_path, config, f"config of model {model!r}", "the model's settings")
         self._begin_write()
         old = self._manifest["entries"].get(model)
         if old is None:
             self._publish({**self._manifest, "entries": {**self._manifest["entries"], model: new}})
-        elif _without_followup(old) != _without_followup(new):  # a follow-up added later is no change
+        elif without_followup(old) != without_followup(new):  # a follow-up added later is no change
             raise StoreError(
                 self._manifest_path,
                 f"model {model!r} is already in this run with another config "
-                f"({config_diff(_without_followup(old), _without_followup(new))})",
+                f"({config_diff(without_followup(old), without_followup(new))})",
                 f"resume with the run's settings, or {_FIX_OUT}",
             )
 
@@ -220,7 +155,7 @@ class RunStore(ManifestMixin, ReadMixin):
         raises :class:`StoreError` (one follow-up per model and run). :meth:`register` ignores the
         key, so the model's own config can still be re-registered (resumed) afterwards.
         """
-        new = self._json_mapping(spec, f"follow-up of model {model!r}", "the follow-up settings")
+        new = entry_config(self._manifest_path, spec, f"follow-up of model {model!r}", "the follow-up settings")
         self._begin_write()
         entry = self._manifest["entries"].get(model)
         if entry is None:
@@ -241,7 +176,7 @@ class RunStore(ManifestMixin, ReadMixin):
         """Write one shard atomically and add it to the manifest; return its shard record.
 
         ``table`` is checked and conformed to ``kind``'s schema (see
-        :func:`~supportscope.records.run_schema.conform`); for samples, every row's ``model``
+        :func:`~supportscope.store.schema.conform`); for samples, every row's ``model``
         must be ``model``. ``model`` must be registered. A key that is already done raises
         :class:`StoreError` (no duplicates); a file left under the key's name by a writer that
         was killed before it updated the manifest is overwritten.
@@ -265,7 +200,7 @@ class RunStore(ManifestMixin, ReadMixin):
             table = conform(kind, table)
         except SchemaError as e:
             raise StoreError(where, f"table does not fit the {kind} schema: {e}",
-                             f"build it with supportscope.records.run_schema.build_table({kind!r}, rows)") from None
+                             f"build it with supportscope.store.schema.build_table({kind!r}, rows)") from None
         if kind == "samples" and len(table):
             bad = pc.invert(pc.equal(table.column("model"), model))
             if pc.any(bad).as_py():
@@ -273,10 +208,9 @@ class RunStore(ManifestMixin, ReadMixin):
                 raise StoreError(where, f"samples row {row} has model {table.column('model')[row].as_py()!r}, "
                                  f"not the shard's model {model!r}", "write each model's samples to its own shards")
         data = parquet_bytes(table)
-        _ensure_dir(where.parent)
-        _atomic_write(where, data)
+        atomic_write(where, data)
         record = {"kind": kind, "model": model, "key": key, "file": rel, "rows": table.num_rows,
-                  "sha256": hashlib.sha256(data).hexdigest(), "written": _now()}
+                  "sha256": hashlib.sha256(data).hexdigest(), "written": now()}
         # shard records are never changed in place, so a shallow copy is enough
         manifest = {**self._manifest, "shards": [*self._manifest["shards"], record]}
         self._publish(manifest)
@@ -295,7 +229,7 @@ class RunStore(ManifestMixin, ReadMixin):
         self._publish(manifest)
         path = self._path / rec["file"]
         path.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def close(self) -> None:
         """Release the writer lock (if held). The store can still be read."""
@@ -310,17 +244,106 @@ class RunStore(ManifestMixin, ReadMixin):
     def __repr__(self) -> str:
         return f"RunStore({str(self._path)!r}, shards={len(self._index)}, writing={self.writing})"
 
+    # -- queries ---------------------------------------------------------------------------
+
+    def entry(self, model: str) -> dict[str, Any]:
+        """The config registered for ``model`` (a copy)."""
+        self._sync()
+        entries = self._manifest["entries"]
+        if model not in entries:
+            known = ", ".join(repr(m) for m in entries) or "none"
+            raise StoreError(self._manifest_path, f"no model {model!r} in this run (models: {known})",
+                             "use one of the run's model names")
+        return copy.deepcopy(entries[model])
+
+    def shard_path(self, kind: str, model: str, key: str) -> Path:
+        """Where the shard ``key`` of ``model`` is (or would be) stored."""
+        return self._path / shard_rel(kind, model, key)
+
+    def done(self, kind: str, model: str) -> set[str]:
+        """The keys of ``model``'s completed ``kind`` shards."""
+        self._check_kind(kind)
+        self._sync()
+        return {k for (kd, m, k) in self._index if kd == kind and m == model}
+
+    def shards(self, kind: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+        """The manifest's shard records (copies), optionally of one kind/model, sorted by
+        (kind, model, key)."""
+        if kind is not None:
+            self._check_kind(kind)
+        self._sync()
+        recs = [r for r in self._index.values() if (kind is None or r["kind"] == kind)
+                and (model is None or r["model"] == model)]
+        return [dict(r) for r in sorted(recs, key=lambda r: (r["kind"], r["model"], r["key"]))]
+
+    def models(self, kind: str) -> list[str]:
+        """The models with at least one ``kind`` shard, sorted."""
+        self._check_kind(kind)
+        self._sync()
+        return sorted({m for (kd, m, _) in self._index if kd == kind})
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, kind: str, model: str | None = None, verify: bool = False) -> pa.Table:
+        """All ``kind`` shards (of ``model``, or of every model) as one table.
+
+        Shards are concatenated sorted by (model, key) — not in the order they were written —
+        so the result does not depend on the order work finished. Each shard's row count is
+        checked against the manifest, and with ``verify`` its SHA-256 too. A row key (e.g.
+        problem_id, model, sample_idx) found in two shards is an error.
+
+        Raises:
+            StoreError: a missing, unreadable, changed or duplicated shard, naming the file.
+        """
+        parts = self.read_shards(kind, model, verify)
+        if not parts:
+            return schema_of(kind).empty_table()
+        return pa.concat_tables([t for _, t in parts])
+
+    def read_shards(self, kind: str, model: str | None = None, verify: bool = False,
+                    columns: list[str] | None = None,
+                    select: Callable[[dict[str, Any]], bool] | None = None) -> list[tuple[dict[str, Any], pa.Table]]:
+        """The ``kind`` shards (of ``model``, or of every model; those whose record passes
+        ``select``) as (shard record, table) pairs, sorted by (model, key), checked as in
+        :meth:`read`. ``columns``: read only these (the kind's row-key columns are always read,
+        for the duplicate check, and dropped again when not asked for)."""
+        recs = [r for r in self.shards(kind, model) if select is None or select(r)]
+        keys = list(ROW_KEYS[kind])
+        cols = None if columns is None else list(dict.fromkeys([*columns, *keys]))
+        tables = [read_shard(self._path, r, verify, cols) for r in recs]
+        check_unique(self._path, kind, recs, tables)
+        if columns is not None and cols != list(columns):
+            tables = [t.select(list(columns)) for t in tables]
+        return list(zip(recs, tables))
+
+    # -- manifest --------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Re-read the manifest when another process changed it (readers only)."""
+        if not self._lock.held and manifest_stamp(self._manifest_path) != self._stamp:
+            self._load()
+
+    def _load(self) -> None:
+        stamp = manifest_stamp(self._manifest_path)
+        manifest = read_manifest(self._path)
+        self._adopt(manifest, self._manifest_path)
+        self._stamp = stamp
+
+    def _adopt(self, manifest: dict[str, Any], path: Path | None = None) -> None:
+        self._index, self._files = index_shards(manifest, path)
+        self._manifest = manifest
+
     # -- internals -------------------------------------------------------------------------
 
     def _create(self) -> None:
         if self._path.exists() and not self._path.is_dir():
             raise StoreError(self._path, "exists and is not a folder", "choose a new --out folder")
         if self._path.is_dir():
-            other = [p.name for p in self._path.iterdir() if p.name != LOCK and not _TMP.match(p.name)]
+            other = [p.name for p in self._path.iterdir() if p.name != LOCK and not TEMP_FILE.match(p.name)]
             if other:
                 raise StoreError(self._path, f"folder is not empty and is not a supportscope run (no {MANIFEST}; "
                                  f"it has {other[0]!r})", "choose a new or empty --out folder")
-        _ensure_dir(self._path)
+        ensure_dir(self._path)
         self._begin_write(creating=True)
 
     def _begin_write(self, creating: bool = False) -> None:
@@ -338,12 +361,12 @@ class RunStore(ManifestMixin, ReadMixin):
                        "or write to another --out folder")
             raise StoreError(self._path, f"the run is being written by {who}", fix) from None
         try:
-            self._clean_temp_files()
+            remove_temp_files(self._path, keep=LOCK)
             if self._manifest_path.is_file():
                 self._load()
                 self._note_versions()
             elif creating:
-                self._publish({"format": FORMAT, "created": _now(), "entries": {}, "shards": [],
+                self._publish({"format": FORMAT, "created": now(), "entries": {}, "shards": [],
                                "versions": self._versions})
             else:
                 raise StoreError(self._manifest_path, "manifest disappeared", "restore it or start a new run")
@@ -355,17 +378,21 @@ class RunStore(ManifestMixin, ReadMixin):
         resumed = self._manifest.get("resumed", [])
         last = resumed[-1]["versions"] if resumed else self._manifest.get("versions")
         if last != self._versions:
-            self._publish({**self._manifest, "resumed": [*resumed, {"at": _now(), "versions": self._versions}]})
-
-    def _clean_temp_files(self) -> None:
-        """Delete temp files left by killed writers (only while holding the lock)."""
-        for dirpath, _, filenames in os.walk(self._path):
-            for name in filenames:
-                if name != LOCK and _TMP.match(name):
-                    Path(dirpath, name).unlink(missing_ok=True)
+            self._publish({**self._manifest, "resumed": [*resumed, {"at": now(), "versions": self._versions}]})
 
     def _publish(self, manifest: dict[str, Any]) -> None:
         """Write ``manifest`` atomically; adopt it only once it is on disk."""
-        _atomic_write(self._manifest_path, _manifest_json(manifest).encode("utf-8"))
+        atomic_write(self._manifest_path, manifest_json(manifest).encode("utf-8"))
         self._adopt(manifest)
-        self._stamp = self._stat()
+        self._stamp = manifest_stamp(self._manifest_path)
+
+    def _rel(self, kind: str, model: str, key: str) -> str:
+        return shard_rel(kind, model, key)
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise StoreError(self._path, f"unknown shard kind {kind!r}", f"use one of {', '.join(KINDS)}")
+
+    def _check_name(self, what: str, name: str) -> None:
+        if not isinstance(name, str) or not name or "\x00" in name:
+            raise StoreError(self._path, f"shard {what} {name!r} is empty or not a string", f"give a non-empty {what}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import InputError
+from ..errors import InputError
 from .source import Source
 
 __all__ = ["Layout", "detect_layout", "KIND_NEEDS"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["Source", "ID_COLUMNS", "NUMBER_COLUMNS"]
 
@@ -25,9 +25,9 @@ NUMBER_COLUMNS = ("n", "correct", "sample_idx", "reward")
 
 
 class Source(ABC):
-    """One input file. Subclasses: ``CsvSource``, ``JsonlSource``, ``ParquetSource``."""
+    """One input file. Subclasses: ``CsvSource``, ``JsonlSource``, ``ParquetSource`` (registered in :mod:`.formats`)."""
 
-    #: format name, "csv" | "jsonl" | "parquet"
+    #: format name, as registered in :mod:`.formats`
     fmt: str = ""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from .errors import InputError
+from ..errors import InputError
 from .source import Source
 from .textscan import CsvRecordScan, Utf8Check, line_chunks
 

@@ -1,0 +1,84 @@
+"""The input-format registry: format name -> its :class:`~supportscope.io.source.Source` class
+and file extensions, and the checks made before a file is opened.
+
+Adding a format is one module (a ``Source`` subclass: columns, record batches, places for
+messages; see ``source_csv.py``) plus one line here::
+
+    register_format("feather", "supportscope.io.source_feather:FeatherSource", extensions=(".feather",))
+
+The source module is imported only when a file of its format is read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from ..registry import Registry
+
+__all__ = ["FORMATS", "accepted_extensions", "check_path", "input_formats", "register_format", "source_class"]
+
+#: format name -> Source subclass ("module:Class"), with meta ``extensions``
+FORMATS = Registry("input format")
+
+
+def register_format(name: str, source: str | type, extensions: tuple[str, ...], *, replace: bool = False) -> None:
+    """Read files ending in ``extensions`` (lower case, with the dot) with ``source``, a
+    :class:`~supportscope.io.source.Source` subclass or its ``"module:Class"``."""
+    taken = {e: f for f in FORMATS.names() for e in FORMATS.meta(f)["extensions"] if f != name}
+    clash = [e for e in extensions if e in taken]
+    if clash:
+        raise ValueError(f"extension {clash[0]} is already read as {taken[clash[0]]}")
+    if not extensions or any(not e.startswith(".") or e != e.lower() for e in extensions):
+        raise ValueError(f"extensions must be lower case and start with '.', got {extensions!r}")
+    FORMATS.register(name, source, replace=replace, extensions=tuple(extensions))
+
+
+register_format("csv", "supportscope.io.source_csv:CsvSource", (".csv",))
+register_format("jsonl", "supportscope.io.source_jsonl:JsonlSource", (".jsonl", ".ndjson"))
+register_format("parquet", "supportscope.io.source_parquet:ParquetSource", (".parquet", ".pq"))
+
+
+def input_formats() -> dict[str, tuple[str, ...]]:
+    """Format name -> its extensions, in registration order."""
+    return {f: FORMATS.meta(f)["extensions"] for f in FORMATS.names()}
+
+
+def source_class(fmt: str) -> type:
+    """The Source subclass that reads format ``fmt``."""
+    return FORMATS.get(fmt)
+
+
+def accepted_extensions() -> str:
+    """The accepted extensions as text, for messages: ``".csv, .jsonl, ..."``."""
+    return ", ".join(e for exts in input_formats().values() for e in exts)
+
+
+def check_path(path: str | os.PathLike[str]) -> str:
+    """Check that ``path`` is a readable, non-empty file with a known extension.
+
+    Returns the format name (``"csv"``, ``"jsonl"``, ``"parquet"`` or a registered one); raises
+    :class:`InputError` otherwise.
+    """
+    p = Path(path)
+    fmt = next((f for f, exts in input_formats().items() if p.suffix.lower() in exts), None)
+    if not p.exists():
+        raise InputError(path, "file not found", "check the path and the working directory")
+    if p.is_dir():
+        raise InputError(path, "is a directory, not a file", "pass the result files inside it, e.g. dir/*.csv")
+    if fmt is None:
+        raise InputError(
+            path,
+            f"unknown file extension {p.suffix or '(none)'!r}",
+            f"save the results as one of {accepted_extensions()} (the extension picks the reader)",
+        )
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+        size = p.stat().st_size
+    except OSError as e:
+        raise InputError(path, f"cannot be read ({e.strerror or e})", "check the file's permissions") from e
+    if size == 0:
+        raise InputError(path, "file is empty (0 bytes)", "write the results into it, with a header row for CSV")
+    return fmt
