@@ -170,7 +170,7 @@ def test_followup_samples_counts_and_manifest(stage1, backend, tmp_path):
 
 
 def test_plain_subset_run(stage1, tmp_path):
-    from supportscope.cli.sample_cmd import run_sample
+    from supportscope.pipeline.sample import run_sample
     from supportscope.scale.config import SampleJobConfig
 
     root, _ = stage1

@@ -15,7 +15,7 @@ from conftest import run_cli
 
 ray = pytest.importorskip("ray")
 
-from supportscope.cli.sample_cmd import build_backend  # noqa: E402
+from supportscope.models.registry import build_backend  # noqa: E402
 from supportscope.models.config import DecodingConfig, Policy  # noqa: E402
 from supportscope.store import RunStore  # noqa: E402
 from supportscope.scale.jobs import sample_job, score_job  # noqa: E402
@@ -174,7 +174,7 @@ def test_cli_sample_with_ray_then_analyze(setup, tmp_path):
 
 def test_ray_options_and_run_config(tmp_path):
     from supportscope.analysis.config import ConfigError
-    from supportscope.cli.run_cmd import load_run_config
+    from supportscope.pipeline.run_config import load_run_config
 
     with pytest.raises(ConfigError, match="--ray-workers is set but --ray is not"):
         RayConfig(ray_workers=2).validate()

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from supportscope.errors import InputError
+from supportscope.models.config import BATCH_SIZE
 from supportscope.stats import PairedBootstrap, percentile_interval
 
 
@@ -51,7 +52,7 @@ def read_demonstrations(path: Path) -> list[dict]:
     return rows
 
 
-def audit(backend, decoding, demos: list[dict], batch_size: int = 8, bootstrap: int = 2000, alpha: float = 0.05,
+def audit(backend, decoding, demos: list[dict], batch_size: int = BATCH_SIZE, bootstrap: int = 2000, alpha: float = 0.05,
           progress: Callable[[int], None] | None = None) -> tuple[pa.Table, dict]:
     tok = backend.tokenizer
     items = []

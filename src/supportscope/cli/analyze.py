@@ -1,81 +1,14 @@
-"""`supportscope analyze`: the full elicitation-vs-creation analysis of existing results."""
+"""`supportscope analyze`: arguments in, :func:`supportscope.pipeline.analyse.analyse` does the work."""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from supportscope.analysis import AnalyzeConfig, compare, model_counts
+from supportscope.analysis import AnalyzeConfig
 from supportscope.cli.options import with_config_options
-from supportscope.io import load_counts
-from supportscope.errors import InputError
-from supportscope.report.terminal import print_summary
-from supportscope.report.writers import write_json, write_table
-from supportscope.versions import library_versions
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _pick(table, name: str | None, path: Path, role: str):
-    """The model of a single-model file: --base/--tuned if given, else the file's only model."""
-    names = sorted(set(table["model"].to_pylist()))
-    if name is None:
-        if len(names) != 1:
-            raise InputError(str(path), f"the file holds {len(names)} models ({', '.join(names[:10])})",
-                             f"pass --{role} NAME to choose one")
-        name = names[0]
-    return model_counts(table, name, [str(path)])
-
-
-def _load_results(paths: list[Path], success_threshold: float):
-    """Counts from files and run directories (a folder with manifest.json), concatenated.
-
-    Returns (counts table, the run store when exactly one run directory was given)."""
-    import pyarrow as pa
-
-    from supportscope.store import RunStore, counts_from_samples
-
-    files = [p for p in paths if not (p.is_dir() and (p / "manifest.json").is_file())]
-    runs = [RunStore(p) for p in paths if p.is_dir() and (p / "manifest.json").is_file()]
-    for p in files:
-        if p.is_dir():
-            raise InputError(str(p), "a folder without manifest.json is not a run directory",
-                             "pass result files, or the --out folder of `supportscope sample`")
-    tables = [counts_from_samples(r) for r in runs]
-    if files:
-        tables.append(load_counts(files, success_threshold=success_threshold))
-    if len(tables) == 1:
-        return tables[0], (runs[0] if runs else None)
-    table = pa.concat_tables(tables)
-    _check_unique(table)
-    return table, (runs[0] if len(runs) == 1 else None)
-
-
-def _check_unique(table) -> None:
-    """The same (problem_id, model) from two inputs (e.g. a run and a file) is an error."""
-    import pyarrow.compute as pc
-
-    keys = pc.binary_join_element_wise(table["problem_id"], table["model"], "\x1f").to_pylist()
-    seen: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        if k in seen:
-            j = seen[k]
-            pid, model = k.split("\x1f", 1)
-            raise InputError(str(table["source"][i]), f"problem {pid!r} of model {model!r} is also in "
-                             f"{table['source'][j]} (line {table['line'][j]})",
-                             "pass each model's results once", line=int(table["line"][i].as_py()))
-        seen[k] = i
+from supportscope.pipeline.analyse import analyse
 
 
 @with_config_options(AnalyzeConfig, flags={"anytime": "--anytime/--no-anytime"})
@@ -94,66 +27,4 @@ def analyze(
     Writes per_problem.parquet/.csv, summary.json (config, versions, inputs) and report.html
     (one self-contained file with plots) to --out.
     """
-    config.validate()
-    err = Console(stderr=True)
-    with err.status("reading results"):
-        if base_file or tuned_file:
-            if not (base_file and tuned_file):
-                raise InputError(str(base_file or tuned_file), "--base-file and --tuned-file go together",
-                                 "pass both, or put both models in RESULTS and use --base/--tuned")
-            if results:
-                raise InputError(str(results[0]), "RESULTS cannot be combined with --base-file/--tuned-file",
-                                 "use either RESULTS with --base/--tuned, or --base-file/--tuned-file")
-            tb = load_counts([base_file], default_model=base or base_file.stem,
-                             success_threshold=config.success_threshold)
-            tt = load_counts([tuned_file], default_model=tuned or tuned_file.stem,
-                             success_threshold=config.success_threshold)
-            b, t = _pick(tb, base, base_file, "base"), _pick(tt, tuned, tuned_file, "tuned")
-            run = None
-            inputs = [base_file, tuned_file]
-        else:
-            if not results:
-                raise InputError("<command line>", "no results given",
-                                 "pass one or more files: supportscope analyze FILE --base NAME --tuned NAME")
-            if not (base and tuned):
-                table, _ = _load_results(results, config.success_threshold)
-                names = sorted(set(table["model"].to_pylist()))
-                raise InputError(str(results[0]), "--base and --tuned are required; the model column "
-                                 f"holds: {', '.join(names[:10])}", "pass --base NAME --tuned NAME")
-            table, run = _load_results(results, config.success_threshold)
-            srcs = [str(p) for p in results]
-            b, t = model_counts(table, base, srcs), model_counts(table, tuned, srcs)
-            inputs = [p for p in results if p.is_file()]
-    out = out or Path("results") / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{b.name}_vs_{t.name}")
-    analyse_and_write(b, t, config, out, inputs, run)
-
-
-def analyse_and_write(b, t, config: AnalyzeConfig, out: Path, inputs: list[Path], run=None,
-                      extra: dict | None = None, augment=None, quiet: bool = False) -> dict:
-    """compare(), then per_problem.parquet/.csv, summary.json and report.html in `out`, then the
-    terminal summary (unless `quiet`). Nothing is written when the analysis fails.
-
-    `augment(summary, per_problem) -> per_problem` may add to both before anything is written
-    (the demo adds the organism's exact ground truth)."""
-    err = Console(stderr=True)
-    with err.status(f"analysing {len(b.problem_id)} problems ({config.bootstrap} bootstrap replicates)"):
-        result = compare(b, t, config, run=run)
-    summary = result.summary
-    per_problem = result.per_problem if augment is None else augment(summary, result.per_problem)
-    summary["config"] = {**config.to_dict(), **(extra or {})}
-    summary["inputs"] = [{"path": str(p), "sha256": _sha256(p)} for p in inputs]
-    if run is not None:
-        summary["inputs"].append({"path": str(run.path), "run_manifest_sha256": _sha256(run.path / "manifest.json")})
-    summary["command"] = ["supportscope", *sys.argv[1:]]
-    summary["versions"] = library_versions(("torch", "transformers") if run is not None else ())
-    written = write_table(out / "per_problem", per_problem)
-    write_json(out / "summary.json", summary)
-    written.append(out / "summary.json")
-    with err.status("writing report.html"):
-        from supportscope.report.html import write_html  # matplotlib: only when writing
-
-        write_html(out / "report.html", summary, per_problem)
-    written.append(out / "report.html")
-    if not quiet:
-        print_summary(summary, outputs=[str(p) for p in written])
-    return summary
+    analyse(results, base=base, tuned=tuned, base_file=base_file, tuned_file=tuned_file, out=out, config=config)

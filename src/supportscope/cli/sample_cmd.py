@@ -1,4 +1,4 @@
-"""`supportscope sample` and `supportscope score`: fill a run directory, resumably."""
+"""`supportscope sample`, `score` and `audit-data`: arguments in, :mod:`supportscope.pipeline` does the work."""
 
 from __future__ import annotations
 
@@ -7,169 +7,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from supportscope.errors import ConfigError
 from supportscope.cli.options import with_config_options
-from supportscope.pipeline.progress import progress_bar
-from supportscope.models.config import DecodingConfig, Policy
-from supportscope.errors import InputError
-from supportscope.store import RunStore
+from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
+from supportscope.pipeline.sample import run_sample, run_score
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
 from supportscope.scale.ray_exec import RayConfig
-from supportscope.versions import library_versions
-
-MODEL_LIBS = ("torch", "transformers", "tokenizers", "safetensors", "gguf", "math-verify", "reasoning-gym")
-
-
-def open_store(out: Path) -> RunStore:
-    return RunStore.open(out, create=True, versions=library_versions(MODEL_LIBS))
-
-
-def build_backend(policy: Policy, batch_size: int):
-    """The policy's backend, HF or vLLM (no console output: Ray workers call this too, scale.ray_exec)."""
-    if policy.backend == "vllm":
-        from supportscope.models.vllm_backend import VLLMBackend
-
-        return VLLMBackend(policy)
-    from supportscope.models.hf import HFBackend
-
-    return HFBackend(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, 16)))
-
-
-def load_backend(policy: Policy, batch_size: int):
-    """The policy's backend; errors of a bad path or prompt become one-line CLI errors."""
-    policy.validate()
-    err = Console(stderr=True)
-    what = "starting vLLM on" if policy.backend == "vllm" else "loading"
-    with err.status(f"{what} {policy.model}"):
-        return build_backend(policy, batch_size)
-
-
-def ray_executor(ray: RayConfig, policy: Policy, batch_size: int, references: dict | None = None):
-    """A RayExecutor whose workers each build_backend(policy) (see scale.ray_exec)."""
-    from functools import partial
-
-    from supportscope.scale.ray_exec import RayExecutor
-
-    policy.validate()
-    for ref in (references or {}).values():
-        ref.validate()
-    return RayExecutor(ray, policy, partial(build_backend, batch_size=batch_size), references=references)
-
-
-def _on_workers(executor) -> str:
-    return f" on {executor.workers} Ray worker{'s' if executor.workers != 1 else ''}"
-
-
-def _adaptive(store, backend, policy, decoding, task, job, adaptive, executor=None, followup=None) -> int:
-    """Adaptive rounds with one progress bar per round; prints what was decided. With ``followup`` (a
-    list of problems) the rounds are a follow-up of ``policy.name`` on them (scale.adaptive)."""
-    from contextlib import ExitStack
-
-    from supportscope.scale.adaptive import adaptive_sample_job, followup_sample_job
-
-    err = Console(stderr=True)
-    what = f"{policy.name} follow-up" if followup is not None else policy.name
-    with ExitStack() as bars:
-        def on_round(r: int, n_open: int, samples: int):
-            bars.close()
-            return bars.enter_context(progress_bar(f"{what} round {r} ({n_open} open problems)", samples))
-
-        if followup is not None:
-            res = followup_sample_job(store, backend, policy.name, policy, decoding, task, followup, adaptive,
-                                      job.problems_per_shard, job.batch_size, on_round, executor=executor)
-        else:
-            res = adaptive_sample_job(store, backend, policy.name, policy, decoding, task, adaptive,
-                                      job.problems_per_shard, job.batch_size, on_round, executor=executor)
-    total = len(followup) if followup is not None else len(task.problems())
-    head = (f"follow-up of {policy.name!r} on {total} problems (confirmation level alpha/(2m) = {res['level']:.3g})"
-            if followup is not None else "adaptive")
-    err.print(f"{head}: {res['rounds']} rounds, {res['samples']} samples, regime at K={adaptive.budget} decided "
-              f"for {res['decided']} of {total} problems ({res['undecided']} undecided at --max-n "
-              f"{adaptive.max_n} or stopped as futile)", markup=False)
-    return res["written"]
-
-
-def _sample_mode(out: Path, policy: Policy, decoding: DecodingConfig, task, selected, adaptive: bool) -> str:
-    """What `sample` does: "full" (every problem; plain or adaptive), "subset" (plain run on the
-    --problems-from problems) or "followup" (adaptive follow-up of a model already in ``out``).
-    Refuses the combinations that make no sense, with one-line errors, before any model is loaded."""
-    if selected is None:
-        return "full"
-    store = RunStore(out) if (out / "manifest.json").is_file() else None
-    entries = store.manifest["entries"] if store is not None else {}
-    entry = entries.get(policy.name)
-    if adaptive:
-        if entry is None:
-            known = ", ".join(repr(m) for m, e in entries.items() if e.get("role") == "generator") or "none"
-            raise ConfigError(f"--adaptive --problems-from follows up a model already sampled in {out}, but "
-                              f"{policy.name!r} is not in it (models: {known}). Fix: give the --name of a model "
-                              "in the run, or leave out --adaptive for a plain run on these problems")
-        from supportscope.scale.adaptive import check_followup
-
-        check_followup(store, policy.name, policy, decoding, task)
-        return "followup"
-    if entry is not None:
-        from supportscope.tasks.base import problems_digest
-
-        same = entry.get("task", {})
-        if not (same.get("problems") == len(selected) and same.get("digest") == problems_digest(selected)):
-            raise ConfigError(f"{policy.name!r} is already sampled in {out}; sampling it again on the "
-                              "--problems-from problems would mix two designs under one name. Fix: add --adaptive "
-                              "to follow it up on these problems (fresh samples, a confirmation stage), or give "
-                              "it a new --name")
-    return "subset"
-
-
-def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path, adaptive=None,
-               ray: RayConfig | None = None) -> int:
-    """Sample into ``out`` here, or with ``ray.ray`` over a Ray cluster (the same run directory).
-    With ``job.problems_from``: only those problems (a plain run of a new model), or with adaptive
-    sampling a follow-up of a model already in ``out`` (scale.adaptive.followup_sample_job)."""
-    from contextlib import ExitStack
-
-    from supportscope.models.hf import PromptTooLongError
-    from supportscope.scale.jobs import sample_job
-    from supportscope.tasks import load_task
-
-    job.validate()
-    decoding.validate()
-    is_adaptive = adaptive is not None and adaptive.adaptive
-    if is_adaptive:
-        adaptive.validate()
-    if ray is not None:
-        ray.validate()
-    task = load_task(job.tasks, limit=job.limit, seed=job.task_seed)
-    selected = None
-    if job.problems_from:
-        from supportscope.scale.select import select_problems
-
-        selected = select_problems(task.problems(), job.problems_from, job.label)
-    mode = _sample_mode(Path(out), policy, decoding, task, selected, is_adaptive)
-    if mode == "subset":
-        from supportscope.scale.select import SubsetTask
-
-        task = SubsetTask(task, selected)
-    store = open_store(out)
-    total = len(task.problems()) * job.n
-    try:
-        with ExitStack() as stack:
-            backend = executor = None
-            if ray is not None and ray.ray:
-                executor = stack.enter_context(ray_executor(ray, policy, job.batch_size))
-            else:
-                backend = load_backend(policy, job.batch_size)
-            if is_adaptive:
-                return _adaptive(store, backend, policy, decoding, task, job, adaptive, executor,
-                                 followup=selected if mode == "followup" else None)
-            with progress_bar(f"sampling {policy.name}" + (_on_workers(executor) if executor else ""),
-                              total) as advance:
-                return sample_job(store, backend, policy.name, policy, decoding, task, job.n,
-                                  job.problems_per_shard, job.batch_size, advance, executor=executor)
-    except PromptTooLongError as e:
-        raise InputError(job.tasks, str(e), "lower --max-new-tokens or use shorter prompts") from None
-    finally:
-        store.close()
+from supportscope.store import RunStore
 
 
 @with_config_options(policy=Policy, decoding=DecodingConfig, job=SampleJobConfig, adapt=AdaptiveConfig,
@@ -188,56 +32,12 @@ def sample(out: Path = typer.Option(..., "--out", help="Run directory: created, 
                     f"(total in run: {sum(s['rows'] for s in RunStore(out).shards('samples', policy.name))})")
 
 
-def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: list[str] | None,
-              ray: RayConfig | None = None) -> int:
-    """Score under ``policy`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
-    from supportscope.scale.jobs import score_job
-
-    if ray is not None:
-        ray.validate()
-    if not (run / "manifest.json").is_file():
-        raise InputError(str(run), "not a run directory (no manifest.json)", "pass the --out folder of `supportscope sample`")
-    store = open_store(run)
-    try:
-        gens = [g for g in (generators or store.models("samples")) if g != policy.name]
-        if not gens:
-            raise ConfigError(f"{run} holds no samples of a model other than {policy.name!r}. Fix: sample another "
-                              "model into it first")
-        total = sum(s["rows"] for g in gens for s in store.shards("samples", g))
-        from supportscope.models.hf import PromptTooLongError
-
-        def ref_policy(gen: str) -> Policy:
-            return Policy(**{**store.entry(gen)["policy"], "name": gen})
-
-        try:
-            if ray is not None and ray.ray:
-                refs = {g: ref_policy(g) for g in gens} if kl else None
-                with ray_executor(ray, policy, batch_size, refs) as ex, \
-                        progress_bar(f"scoring under {policy.name}{_on_workers(ex)}", total) as advance:
-                    return score_job(store, None, policy.name, policy, gens, None, batch_size, advance, executor=ex)
-            backend = load_backend(policy, batch_size)
-            loaded: dict = {}
-
-            def reference(gen: str):
-                if gen not in loaded:
-                    loaded[gen] = load_backend(ref_policy(gen), batch_size)
-                return loaded[gen]
-
-            with progress_bar(f"scoring under {policy.name}", total) as advance:
-                return score_job(store, backend, policy.name, policy, gens, reference if kl else None,
-                                 batch_size, advance)
-        except PromptTooLongError as e:
-            raise InputError(str(run), str(e), "score with a model whose context fits the samples") from None
-    finally:
-        store.close()
-
-
 @with_config_options(policy=Policy, cluster=RayConfig, flags={"model": "--scorer"})
 def score(run: Path = typer.Argument(..., help="Run directory written by `supportscope sample`."),
           kl: bool = typer.Option(False, "--kl", help="Also compute the exact full-vocabulary KL along each "
                                   "sample (loads the generating model too)."),
           generator: list[str] = typer.Option(None, "--generator", help="Score only these generators' samples."),
-          batch_size: int = typer.Option(16, "--batch-size", help="Sequences scored together."),
+          batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", help="Sequences scored per call of the backend (the HF backend runs forward passes of at most 16)."),
           policy: Policy = None, cluster: RayConfig = None) -> None:
     """Score every other model's samples in RUN under --scorer (teacher forcing on the exact token ids;
     with --ray: on a Ray cluster)."""
@@ -249,22 +49,13 @@ def score(run: Path = typer.Argument(..., help="Run directory written by `suppor
 def audit_data(data: Path = typer.Argument(..., help="JSONL of {prompt, completion} demonstrations."),
                out: Path = typer.Option(None, "--out", help="Folder for audit.json and per_example.parquet "
                                         "(default: next to DATA)."),
-               batch_size: int = typer.Option(8, "--batch-size", help="Sequences scored together."),
+               batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", help="Sequences scored per call of the backend (the HF backend runs forward passes of at most 16)."),
                policy: Policy = None, decoding: DecodingConfig = None) -> None:
     """Before SFT: surprisal of a demonstration set under the base and its share of tokens outside the
     base's decoding support (DESIGN section 4)."""
-    from supportscope.report.writers import write_json, write_table
-    from supportscope.analysis.audit import audit, read_demonstrations
+    from supportscope.pipeline.audit import audit_data as run_audit
 
-    decoding.validate()
-    demos = read_demonstrations(data)
-    backend = load_backend(policy, batch_size)
-    with progress_bar(f"scoring under {policy.name}", len(demos), unit="examples") as advance:
-        table, summary = audit(backend, decoding, demos, batch_size, progress=advance)
-    out = out or data.with_name(data.stem + "_audit")
-    summary.update(model=policy.to_dict(), data=str(data), versions=library_versions(MODEL_LIBS))
-    write_table(out / "per_example", table)
-    write_json(out / "audit.json", summary)
+    summary, out = run_audit(data, policy, decoding, batch_size, out)
     Console().print(
         f"{summary['examples']} demonstrations, {summary['tokens']} tokens under {policy.name!r}: surprisal "
         f"{summary['surprisal_mean']:.3f} [{summary['surprisal_lo']:.3f}, {summary['surprisal_hi']:.3f}] nats/token; "

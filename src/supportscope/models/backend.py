@@ -11,7 +11,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol, Sequence, runtime_checkable
 
+from supportscope.errors import PromptTooLongError
 from supportscope.models.config import DecodingConfig
+
+#: The most sequences the HF backend scores in one forward pass (the [tokens, vocab] log-softmax of
+#: a longer batch is what runs out of memory); a larger --batch-size is scored in such pieces.
+SCORE_FORWARD_MAX = 16
 
 FinishReason = Literal["stop", "length", "stop_string"]
 FINISH_REASONS: tuple[str, ...] = ("stop", "length", "stop_string")
@@ -132,3 +137,13 @@ class Backend(Protocol):
         With `reference`, also token_kl = KL(pi_reference || pi_self) per position (raw distributions).
         """
         ...
+
+
+def check_prompt_fits(problem_id: str, n_prompt: int, max_new_tokens: int, max_context: int | None,
+                      name: str) -> None:
+    """Raise PromptTooLongError when prompt + max_new_tokens exceeds the model's context (any backend)."""
+    if max_context is not None and n_prompt + max_new_tokens > max_context:
+        raise PromptTooLongError(
+            f"problem {problem_id!r}: prompt of {n_prompt} tokens + max_new_tokens {max_new_tokens} "
+            f"exceeds the context of {max_context} tokens of '{name}'. Fix: shorten the prompt "
+            f"or lower --max-new-tokens")

@@ -12,12 +12,17 @@ and `metadata["help"]`), and `to_dict()` goes into run manifests.
 from __future__ import annotations
 
 from supportscope.errors import ModelConfigError
+from supportscope.models.registry import BACKENDS
 
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 DTYPES = ("float32", "bfloat16", "float16")
+
+#: The one default of ``--batch-size`` (sample, score, audit-data, run): sequences generated or
+#: scored per call of a backend.
+BATCH_SIZE = 64
 
 
 
@@ -93,9 +98,6 @@ class DecodingConfig:
         return out
 
 
-BACKENDS = ("hf", "vllm")
-
-
 @dataclass
 class Policy:
     model: str = field(
@@ -135,7 +137,8 @@ class Policy:
         if self.dtype not in DTYPES:
             raise ModelConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}. Fix: e.g. --dtype bfloat16")
         if self.backend not in BACKENDS:
-            raise ModelConfigError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}. Fix: --backend hf")
+            raise ModelConfigError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS.names())}. "
+                                   "Fix: --backend hf")
         dev = self.device
         ok = dev in ("cpu", "cuda", "auto", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
         if not ok:

@@ -22,15 +22,16 @@ per-token full-vocabulary KL(tuned || base) summed along the tuned sample.
 
 from __future__ import annotations
 
-from supportscope.errors import PromptTooLongError
 
 import inspect
 from typing import Any, Sequence
 
 import torch
 
-from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem
-from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.backend import (SCORE_FORWARD_MAX, Sample, SampleRequest, Score, ScoreItem,
+                                         check_prompt_fits)
+from supportscope.errors import PromptTooLongError
+from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.models.decoding import decoding_and_raw
 from supportscope.models.loading import (ModelLoadError, prompt_ids, stop_token_ids as stop_ids,
                                          check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
@@ -38,16 +39,6 @@ from supportscope.models.sampling import find_stop, inverse_cdf, sample_seed, un
 from supportscope.models.scoring import chunked_token_logprobs, count_singular
 
 
-
-
-def check_prompt_fits(problem_id: str, n_prompt: int, max_new_tokens: int, max_context: int | None,
-                      name: str) -> None:
-    """Raise PromptTooLongError when prompt + max_new_tokens exceeds the model's context (any backend)."""
-    if max_context is not None and n_prompt + max_new_tokens > max_context:
-        raise PromptTooLongError(
-            f"problem {problem_id!r}: prompt of {n_prompt} tokens + max_new_tokens {max_new_tokens} "
-            f"exceeds the context of {max_context} tokens of '{name}'. Fix: shorten the prompt "
-            f"or lower --max-new-tokens")
 
 
 class HFBackend:
@@ -60,11 +51,17 @@ class HFBackend:
     stop on a token (benchmarks).
     """
 
-    def __init__(self, policy: Policy, *, sample_batch_size: int = 64, score_batch_size: int = 8,
+    def __init__(self, policy: Policy, *, sample_batch_size: int = BATCH_SIZE, score_batch_size: int = SCORE_FORWARD_MAX,
                  score_chunk_size: int = 512, stop_token_ids: Sequence[int] | None = None) -> None:
         model, tokenizer, _ = load_model_and_tokenizer(policy)
         self._setup(policy, model, tokenizer, sample_batch_size, score_batch_size, score_chunk_size,
                     stop_token_ids)
+
+    @classmethod
+    def build(cls, policy: Policy, batch_size: int = BATCH_SIZE) -> "HFBackend":
+        """The backend for ``policy`` as the pipeline makes it (:func:`supportscope.models.registry.build_backend`):
+        ``batch_size`` rows generated together, scoring forwards of at most :data:`SCORE_FORWARD_MAX`."""
+        return cls(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, SCORE_FORWARD_MAX)))
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, policy: Policy | None = None, **kw: Any) -> "HFBackend":
@@ -74,7 +71,7 @@ class HFBackend:
             policy = Policy(model=str(getattr(model.config, "_name_or_path", "") or "in-memory"))
         obj = cls.__new__(cls)
         model.eval()
-        obj._setup(policy, model, tokenizer, kw.pop("sample_batch_size", 64), kw.pop("score_batch_size", 8),
+        obj._setup(policy, model, tokenizer, kw.pop("sample_batch_size", BATCH_SIZE), kw.pop("score_batch_size", SCORE_FORWARD_MAX),
                    kw.pop("score_chunk_size", 512), kw.pop("stop_token_ids", None))
         if kw:
             raise TypeError(f"unexpected arguments: {sorted(kw)}")

@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem
-from supportscope.models.config import DecodingConfig, ModelConfigError, Policy
-from supportscope.models.hf import PromptTooLongError, check_prompt_fits
+from supportscope.models.backend import Sample, SampleRequest, Score, ScoreItem, check_prompt_fits
+from supportscope.errors import ModelConfigError, PromptTooLongError
+from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.models.loading import (ModelLoadError, check_model_path, load_tokenizer, prompt_ids,
                                          stop_token_ids, tokenizer_fingerprint)
 from supportscope.models.sampling import sample_seed
@@ -49,6 +49,11 @@ def _generation_eos(policy: Policy) -> Any:
 
 class VLLMBackend:
     """Backend protocol over vLLM's offline engine (see the module docstring)."""
+
+    @classmethod
+    def build(cls, policy: Policy, batch_size: int = BATCH_SIZE) -> "VLLMBackend":
+        """The backend for ``policy`` as the pipeline makes it (vLLM schedules its own batches)."""
+        return cls(policy)
 
     def __init__(self, policy: Policy, *, gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
                  score_logprobs: int = SCORE_LOGPROBS, **engine_kw: Any) -> None:

@@ -36,7 +36,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
-from supportscope.cli.analyze import _sha256, analyse_and_write
+from supportscope.pipeline.analyse import analyse_and_write, sha256_file
 from supportscope.pipeline.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
@@ -73,7 +73,7 @@ def checkpoint_for(v: Variant, base_dir: Path, cache: Path, con: Console) -> tup
 
     cfg = v.config.to_dict()
     cfg.pop("threads", None)  # threads change speed, not weights
-    key = hashlib.sha256(json.dumps({"kind": v.kind, "config": cfg, "base": _sha256(base_dir / "model.safetensors")},
+    key = hashlib.sha256(json.dumps({"kind": v.kind, "config": cfg, "base": sha256_file(base_dir / "model.safetensors")},
                                     sort_keys=True).encode()).hexdigest()[:12]
     final = cache / f"{v.name}-{key}"
     if (final / "model.safetensors").is_file() and (final / "posttrain_config.json").is_file():

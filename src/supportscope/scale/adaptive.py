@@ -55,7 +55,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from supportscope.models.backend import Backend, SampleRequest
-from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.errors import StoreError
 from supportscope.store import RunStore, build_table
 from supportscope.scale.jobs import SampleWork, UnitExecutor, generator_config, register_generator, run_sample_works
@@ -186,7 +186,7 @@ def _rounds(store: RunStore, backend: Backend | None, executor: UnitExecutor | N
 
 def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy,
                         decoding: DecodingConfig, task: Task, cfg: AdaptiveConfig, problems_per_shard: int = 8,
-                        batch_size: int = 64,
+                        batch_size: int = BATCH_SIZE,
                         on_round: Callable[[int, int, int], Callable[[int], None] | None] | None = None,
                         executor: UnitExecutor | None = None) -> dict:
     """Sample ``task`` adaptively (see the module docstring). ``on_round(r, open_problems, samples)``
@@ -287,7 +287,7 @@ def followup_spec(store: RunStore, name: str, problems: list, cfg: AdaptiveConfi
 
 def followup_sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy,
                         decoding: DecodingConfig, task: Task, problems: list, cfg: AdaptiveConfig,
-                        problems_per_shard: int = 8, batch_size: int = 64,
+                        problems_per_shard: int = 8, batch_size: int = BATCH_SIZE,
                         on_round: Callable[[int, int, int], Callable[[int], None] | None] | None = None,
                         executor: UnitExecutor | None = None) -> dict:
     """Follow up ``problems`` (a subset of ``task.problems()``, in task order) of the model ``name``,

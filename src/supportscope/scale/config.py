@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from supportscope.errors import ConfigError
+from supportscope.models.config import BATCH_SIZE
 
 from dataclasses import asdict, dataclass, field
 
@@ -16,7 +17,7 @@ class SampleJobConfig:
     limit: int = field(default=50, metadata={"help": "Number of problems (first N of a file; size of a generator)."})
     task_seed: int = field(default=0, metadata={"help": "Seed of a generated problem set."})
     n: int = field(default=8, metadata={"help": "Samples per problem."})
-    batch_size: int = field(default=64, metadata={"help": "Sequences generated or scored together."})
+    batch_size: int = field(default=BATCH_SIZE, metadata={"help": "Sequences generated or scored per call of the backend."})
     problems_per_shard: int = field(
         default=8, metadata={"help": "Problems per atomically written shard (the unit of resumption)."})
     problems_from: str | None = field(

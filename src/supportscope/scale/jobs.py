@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import pyarrow.parquet as pq
 
 from supportscope.models.backend import Backend, SampleRequest
-from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.errors import InputError
 from supportscope.store import RunStore, build_table
 from supportscope.store.shard_files import fs_name
@@ -146,7 +146,7 @@ def run_sample_works(backend: Backend | None, executor: UnitExecutor | None, wor
 
 
 def sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy, decoding: DecodingConfig,
-               task: Task, n: int, problems_per_shard: int = 8, batch_size: int = 64,
+               task: Task, n: int, problems_per_shard: int = 8, batch_size: int = BATCH_SIZE,
                progress: Progress | None = None, executor: UnitExecutor | None = None) -> int:
     """Sample n completions of every problem of `task`; returns the number of samples written now.
 
@@ -210,7 +210,7 @@ class ScoreWork:
 
 
 def score_work_rows(backend: Backend, work: ScoreWork, scorer: str, reference: Backend | None = None,
-                    batch_size: int = 64, progress: Progress | None = None,
+                    batch_size: int = BATCH_SIZE, progress: Progress | None = None,
                     encoded: dict[str, list[int]] | None = None) -> list[dict]:
     """The rows of one scores shard (the single-process jobs and the Ray workers both call this).
     ``encoded`` caches the scorer's prompt ids by problem id across calls (one cache per generator)."""
@@ -244,7 +244,7 @@ def score_work_rows(backend: Backend, work: ScoreWork, scorer: str, reference: B
 
 def score_job(store: RunStore, backend: Backend | None, scorer: str, policy: Policy,
               generator_names: Sequence[str] | None = None, reference: Callable[[str], Backend] | None = None,
-              batch_size: int = 64, progress: Progress | None = None,
+              batch_size: int = BATCH_SIZE, progress: Progress | None = None,
               executor: UnitExecutor | None = None) -> int:
     """Score every generator's samples (other than the scorer's own) under `backend`.
 

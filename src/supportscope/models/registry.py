@@ -1,0 +1,28 @@
+"""The backend registry: ``--backend NAME`` -> the engine that samples and scores.
+
+A backend is a class implementing :class:`~supportscope.models.backend.Backend` plus a
+classmethod ``build(policy, batch_size)``. Adding one is one module plus one line here::
+
+    BACKENDS.register("sglang", "supportscope.models.sglang_backend:SGLangBackend", help="SGLang's engine")
+
+Entries are imported only when a model is loaded (no torch or vLLM at import time), and
+:func:`build_backend` is what the CLI, the pipeline and the Ray workers (``scale.ray_exec``) call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supportscope.registry import Registry
+
+__all__ = ["BACKENDS", "build_backend"]
+
+BACKENDS = Registry("backend")
+BACKENDS.register("hf", "supportscope.models.hf:HFBackend", help="Hugging Face transformers, the reference")
+BACKENDS.register("vllm", "supportscope.models.vllm_backend:VLLMBackend",
+                  help="vLLM's offline engine (pip install 'supportscope[vllm]')")
+
+
+def build_backend(policy: Any, batch_size: int) -> Any:
+    """The backend ``policy.backend`` names, built for ``policy`` (no console output)."""
+    return BACKENDS.get(policy.backend).build(policy, batch_size)

@@ -1,0 +1,183 @@
+"""The run-config workflow (`supportscope run CONFIG.toml`): sample base and tuned, cross-score, analyse.
+
+CONFIG.toml (every table maps onto a config dataclass; unknown keys are errors):
+
+    out = "runs/my-run"           # run directory (samples, scores) + out/analysis (results)
+    tasks = "rg:chain_sum"        # SampleJobConfig: tasks, limit, task_seed, n, batch_size, ...
+    limit = 50
+    n = 16
+    kl = true                     # exact full-vocabulary KL while scoring (same prompt format needed)
+
+    [decoding]                    # DecodingConfig: temperature, top_p, top_k, min_p, max_new_tokens, stop, seed
+    temperature = 1.0
+    top_p = 0.95
+    max_new_tokens = 128
+
+    [base]                        # Policy: model, name, dtype, device, chat, trust_remote_code
+    model = "path/to/base"
+    [tuned]
+    model = "path/to/tuned"
+
+    [analyze]                     # AnalyzeConfig: budget, basin_budget, zeta, alpha, bootstrap, seed, ...
+    bootstrap = 10000
+
+    [adaptive]                    # AdaptiveConfig (optional): sample in rounds until each regime is decided
+    adaptive = true
+    budget = 64
+    max_n = 1024
+    round = 16
+
+Scale-out over Ray (RayConfig, top-level keys): ``ray = true`` (a local cluster for this command),
+``ray = "auto"`` (the cluster `ray start` runs on this machine) or ``ray = "HOST:PORT"``, and
+``ray_workers = 8`` (default: the cluster's GPUs when the models run on GPU, else 2).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextlib import ExitStack
+from dataclasses import fields
+from pathlib import Path
+
+from rich.console import Console
+
+from supportscope.analysis import AnalyzeConfig, model_counts
+from supportscope.models.config import DecodingConfig, Policy
+from supportscope.errors import InputError
+from supportscope.store import RunStore, counts_from_samples
+from supportscope.scale.adaptive import AdaptiveConfig
+from supportscope.scale.config import SampleJobConfig
+from supportscope.pipeline.analyse import analyse_and_write
+from supportscope.pipeline.sample import run_sample, run_score
+from supportscope.scale.ray_exec import RayConfig
+
+__all__ = ["load_run_config", "run_from_config"]
+
+_RAY = {f.name for f in fields(RayConfig)}
+_TOP = {"out", "kl"} | {f.name for f in fields(SampleJobConfig)} | _RAY
+_TABLES = {"decoding": DecodingConfig, "base": Policy, "tuned": Policy, "analyze": AnalyzeConfig,
+           "adaptive": AdaptiveConfig}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.strip().startswith((key + " ", key + "=", f"[{key}]")):
+            return i
+    return None
+
+
+def _build(cls, values: dict, path: Path, text: str, table: str | None):
+    names = {f.name for f in fields(cls)}
+    for k in values:
+        if k not in names:
+            raise InputError(str(path), f"unknown key {k!r}" + (f" in [{table}]" if table else ""),
+                             f"use one of: {', '.join(sorted(names))}", line=_line_of(text, k))
+    return cls(**values)
+
+
+def load_run_config(path: Path) -> dict:
+    """Parse and check CONFIG.toml; returns the config objects."""
+    if not path.is_file():
+        raise InputError(str(path), "no such file", "pass a TOML file (see `supportscope run --help`)")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None)
+        raise InputError(str(path), f"not valid TOML ({e})", "fix the syntax at that line", line=line) from None
+    for k, v in data.items():
+        if k not in _TOP and k not in _TABLES:
+            raise InputError(str(path), f"unknown key {k!r}",
+                             f"use {', '.join(sorted(_TOP))} or the tables [{'], ['.join(_TABLES)}]",
+                             line=_line_of(text, k))
+        if k in _TABLES and not isinstance(v, dict):
+            raise InputError(str(path), f"{k!r} must be a table", f"write it as [{k}]", line=_line_of(text, k))
+    for role in ("base", "tuned"):
+        if "model" not in data.get(role, {}):
+            raise InputError(str(path), f"[{role}] needs a model", f'add [{role}] model = "path/to/model"')
+    if "out" not in data:
+        raise InputError(str(path), "no out folder", 'add out = "runs/NAME"')
+    job_values = {k: v for k, v in data.items() if k in _TOP - {"out", "kl"} - _RAY}
+    if isinstance(job_values.get("tasks"), str):  # a problems file is relative to the config file
+        file_part, sep, query = job_values["tasks"].partition("?")
+        if not Path(file_part).is_absolute() and (path.parent / file_part).is_file():
+            job_values["tasks"] = str((path.parent / file_part).resolve()) + sep + query
+    job = _build(SampleJobConfig, job_values, path, text, None)
+    cfg = {
+        "out": (path.parent / data["out"]) if not Path(data["out"]).is_absolute() else Path(data["out"]),
+        "kl": bool(data.get("kl", False)),
+        "job": job,
+        "decoding": _build(DecodingConfig, data.get("decoding", {}), path, text, "decoding"),
+        "analyze": _build(AnalyzeConfig, data.get("analyze", {}), path, text, "analyze"),
+        "adaptive": _build(AdaptiveConfig, data.get("adaptive", {}), path, text, "adaptive"),
+        "ray": _ray_config(data, path, text),
+    }
+    for role in ("base", "tuned"):
+        d = dict(data[role])
+        d.setdefault("name", role)
+        if not Path(d["model"]).is_absolute():
+            d["model"] = str((path.parent / d["model"]).resolve())
+        cfg[role] = _build(Policy, d, path, text, role)
+    if cfg["base"].name == cfg["tuned"].name:
+        raise InputError(str(path), f"base and tuned are both named {cfg['base'].name!r}",
+                         "give them different names", line=_line_of(text, "name"))
+    job.validate()
+    cfg["decoding"].validate()
+    cfg["analyze"].validate()
+    if cfg["adaptive"].adaptive:
+        cfg["adaptive"].validate()
+    cfg["ray"].validate()
+    return cfg
+
+
+def _ray_config(data: dict, path: Path, text: str) -> RayConfig:
+    """ray = true | "auto" | "HOST:PORT" (an address turns Ray on), ray_address, ray_workers."""
+    values = {k: data[k] for k in _RAY if k in data}
+    ray = values.get("ray", False)
+    if isinstance(ray, str):
+        if "ray_address" in values:
+            raise InputError(str(path), "ray is an address and ray_address is set too", "keep one of them",
+                             line=_line_of(text, "ray_address"))
+        values["ray"], values["ray_address"] = True, ray
+    elif not isinstance(ray, bool):
+        raise InputError(str(path), f"ray = {ray!r} is neither true/false nor an address",
+                         'write ray = true (a local cluster), ray = "auto" or ray = "HOST:PORT"',
+                         line=_line_of(text, "ray"))
+    workers = values.get("ray_workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise InputError(str(path), f"ray_workers = {workers!r} is not a whole number", "write e.g. ray_workers = 8",
+                         line=_line_of(text, "ray_workers"))
+    return RayConfig(**values)
+
+
+def run_from_config(config: Path) -> dict:
+    """Sample base and tuned, score each model's samples under the other, and analyse into
+    OUT/analysis, as CONFIG.toml says (resumable: a rerun continues where it stopped). Returns the
+    analysis summary."""
+    cfg = load_run_config(config)
+    out, job, ray = cfg["out"], cfg["job"], cfg["ray"]
+    con = Console(stderr=True)
+    with ExitStack() as stack:
+        if ray.ray:  # one Ray session for the four jobs (each starts and stops its own workers)
+            from supportscope.scale.ray_exec import ray_session
+
+            stack.enter_context(ray_session(ray))
+        for role in ("base", "tuned"):
+            con.print(f"[bold]{role}[/bold]: {cfg[role].model}")
+            run_sample(cfg[role], cfg["decoding"], job, out, cfg["adaptive"], ray)
+        same_prompts = cfg["base"].chat == cfg["tuned"].chat
+        if cfg["kl"] and not same_prompts:
+            con.print("[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
+                      "(chat); scoring without the exact KL")
+        b, t = cfg["base"], cfg["tuned"]
+        run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name], ray)
+        run_score(out, t, job.batch_size, False, [b.name], ray)
+    store = RunStore(out)
+    table = counts_from_samples(store)
+    srcs = [str(out)]
+    return analyse_and_write(model_counts(table, b.name, srcs), model_counts(table, t.name, srcs), cfg["analyze"],
+                      out / "analysis", [config], run=store,
+                      extra={"run_config": {"job": job.to_dict(), "decoding": cfg["decoding"].to_dict(),
+                                            "base": b.to_dict(), "tuned": t.to_dict(), "kl": cfg["kl"],
+                                            "adaptive": cfg["adaptive"].to_dict() if cfg["adaptive"].adaptive
+                                            else None}})
