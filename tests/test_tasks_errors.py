@@ -126,8 +126,14 @@ class _ToyTask:
         return {"spec": self.spec, "size": self._n, "seed": self.seed}
 
 
-def test_register_a_factory(monkeypatch):
-    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
+@pytest.fixture
+def toy_prefix():
+    yield "toy"
+    if "toy" in registered_prefixes():
+        registry.unregister("toy")
+
+
+def test_register_a_factory(toy_prefix):
     register("toy", lambda rest, *, limit=None, seed=0: _ToyTask(rest, limit, seed))
     assert "toy" in registered_prefixes() and {"rg", "jsonl"} <= set(registered_prefixes())
     task = load_task("toy:anything", limit=2, seed=7)

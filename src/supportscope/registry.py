@@ -20,13 +20,19 @@ from typing import Any
 
 from supportscope.errors import ConfigError
 
-__all__ = ["Registry", "suggest"]
+__all__ = ["Registry", "close_matches", "suggest"]
 
 
-def suggest(name: str, known: list[str]) -> str:
-    """``"did you mean a, b? "`` for the known names close to ``name`` (or ``""``)."""
-    close = difflib.get_close_matches(str(name).lower(), known, n=3, cutoff=0.5)
-    return f"did you mean {', '.join(close)}? " if close else ""
+def close_matches(name: str, known: list[str]) -> list[str]:
+    """Up to three known names close to ``name`` (case-insensitive), best first."""
+    return difflib.get_close_matches(str(name).lower(), known, n=3, cutoff=0.5)
+
+
+def suggest(name: str, known: list[str], suffix: str = "") -> str:
+    """``"did you mean a, b? "`` for the known names close to ``name`` (or ``""``); each name is
+    shown with ``suffix`` (e.g. ``":"`` for task prefixes)."""
+    close = close_matches(name, known)
+    return f"did you mean {', '.join(c + suffix for c in close)}? " if close else ""
 
 
 class Registry:
@@ -52,6 +58,11 @@ class Registry:
             raise ValueError(f"{self.kind} {name!r} is already registered; pass replace=True")
         self._targets[name] = target
         self._meta[name] = dict(meta)
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (e.g. a test's temporary entry)."""
+        self._check(name)
+        del self._targets[name], self._meta[name]
 
     def names(self) -> list[str]:
         """The registered names, in registration order."""

@@ -42,10 +42,9 @@ from supportscope.analysis.support_sets import support_sets
 from supportscope.analysis.verdict import verdict
 from supportscope.errors import InputError
 from supportscope.stats.sequences import max_certifiable_budget_anytime
-from supportscope.stats import (PairedBootstrap, RegimeResult, classify, eps, max_certifiable_budget, n_to_decide,
-                                two_proportion_pvalues)
+from supportscope.stats import (REGIMES, PairedBootstrap, RegimeResult, classify, eps, max_certifiable_budget,
+                                n_to_decide, two_proportion_pvalues)
 
-REGIMES = ("basin", "tail", "barrier", "singular", "inaccessible", "undetermined")
 
 
 @dataclass
@@ -200,7 +199,7 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
             run=None) -> Comparison:
     """Analyse base vs tuned counts. See the module docstring for where each number comes from.
 
-    `run`: a `records.RunStore` holding both models' samples; when it also holds the tuned
+    `run`: a `store.RunStore` holding both models' samples; when it also holds the tuned
     samples scored by the base, the KL account (`analysis.kl_account`) is added, and when it holds a
     follow-up of the candidates (`sample --adaptive --problems-from`), their confirmation.
     """

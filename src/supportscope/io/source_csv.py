@@ -21,13 +21,13 @@ from ..errors import InputError
 from .source import Source
 from .textscan import CsvRecordScan, Utf8Check, line_chunks
 
-__all__ = ["CsvSource", "python_csv_records"]
+__all__ = ["CsvSource", "python_csv_rows"]
 
 _BLOCK_BYTES = 4 << 20
 _FIX_SHAPE = "quote fields that contain commas, quotes or line breaks, and give every row as many fields as the header"
 
 
-def python_csv_records(path: str) -> Iterator[tuple[int, list[str]]]:
+def python_csv_rows(path: str) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(start_line, fields)`` for every non-blank record, with Python's csv module.
 
     Lines are split on ``b"\\n"`` only, as in :mod:`.textscan`. Slow (a Python loop per row):
@@ -77,7 +77,7 @@ class CsvSource(Source):
                 raise InputError(
                     self.path, "lines end with a bare carriage return (old Mac style)", "convert the line endings to \\n, e.g. with mac2unix"
                 )
-        header = next(python_csv_records(self.path), None)
+        header = next(python_csv_rows(self.path), None)
         if header is None or not header[1]:
             raise InputError(self.path, "the file has no header row", "start the file with a row of column names")
         self.header_line, self.columns = header
@@ -117,7 +117,7 @@ class CsvSource(Source):
         if rows == 0:
             raise self.no_rows()
         if self._record_lines.size != rows + 1:  # unusual quoting: let Python's csv count
-            self._record_lines = np.array([s for s, _ in python_csv_records(self.path)], dtype=np.int64)
+            self._record_lines = np.array([s for s, _ in python_csv_rows(self.path)], dtype=np.int64)
         self._lines_exact = self._record_lines.size == rows + 1
         if not self._lines_exact:  # should not happen; assume one line per row rather than fail
             self._record_lines = self.header_line + np.arange(rows + 1, dtype=np.int64)
@@ -128,7 +128,7 @@ class CsvSource(Source):
         m = re.search(r"Row #(\d+)", text)
         row = int(m.group(1)) - 2 if m else None
         if row is None or row < 0:
-            row = next((i - 1 for i, (_, f) in enumerate(python_csv_records(self.path)) if i and len(f) != width), None)
+            row = next((i - 1 for i, (_, f) in enumerate(python_csv_rows(self.path)) if i and len(f) != width), None)
         got = re.search(r"Expected (\d+) columns, got (\d+)", text)
         if got:
             message = f"this row has {got.group(2)} fields but the header has {got.group(1)}"
@@ -141,7 +141,7 @@ class CsvSource(Source):
     def place(self, row: int) -> dict[str, int]:
         if self._lines_exact:
             return {"line": int(self._record_lines[row + 1]), "row": row}
-        for i, (start, _) in enumerate(python_csv_records(self.path)):
+        for i, (start, _) in enumerate(python_csv_rows(self.path)):
             if i == row + 1:
                 return {"line": start, "row": row}
         return {"row": row}

@@ -78,7 +78,7 @@ class CsvRecordScan:
     """Find the physical start line of every non-blank CSV record, vectorised.
 
     A newline ends a record when an even number of quote characters precedes it (RFC 4180
-    quoting, where an escaped quote is two quotes). Blank records (empty or ``"\\r"``) are
+    quoting, where an escaped quote is two quotes). Blank rows (empty or ``"\\r"``) are
     dropped, as pyarrow's reader drops them. The result is checked against the number of rows
     pyarrow returns; files with quotes inside unquoted fields fall back to Python's csv module.
     """
@@ -122,7 +122,7 @@ class CsvRecordScan:
         self._last = chunk[-2:]
 
     def finish(self) -> np.ndarray:
-        """Start lines (1-based, int64) of all non-blank records, the header first."""
+        """Start lines (1-based, int64) of all non-blank rows, the header first."""
         tail = self._end - (self._prev_pos + 1)
         if tail > 1 or (tail == 1 and self._last[-1:] != b"\r"):
             self._starts.append(np.array([self._prev_ord + 2]))

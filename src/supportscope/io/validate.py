@@ -1,6 +1,6 @@
 """Per-batch validation, vectorised: raw Arrow columns in, checked numpy / Arrow arrays out.
 
-Each check records the first offending row of the batch in :class:`Issues`; the reader raises
+Each check notes the first offending row of the batch in :class:`Issues`; the reader raises
 the earliest one (ties go to the check made first), so the error a user sees is the first
 problem in the file.
 """

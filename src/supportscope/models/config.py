@@ -105,7 +105,7 @@ class Policy:
         metadata={"help": "A local model directory (config.json + *.safetensors + tokenizer) or a .gguf file."})
     name: str | None = field(
         default=None,
-        metadata={"help": "Name recorded in the sample/score records. Default: the directory name or the "
+        metadata={"help": "Name recorded in the sample/score rows. Default: the directory name or the "
                   ".gguf file stem."})
     dtype: str = field(
         default="float32",
@@ -123,7 +123,7 @@ class Policy:
     backend: str = field(
         default="hf",
         metadata={"help": "hf (Hugging Face transformers, the reference) | vllm (vLLM's offline engine; "
-                  "pip install 'supportscope[vllm]'). Both write the same records."})
+                  "pip install 'supportscope[vllm]'). Both write the same rows."})
 
     def __post_init__(self) -> None:
         if self.name is None and self.model:

@@ -1,4 +1,4 @@
-"""vLLM backend (``--backend vllm``, extra ``supportscope[vllm]``): the same protocol and records as
+"""vLLM backend (``--backend vllm``, extra ``supportscope[vllm]``): the same protocol and rows as
 the Hugging Face backend, at production speed.
 
 - Engine: vLLM's offline ``LLM`` on a local safetensors directory (a .gguf file must be converted

@@ -28,7 +28,7 @@ candidates of ``analyze``) are sampled again with FRESH samples and each is deci
 samples alone, independent of the data that selected it. The rounds are the same as above, over
 the selected problems only, with three differences:
 
-* the shard keys are ``f00-r0000-p000000`` (``FOLLOWUP_ROUND_KEY``; ``records.run_counts.FOLLOWUP_KEY``
+* the shard keys are ``f00-r0000-p000000`` (``FOLLOWUP_ROUND_KEY``; ``store.counts.FOLLOWUP_KEY``
   tells them from stage 1's ``p000000`` / ``r0000-p000000``) and the stopping rule reads the
   follow-up shards only (``max_n`` counts follow-up samples);
 * a problem's sample_idx continue after its stage-1 samples (start = largest stage-1 sample_idx + 1),
@@ -292,7 +292,7 @@ def followup_sample_job(store: RunStore, backend: Backend | None, name: str, pol
                         executor: UnitExecutor | None = None) -> dict:
     """Follow up ``problems`` (a subset of ``task.problems()``, in task order) of the model ``name``,
     already sampled in ``store``, with fresh adaptive rounds (see the module docstring): checks the
-    config against the run (:func:`check_followup`), records :func:`followup_spec` in the manifest
+    config against the run (:func:`check_followup`), writes :func:`followup_spec` in the manifest
     (``RunStore.add_followup``; the same spec again resumes), and samples. Returns
     :func:`adaptive_sample_job`'s dict plus "problems" (m) and "level" (alpha / (2 m))."""
     cfg.validate()

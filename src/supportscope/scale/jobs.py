@@ -3,7 +3,7 @@
 Work is cut into fixed units (a block of `problems_per_shard` problems with all their n samples)
 whose content depends only on the run's config, never on what happened before: a killed run
 resumed with the same config redoes exactly the missing units, in the same batches, and gives
-the same bytes. The store (`records.store.RunStore`) writes each unit atomically and refuses to
+the same bytes. The store (`store.RunStore`) writes each unit atomically and refuses to
 mix configs under one model name.
 
 Scoring: every sample of a generator is scored by teacher forcing under the scorer, on the exact

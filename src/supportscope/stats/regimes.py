@@ -42,6 +42,10 @@ BARRIER = "barrier"
 SINGULAR = "singular"
 INACCESSIBLE = "inaccessible"
 UNDETERMINED = "undetermined"
+#: Every value a regime column takes, in the order tables and plots show them: the four regimes
+#: of a determined problem, then "inaccessible" (certified p < eps(K) but not which of barrier or
+#: singular) and "undetermined" (the interval straddles a threshold).
+REGIMES = (BASIN, TAIL, BARRIER, SINGULAR, INACCESSIBLE, UNDETERMINED)
 
 
 def accessibility(c, n, budget, zeta: float = 0.05, alpha: float = 0.05, interval: str = "cp") -> np.ndarray:

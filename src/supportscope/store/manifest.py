@@ -81,10 +81,10 @@ def manifest_stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 def read_manifest(run: Path) -> dict[str, Any]:
-    """The manifest of the run directory ``run``, checked (format, entries, shard records).
+    """The manifest of the run directory ``run``, checked (format, entries, shard entries).
 
     Raises:
-        StoreError: no manifest, unreadable JSON, another format, or malformed records.
+        StoreError: no manifest, unreadable JSON, another format, or malformed shard entries.
     """
     path = run / MANIFEST
     fix = f"restore {MANIFEST} from a backup, or start a new run in a new --out folder"
@@ -110,7 +110,7 @@ Index = dict[tuple[str, str, str], dict[str, Any]]
 
 
 def index_shards(manifest: dict[str, Any], path: Path | None = None) -> tuple[Index, dict[str, tuple[str, str, str]]]:
-    """The manifest's shard records by (kind, model, key), and shard identities by file name
+    """The manifest's shard entries by (kind, model, key), and shard identities by file name
     (case-folded, to refuse two names that one case-insensitive file system would merge). With
     ``path`` (a manifest read from disk), a shard listed twice is a StoreError."""
     index: Index = {}
@@ -119,7 +119,7 @@ def index_shards(manifest: dict[str, Any], path: Path | None = None) -> tuple[In
         ident = (s["kind"], s["model"], s["key"])
         if ident in index and path is not None:
             raise StoreError(path, f"shard {s['key']!r} of {s['kind']} of model {s['model']!r} is listed twice",
-                             "remove one of the two records")
+                             "remove one of the two entries")
         index[ident] = s
         files[s["file"].casefold()] = ident
     return index, files

@@ -211,7 +211,7 @@ class RunStore:
         atomic_write(where, data)
         record = {"kind": kind, "model": model, "key": key, "file": rel, "rows": table.num_rows,
                   "sha256": hashlib.sha256(data).hexdigest(), "written": now()}
-        # shard records are never changed in place, so a shallow copy is enough
+        # shard entries are never changed in place, so a shallow copy is enough
         manifest = {**self._manifest, "shards": [*self._manifest["shards"], record]}
         self._publish(manifest)
         return dict(record)
@@ -267,7 +267,7 @@ class RunStore:
         return {k for (kd, m, k) in self._index if kd == kind and m == model}
 
     def shards(self, kind: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
-        """The manifest's shard records (copies), optionally of one kind/model, sorted by
+        """The manifest's shard entries (copies), optionally of one kind/model, sorted by
         (kind, model, key)."""
         if kind is not None:
             self._check_kind(kind)

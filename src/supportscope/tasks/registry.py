@@ -5,30 +5,36 @@ Specs:
 * ``PATH.jsonl`` (or ``PATH.jsonl?limit=N``, or ``jsonl:PATH`` for any file name): problems
   from a JSON Lines file, checked with math-verify (:mod:`.jsonl`);
 * ``rg:NAME`` or ``rg:NAME?key=value&...``: a reasoning-gym generator (:mod:`.rgym`);
-* ``PREFIX:REST`` for any prefix added with :func:`register` (e.g. ``organism:`` later).
+* ``organism:...``: the model organism's problems (:mod:`supportscope.organism.task`, imported on
+  first use: torch is loaded only when an organism task is asked for);
+* ``PREFIX:REST`` for any prefix added with :func:`register`.
 
 A factory is called as ``factory(rest, limit=limit, seed=seed)`` with ``rest`` the text after
-``PREFIX:``, and returns a :class:`~supportscope.tasks.base.Task`.
+``PREFIX:``, and returns a :class:`~supportscope.tasks.base.Task`. It is registered as a callable
+or as ``"package.module:function"`` (imported on first use, so a task defined in a higher layer,
+like the organism's, is registered here without this module importing it). The entries live in a
+:class:`supportscope.registry.Registry`, the same mechanism as backends, input formats and report
+sections.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from typing import Callable
 
+from ..registry import Registry, suggest
 from .base import Task, TaskSpecError
 
-__all__ = ["load_task", "register", "registered_prefixes", "TaskFactory"]
+__all__ = ["load_task", "register", "registered_prefixes", "TaskFactory", "unregister"]
 
 TaskFactory = Callable[..., Task]
 
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]+):(.*)$", re.DOTALL)
-_FACTORIES: dict[str, TaskFactory] = {}
+_FACTORIES = Registry("task kind")
 
 
-def register(prefix: str, factory: TaskFactory, *, replace: bool = False) -> None:
+def register(prefix: str, factory: TaskFactory | str, *, replace: bool = False) -> None:
     """Make ``load_task("PREFIX:rest", limit=..., seed=...)`` call ``factory(rest, limit=, seed=)``.
 
     ``prefix`` is lower-case letters, digits, ``_`` or ``-``, at least two characters (so a
@@ -38,16 +44,21 @@ def register(prefix: str, factory: TaskFactory, *, replace: bool = False) -> Non
     if not re.fullmatch(r"[a-z][a-z0-9_-]+", prefix):
         raise ValueError(f"task prefix must be lower-case letters, digits, '_' or '-' "
                          f"(two or more, starting with a letter), got {prefix!r}")
-    if not callable(factory):
+    if not callable(factory) and not isinstance(factory, str):
         raise TypeError(f"factory for prefix {prefix!r} is not callable: {factory!r}")
     if prefix in _FACTORIES and not replace:
         raise ValueError(f"task prefix {prefix!r} is already registered; pass replace=True")
-    _FACTORIES[prefix] = factory
+    _FACTORIES.register(prefix, factory, replace=replace)
+
+
+def unregister(prefix: str) -> None:
+    """Remove a registered prefix (e.g. a test's temporary one)."""
+    _FACTORIES.unregister(prefix)
 
 
 def registered_prefixes() -> list[str]:
     """The prefixes :func:`load_task` knows, sorted."""
-    return sorted(_FACTORIES)
+    return sorted(_FACTORIES.names())
 
 
 def _jsonl_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> Task:
@@ -62,15 +73,9 @@ def _rg_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> Task:
     return load_rg(rest, limit=limit, seed=seed)
 
 
-def _organism_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> Task:
-    from supportscope.organism.task import organism_factory  # torch: only when an organism task is asked for
-
-    return organism_factory(rest, limit=limit, seed=seed)
-
-
 register("jsonl", _jsonl_factory)
 register("rg", _rg_factory)
-register("organism", _organism_factory)
+register("organism", "supportscope.organism.task:organism_factory")
 
 
 def _check_limit_seed(spec: str, limit, seed) -> None:
@@ -98,14 +103,13 @@ def load_task(spec: str, *, limit: int | None = None, seed: int = 0) -> Task:
     _check_limit_seed(spec, limit, seed)
     m = _PREFIX.match(spec)
     if m and m.group(1).lower() in _FACTORIES and not os.path.exists(spec):
-        return _FACTORIES[m.group(1).lower()](m.group(2), limit=limit, seed=seed)
+        return _FACTORIES.get(m.group(1).lower())(m.group(2), limit=limit, seed=seed)
     if spec.split("?", 1)[0].lower().endswith(".jsonl") or spec.lower().endswith(".jsonl"):
         from .jsonl import load_jsonl
 
         return load_jsonl(spec, limit=limit, seed=seed)
     if m and not os.path.exists(spec):
-        close = difflib.get_close_matches(m.group(1).lower(), list(_FACTORIES), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(c + ':' for c in close)}? " if close else ""
+        hint = suggest(m.group(1), _FACTORIES.names(), suffix=":")
         raise TaskSpecError(spec, f"unknown task kind '{m.group(1)}:'",
                             f"{hint}known kinds: {', '.join(p + ':' for p in registered_prefixes())}"
                             " or a PATH.jsonl file")
