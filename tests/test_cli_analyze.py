@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -92,3 +95,19 @@ def test_report_command_bad_folder(tmp_path):
     (tmp_path / "half").mkdir()
     r = run_cli("report", tmp_path / "half")
     assert r.returncode == 2 and "summary.json" in r.stderr and "Fix" in r.stderr
+
+
+def test_readme_python_api_example_runs(tmp_path):
+    """The README's Python API example runs as written (from a folder holding examples/)."""
+    import re
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    block = re.search(r"## Python API.*?```python\n(.*?)```", text, re.S).group(1)
+    shutil.copytree(root / "examples", tmp_path / "examples")
+    r = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "math500" / "summary.json").read_text())
+    assert r.stdout.splitlines()[0] == summary["verdict"]["sentence"]
+    assert r.stdout.splitlines()[1].startswith(f"{summary['support_change']['created']['observed']} created labels")
