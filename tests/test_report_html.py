@@ -17,7 +17,10 @@ import pytest
 
 from supportscope.analysis import AnalyzeConfig, compare, model_counts
 from supportscope.io import load_counts
+from supportscope.errors import ConfigError
 from supportscope.report.html import build_html, write_html
+from supportscope.report.section_registry import SECTIONS as REGISTRY
+from supportscope.report.section_registry import extra_section
 from supportscope.report.writers import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,6 +161,44 @@ def test_no_torch_import():
     assert out.stdout.strip() == "False"
 
 
+def test_registry_lists_the_sections_in_page_order():
+    assert REGISTRY.names() == [sid for sid, _ in SECTIONS[:7]] + ["kl", "truth", "problems", "config"]
+    assert [(sid, REGISTRY.meta(sid)["title"]) for sid in REGISTRY.names() if sid not in ("kl", "truth")] == SECTIONS
+    assert REGISTRY.meta("kl")["needs"] == "kl" and REGISTRY.meta("truth")["needs"] == "ground_truth"
+
+
+def test_registered_section_appears_at_its_place(cmp):
+    """One register call adds a section (heading, body, nav link) at its place in registration order:
+    last, after Config; `needs` hides it when the summary lacks the key; leaving the block removes it."""
+    before = REGISTRY.names()
+    frag = '<p class="probe">probe body &amp; more</p>'
+    with extra_section("probe", lambda s, t: frag, title="Probe <em>section</em>", nav="Probe"):
+        assert REGISTRY.names() == before + ["probe"]
+        page = build_html(cmp.summary, cmp.per_problem)
+        check_parses(page)
+        assert f'<section>\n<h2 id="probe">Probe <em>section</em></h2>\n{frag}\n</section>\n</main>' in page
+        pos = [page.index(f'<h2 id="{sid}">') for sid, _ in SECTIONS] + [page.index('<h2 id="probe">')]
+        assert pos == sorted(pos)
+        nav = re.search(r"<nav>(.*)</nav>", page).group(1)
+        assert nav.endswith('<a href="#config">Config</a> · <a href="#probe">Probe</a>')
+    assert REGISTRY.names() == before
+    assert 'id="probe"' not in build_html(cmp.summary, cmp.per_problem)
+
+    s = copy.deepcopy(cmp.summary)
+    with pytest.raises(RuntimeError), extra_section("probe", lambda s, t: frag, title="Probe", needs="probe_data"):
+        assert 'id="probe"' not in build_html(s, cmp.per_problem)
+        s["probe_data"] = {"x": 1}
+        assert '<h2 id="probe">Probe</h2>' in build_html(s, cmp.per_problem)
+        raise RuntimeError("the section is removed even when the block fails")
+    assert REGISTRY.names() == before
+    with pytest.raises(ConfigError, match="unknown report section 'probe'"):
+        REGISTRY.unregister("probe")
+    with pytest.raises(ValueError, match="already registered"):
+        with extra_section("verdict", lambda s, t: frag, title="Again"):
+            pass
+    assert REGISTRY.names() == before and REGISTRY.meta("verdict")["title"] == "Verdict"
+
+
 # ----------------------------------------------------------------------------- edge cases
 def test_degenerate_summaries_render(cmp, tmp_path):
     s = copy.deepcopy(cmp.summary)
@@ -215,12 +256,12 @@ def test_write_html_atomic(cmp, tmp_path, monkeypatch):
 
     assert out.stat().st_mode & 0o644 == 0o644  # readable by others, like any other output file
 
-    import supportscope.report.writers as rw
+    import supportscope.atomic as atomic  # the one atomic writer behind report.writers
 
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(rw.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError):
         write_html(out, {"verdict": {"sentence": "other"}}, cmp.per_problem)
     assert out.read_text(encoding="utf-8") == text  # the old report is untouched

@@ -4,23 +4,21 @@
 writes it atomically (temp file in the target folder, then os.replace). The page works offline:
 it references nothing outside itself. Every string from the data is HTML-escaped.
 
-Sections (each an <h2> with a stable id): verdict, passk, regimes, per-problem, labels, support,
-gibbs, [kl when the summary has one: three plots and a table], [truth: the organism's exact labels,
-when the summary has them (`supportscope demo`)], problems, config.
+Sections (each an <h2> with a stable id): the entries of `section_registry.SECTIONS`, in
+registration order: verdict, passk, regimes, per-problem, labels, support, gibbs, [kl when the
+summary has one: three plots and a table], [truth: the organism's exact labels, when the summary
+has them (`supportscope demo`)], problems, config. A new section is one module plus one
+``SECTIONS.register`` line (see section_registry).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from supportscope.report import plots
-from supportscope.report.html_blocks import _e
-from supportscope.report.kl_section import _kl
-from supportscope.report.problems_section import N_INTERESTING, _problems, interesting_problems
-from supportscope.report.sections import (_config, _gibbs, _labels, _passk, _per_problem, _regimes, _support,
-                                          _verdict)
+from supportscope.report.html_blocks import _e, _section
+from supportscope.report.problems_section import N_INTERESTING, interesting_problems
+from supportscope.report.section_registry import SECTIONS
 from supportscope.report.style import CSS
-from supportscope.report.truth_section import _truth
 from supportscope.report.writers import write_text_atomic
 
 __all__ = ["N_INTERESTING", "build_html", "interesting_problems", "write_html"]
@@ -28,33 +26,18 @@ __all__ = ["N_INTERESTING", "build_html", "interesting_problems", "write_html"]
 
 # --------------------------------------------------------------------------------- page
 def build_html(summary: dict, per_problem) -> str:
-    """The whole report as one self-contained HTML5 page (no script, no external reference)."""
+    """The whole report as one self-contained HTML5 page (no script, no external reference).
+
+    page = head + nav + [<section> title + section(s, per_problem) </section> for each section of
+    `SECTIONS.shown(s)`], in registration order."""
     s = summary or {}
-    figs = plots.all_plots(s, per_problem)
     title = f"supportscope: {s.get('base', 'base')} → {s.get('tuned', 'tuned')}"
     version = (s.get("versions") or {}).get("supportscope")
     if version is None:
         from supportscope import __version__ as version
-    sections = [
-        _verdict(s),
-        _passk(s, figs["passk"]),
-        _regimes(s, figs["regimes"]),
-        _per_problem(s, figs["scatter"]),
-        _labels(s, figs["budget"]),
-        _support(s, figs["support"]),
-        _gibbs(s),
-    ]
-    has_kl = s.get("kl") is not None
-    if has_kl:
-        sections.append(_kl(s, figs))
-    has_truth = s.get("ground_truth") is not None
-    if has_truth:
-        sections.append(_truth(s))
-    sections += [_problems(per_problem), _config(s)]
-    links = [("verdict", "Verdict"), ("passk", "pass@k"), ("regimes", "Regimes"), ("per-problem", "Per-problem"),
-             ("labels", "Labels"), ("support", "Support"), ("gibbs", "Gibbs fit")]
-    links += [("kl", "KL account")] * has_kl + [("truth", "Ground truth")] * has_truth + [("problems", "Problems"), ("config", "Config")]
-    nav = " · ".join(f'<a href="#{i}">{t}</a>' for i, t in links)
+    shown = SECTIONS.shown(s)
+    sections = [_section(name, SECTIONS.meta(name)["title"], SECTIONS.get(name)(s, per_problem)) for name in shown]
+    nav = " · ".join(f'<a href="#{name}">{SECTIONS.meta(name)["nav"]}</a>' for name in shown)
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',

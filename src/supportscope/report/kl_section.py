@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from supportscope.report.html_blocks import _dl, _e, _figure, _level, _plain, _pretty, _section, _table
+from supportscope.report.html_blocks import _dl, _e, _figure, _level, _plain, _pretty, _table
+from supportscope.report.plots import plot_kl_efficiency, plot_kl_singular, plot_kl_surprisal
 from supportscope.report.style import fmt_est_ci, fmt_int, fmt_num, num
 
 _KL_KNOWN = {"generator", "scorer", "samples_scored", "decoding_is_raw", "kl_observed", "k1", "k3", "kl_full",
@@ -106,12 +107,14 @@ def _kl_as_recorded(kl) -> str:
     return body
 
 
-def _kl(s: dict, figs: dict | None = None) -> str:
-    """The KL account of the tuned model against its base: three plots and a table."""
+def kl_section(s: dict, per_problem=None) -> str:
+    """The KL account of the tuned model against its base: three plots and a table.
+
+    Shown only when the summary has a ``kl`` entry; one of a form this report does not know is
+    shown as recorded."""
     kl = s["kl"]
-    figs = figs or {}
     if not isinstance(kl, dict) or not (_KL_KNOWN - {"note"}) & set(kl):
-        return _section("kl", "KL account", _kl_as_recorded(kl))
+        return _kl_as_recorded(kl)
     lvl = _level(s)
     obs_full = kl.get("kl_observed") == "kl_full"
     raw = kl.get("decoding_is_raw")
@@ -137,12 +140,12 @@ def _kl(s: dict, figs: dict | None = None) -> str:
             "edge (∞) left the base's support"
             + ("; a black ring marks a problem with singular tokens whose raw kl_full is finite." if obs_full
                else "."))
-    parts.append(_figure(figs.get("kl_efficiency"), cap1, "The per-problem KL plot"))
+    parts.append(_figure(plot_kl_efficiency(s, per_problem), cap1, "The per-problem KL plot"))
     cap2 = ("Read: share of samples per bin of mean per-token −log π₀ under the base; solid blue = tuned "
             "outputs, dashed hatched orange = the base's own outputs; the dotted (tuned, square) and "
             "dash-dotted (base, circle) vertical lines mark the means over problems; mass to the right of "
             "the base's histogram is text the base finds unlikely.")
-    parts.append(_figure(figs.get("kl_surprisal"), cap2, "The surprisal histogram"))
+    parts.append(_figure(plot_kl_surprisal(s), cap2, "The surprisal histogram"))
     n_sing = num(kl.get("singular_tokens"))
     if math.isfinite(n_sing) and n_sing == 0:
         parts.append("<p>No tuned token fell outside the base's decoding support: every token of the scored "
@@ -151,7 +154,7 @@ def _kl(s: dict, figs: dict | None = None) -> str:
         cap3 = ("Read: one bar per problem with at least one singular token (a tuned token with probability "
                 "0 under the base's decoding distribution), highest first; open diamonds count the samples "
                 "holding one; each such problem has infinite k1 and k3 (the decoding-distribution KL).")
-        parts.append(_figure(figs.get("kl_singular"), cap3, "The singular-token plot"))
+        parts.append(_figure(plot_kl_singular(s, per_problem), cap3, "The singular-token plot"))
     parts.append(_table(["quantity", f"value: mean per problem [{lvl} interval]", "meaning"],
                         _kl_rows(kl, _alpha(s)), left={0, 2}, cls={0: "q", 1: "v", 2: "meaning"},
                         table_class="kl",
@@ -160,4 +163,4 @@ def _kl(s: dict, figs: dict | None = None) -> str:
              for k, v in kl.items() if k not in _KL_KNOWN]
     if extra:
         parts.append("<h3>Other recorded values</h3>" + _dl(extra))
-    return _section("kl", "KL account", "\n".join(parts))
+    return "\n".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from supportscope.report.html_blocks import _e, _section, _table
+from supportscope.report.html_blocks import _e, _table
 from supportscope.report.style import fmt_est_ci, fmt_int, fmt_num, num
 
 N_INTERESTING = 50
@@ -35,10 +35,11 @@ def _regime_cell(r: dict, which: str) -> str:
     return _e(reg)
 
 
-def _problems(per_problem) -> str:
+def problems_section(s: dict, per_problem) -> str:
+    """Most interesting problems: the rows of `interesting_problems`, p̂ with intervals, regimes and labels."""
     rows = interesting_problems(per_problem)
     if not rows:
-        return _section("problems", "Most interesting problems", '<p class="muted">No per-problem table.</p>')
+        return '<p class="muted">No per-problem table.</p>'
     out = []
     for r in rows:
         lab = r.get("label") or ""
@@ -71,4 +72,4 @@ def _problems(per_problem) -> str:
     table = _table(["problem", "base c/n", "base p̂ [CI]", "tuned c/n", "tuned p̂ [CI]", "Δp̂",
                     "regime base → tuned", "label", "n to decide", "tilt flag"],
                    out, left={0, 6, 7, 9}, cls={6: "wrap", 7: "wrap"}, table_class="problems")
-    return _section("problems", "Most interesting problems", intro + table)
+    return intro + table

@@ -1,12 +1,15 @@
-"""The report's sections from verdict to Gibbs fit, and the config section: each a function of
-the summary (and its plot, as an SVG string or None) returning one <section>."""
+"""The report's sections from verdict to Gibbs fit, and the config section: each a function
+``(summary, per_problem) -> body`` returning the HTML inside one <section> (drawing its own plot,
+an SVG string or None); `section_registry.SECTIONS` names them and gives each its heading."""
 
 from __future__ import annotations
 
 import math
 import shlex
 
-from supportscope.report.html_blocks import _dl, _e, _figure, _level, _plain, _raw, _section, _table
+from supportscope.report.html_blocks import _dl, _e, _figure, _level, _plain, _raw, _table
+from supportscope.report.plots import (plot_created_vs_budget, plot_passk, plot_scatter, plot_support,
+                                      plot_transition)
 from supportscope.report.style import LABEL_ORDER, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_pct, num
 
 _LEASH_MEANING = {
@@ -18,7 +21,8 @@ _LEASH_MEANING = {
 
 
 # --------------------------------------------------------------------------------- sections
-def _verdict(s: dict) -> str:
+def verdict_section(s: dict, per_problem=None) -> str:
+    """Verdict: the verdict sentence, the facts of the comparison (models, n, budgets, α) and notes."""
     v = s.get("verdict") or {}
     b = s.get("budget") or {}
     nb, nt = s.get("n_base") or {}, s.get("n_tuned") or {}
@@ -43,7 +47,7 @@ def _verdict(s: dict) -> str:
     notes = [n for n in (s.get("notes") or []) if n]
     if notes:
         body.append('<h3>Notes</h3>\n<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
-    return _section("verdict", "Verdict", "\n".join(body))
+    return "\n".join(body)
 
 
 def _crossover_sentence(s: dict) -> str:
@@ -65,7 +69,9 @@ def _crossover_sentence(s: dict) -> str:
             f"({_level(s)} interval; {share} of bootstrap replicates cross over by k = {upto}).")
 
 
-def _passk(s: dict, svg: str | None) -> str:
+def passk_section(s: dict, per_problem=None) -> str:
+    """pass@k: the pooled curves plot, the crossover sentence and the pass@k table."""
+    svg = plot_passk(s)
     lvl = _level(s)
     rows = []
     for r in s.get("passk") or []:
@@ -80,10 +86,12 @@ def _passk(s: dict, svg: str | None) -> str:
            f"{lvl} paired-bootstrap intervals; the lower panel is tuned − base, below the dotted zero "
            "line the base is ahead; the dash-dotted vertical line and the shaded span mark the crossover "
            "k and its interval.")
-    return _section("passk", "pass@k", "\n".join([_figure(svg, cap), f"<p>{_crossover_sentence(s)}</p>", table]))
+    return "\n".join([_figure(svg, cap), f"<p>{_crossover_sentence(s)}</p>", table])
 
 
-def _regimes(s: dict, svg: str | None) -> str:
+def regimes_section(s: dict, per_problem=None) -> str:
+    """Regimes: base regime → tuned regime transition matrix at the audit and basin budgets."""
+    svg = plot_transition(s)
     b = s.get("budget") or {}
     intro = (f"<p>Regimes at audit budget K = {fmt_int(b.get('K'))} and basin budget "
              f"{fmt_int(b.get('basin_budget'))}: basin p ≥ ε(k<sub>b</sub>), tail ε(K) ≤ p &lt; ε(k<sub>b</sub>), "
@@ -93,18 +101,22 @@ def _regimes(s: dict, svg: str | None) -> str:
            "counts problems (totals in the tick labels); the dashed diagonal is no change, cells left of it "
            "are problems the tuned model reaches more easily (e.g. tail → basin), cells right of it "
            "(before the undetermined column) less easily; all-zero rows and columns are dropped.")
-    return _section("regimes", "Regimes", intro + "\n" + _figure(svg, cap))
+    return intro + "\n" + _figure(svg, cap)
 
 
-def _per_problem(s: dict, svg: str | None) -> str:
+def per_problem_section(s: dict, per_problem) -> str:
+    """Per-problem: p̂ tuned against p̂ base, one marker per problem, with the Gibbs-tilt curves."""
+    svg = plot_scatter(s, per_problem)
     cap = ("Read: one marker per problem (shape and colour = label), whiskers are Clopper–Pearson "
            "intervals; both axes are logit scaled, and p̂ = 0 or 1 is drawn at 0.5/(n+1) or "
            "1 − 0.5/(n+1) so those problems sit at the edges; curves show where a uniform Gibbs tilt "
            "logit p₁ = logit p₀ + λ would put each problem, the solid one at the fitted λ.")
-    return _section("per-problem", "Per-problem", _figure(svg, cap))
+    return _figure(svg, cap)
 
 
-def _labels(s: dict, svg: str | None) -> str:
+def labels_section(s: dict, per_problem=None) -> str:
+    """Labels: counts with intervals and pass@k shares, the support-change claims, created vs K."""
+    svg = plot_created_vs_budget(s)
     labs = s.get("labels") or {}
     b = s.get("budget") or {}
     k = (s.get("gain") or {}).get("k", b.get("K"))
@@ -132,7 +144,7 @@ def _labels(s: dict, svg: str | None) -> str:
     cap = ("Read: labels recomputed for audit budgets K = 1, 2, 4, …; the created count (triangles, with "
            "whiskers) falls as K grows and gains become elicited (circles); hatched K cannot be certified "
            "with the available samples, so created and unsolved cannot appear there (open markers).")
-    return _section("labels", "Labels", table + "\n" + _support_change(s) + "\n" + _figure(svg, cap))
+    return table + "\n" + _support_change(s) + "\n" + _figure(svg, cap)
 
 
 def _support_change(s: dict) -> str:
@@ -167,7 +179,9 @@ def _support_change(s: dict) -> str:
     return table
 
 
-def _support(s: dict, svg: str | None) -> str:
+def support_section(s: dict, per_problem=None) -> str:
+    """Support: Venn sets P, S, E at the common budget k and the support metrics SRR, NDR, NSCR, SDS."""
+    svg = plot_support(s)
     v = s.get("venn") or {}
     lvl = _level(s)
     k = v.get("k")
@@ -201,13 +215,14 @@ def _support(s: dict, svg: str | None) -> str:
            + (" (expected counts)" if expected else "")
            + " (circle sizes are not proportional); right, each support metric as a diamond with its "
            f"{lvl} bootstrap interval.")
-    return _section("support", "Support", "\n".join([_figure(svg, cap), venn, leash]))
+    return "\n".join([_figure(svg, cap), venn, leash])
 
 
-def _gibbs(s: dict) -> str:
+def gibbs_section(s: dict, per_problem=None) -> str:
+    """Gibbs fit: logit p₁ = logit p₀ + λ, its goodness of fit, R² and the over-/anti-tilt flags."""
     g = s.get("gibbs")
     if not g:
-        return _section("gibbs", "Gibbs fit", '<p class="muted">No Gibbs fit in this summary.</p>')
+        return '<p class="muted">No Gibbs fit in this summary.</p>'
     lvl = _level(s)
     f = g.get("fit") if isinstance(g.get("fit"), dict) else {}
     p = num(f.get("p_value"))
@@ -239,10 +254,11 @@ def _gibbs(s: dict) -> str:
              "(base and tuned counts redrawn from the fitted tilt); R² = 1 − Σ(l₁ − l₀ − λ)² / Σ(l₁ − l̄₁)² on "
              "Jeffreys log-odds; over- and anti-tilt flags are posterior-predictive residuals with "
              f"Benjamini–Hochberg control; intervals are {lvl} paired-bootstrap intervals.</p>")
-    return _section("gibbs", "Gibbs fit", intro + _dl(items))
+    return intro + _dl(items)
 
 
-def _config(s: dict) -> str:
+def config_section(s: dict, per_problem=None) -> str:
+    """Config and versions: config, budget, inputs with sha256, the command and package versions."""
     parts = []
     cfg = s.get("config")
     if isinstance(cfg, dict):
@@ -268,4 +284,4 @@ def _config(s: dict) -> str:
     if missing:
         parts.append(f'<p class="muted">Not recorded in this summary: {", ".join(missing)} '
                      "(for example when compare() is called from Python).</p>")
-    return _section("config", "Config and versions", "\n".join(parts))
+    return "\n".join(parts)

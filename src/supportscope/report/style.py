@@ -37,8 +37,6 @@ LABEL_STYLES: dict[str, tuple[str, str, bool, float]] = {
 }
 LABEL_ORDER = tuple(LABEL_STYLES)
 
-REGIMES = ("basin", "tail", "barrier", "singular", "inaccessible", "undetermined")
-
 # KL account plots: per-problem point kinds -> (colour, marker, filled, marker size in points)
 KL_POINT_STYLES: dict[str, tuple[str, str, bool, float]] = {
     "finite": (OKABE_ITO["blue"], "o", True, 4.5),

@@ -8,8 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from supportscope.analysis.labels import LABELS
-
-_REGIMES = ("basin", "tail", "barrier", "singular", "inaccessible", "undetermined")
+from supportscope.stats.regimes import REGIMES
 
 
 def _ci(x, lo, hi, fmt="{:.3f}") -> str:
@@ -62,8 +61,8 @@ def print_summary(s: dict, console: Console | None = None, outputs: list[str] | 
         con.print(line)
 
     tr = s["transition"]
-    rows = [a for a in _REGIMES if any(tr[a].values())]
-    cols = [c for c in _REGIMES if any(tr[a][c] for a in _REGIMES)]
+    rows = [a for a in REGIMES if any(tr[a].values())]
+    cols = [c for c in REGIMES if any(tr[a][c] for a in REGIMES)]
     t = Table(title=f"regime transition at K = {b['K']} (rows: base, columns: tuned)")
     t.add_column("base \\ tuned")
     for c in cols:

@@ -4,11 +4,12 @@ confusion matrix, what happened to the base's singular problems, and exact p per
 
 from __future__ import annotations
 
-from supportscope.report.html_blocks import _dl, _e, _section, _table
+from supportscope.report.html_blocks import _dl, _e, _table
 from supportscope.report.style import fmt_int, fmt_num, fmt_pct
 
 
-def _truth(s: dict) -> str:
+def truth_section(s: dict, per_problem=None) -> str:
+    """Ground truth: estimated labels against the exact ones (shown only when the summary has them)."""
     gt = s["ground_truth"]
     sb = gt.get("singular_base") or {}
     items = [
@@ -43,7 +44,7 @@ def _truth(s: dict) -> str:
     intro = (f"<p>{_e(what[:1].upper() + what[1:])}. An estimated label agrees when its claim holds under the exact "
              "probabilities; “unchanged” (no significant difference) agrees with any exact label between two "
              "accessible states; undetermined problems claim nothing.</p>")
-    return _section("truth", "Ground truth", intro + _dl(items) + matrix + fams)
+    return intro + _dl(items) + matrix + fams
 
 
-__all__ = ["_truth"]
+__all__ = ["truth_section"]

@@ -6,7 +6,7 @@ per-problem pyarrow Table. A function returns None when the summary lacks what i
 
 The SVGs are made for inlining into one HTML page: no XML prolog, DOCTYPE, metadata or
 external reference, and every element id carries a per-plot prefix so that several SVGs in
-one document never share an id.
+one document never share an id. Each report section draws its own plots (section_registry).
 """
 
 from __future__ import annotations
@@ -19,19 +19,6 @@ from supportscope.report.plots.regimes import plot_transition
 from supportscope.report.plots.scatter import plot_scatter
 from supportscope.report.plots.support import plot_support
 
-__all__ = ["all_plots", "plot_created_vs_budget", "plot_kl_efficiency", "plot_kl_singular", "plot_kl_surprisal",
+__all__ = ["plot_created_vs_budget", "plot_kl_efficiency", "plot_kl_singular", "plot_kl_surprisal",
            "plot_passk", "plot_scatter", "plot_support", "plot_transition"]
 
-
-def all_plots(summary: dict, per_problem) -> dict[str, str | None]:
-    """Every plot of the report by key; the kl_* plots are None when the summary has no KL account."""
-    return {
-        "passk": plot_passk(summary),
-        "regimes": plot_transition(summary),
-        "scatter": plot_scatter(summary, per_problem),
-        "budget": plot_created_vs_budget(summary),
-        "support": plot_support(summary),
-        "kl_efficiency": plot_kl_efficiency(summary, per_problem),
-        "kl_surprisal": plot_kl_surprisal(summary),
-        "kl_singular": plot_kl_singular(summary, per_problem),
-    }

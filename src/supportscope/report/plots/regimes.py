@@ -7,7 +7,8 @@ from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
 from supportscope.report.plots._svg import _RC, _svg, plt
-from supportscope.report.style import REGIMES, num
+from supportscope.report.style import num
+from supportscope.stats.regimes import REGIMES
 
 
 # ------------------------------------------------------------------- 2. regime transition matrix
