@@ -33,15 +33,16 @@ def test_decoding_defaults_and_roundtrip():
 
 
 @pytest.mark.parametrize("kw, word", [
-    ({"temperature": -0.1}, "--temperature"), ({"temperature": math.nan}, "--temperature"),
-    ({"top_p": 0.0}, "--top-p"), ({"top_p": 1.5}, "--top-p"), ({"top_k": -1}, "--top-k"),
-    ({"min_p": 1.0}, "--min-p"), ({"max_new_tokens": 0}, "--max-new-tokens"), ({"stop": [""]}, "--stop"),
-    ({"seed": -1}, "--seed"),
+    ({"temperature": -0.1}, "temperature"), ({"temperature": math.nan}, "temperature"),
+    ({"top_p": 0.0}, "top_p"), ({"top_p": 1.5}, "top_p"), ({"top_k": -1}, "top_k"),
+    ({"min_p": 1.0}, "min_p"), ({"max_new_tokens": 0}, "max_new_tokens"), ({"stop": [""]}, "stop"),
+    ({"seed": -1}, "seed"),
 ])
-def test_decoding_validate_names_the_option(kw, word):
-    with pytest.raises(ValueError, match=word) as e:
-        DecodingConfig(**kw).validate()
-    assert isinstance(e.value, ModelConfigError) and "Fix:" in str(e.value)
+def test_decoding_validate_names_the_field(kw, word):
+    with pytest.raises(ValueError, match=rf"^{word} ") as e:
+        DecodingConfig(**kw)  # checked at construction
+    assert isinstance(e.value, ModelConfigError) and "Fix:" in str(e.value) and "--" not in str(e.value)
+    assert f"`{word}`" in e.value.spelled(lambda n: f"`{n}`")
 
 
 def test_policy_name_defaults(tmp_path):
@@ -50,11 +51,14 @@ def test_policy_name_defaults(tmp_path):
     assert Policy(model="/x/m", name="base").name == "base"
     p = Policy(model="/x/m")
     assert (p.dtype, p.device, p.chat, p.trust_remote_code) == ("float32", "cpu", False, False)
-    with pytest.raises(ValueError, match="--dtype"):
-        Policy(model="/x/m", dtype="float64").validate()
-    with pytest.raises(ValueError, match="--device"):
-        Policy(model="/x/m", device="gpu").validate()
-    Policy(model="/x/m", device="cuda:1").validate()
+    with pytest.raises(ValueError, match="^dtype 'float64'"):
+        Policy(model="/x/m", dtype="float64")
+    with pytest.raises(ValueError, match="^device 'gpu'"):
+        Policy(model="/x/m", device="gpu")
+    Policy(model="/x/m", device="cuda:1").require()
+    Policy()  # no model yet: a valid placeholder, refused only where a model is needed
+    with pytest.raises(ModelConfigError, match="^model is empty"):
+        Policy().require()
 
 
 def test_sample_and_score_sums():

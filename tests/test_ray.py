@@ -176,10 +176,10 @@ def test_ray_options_and_run_config(tmp_path):
     from supportscope.analysis.config import ConfigError
     from supportscope.pipeline.run_config import load_run_config
 
-    with pytest.raises(ConfigError, match="--ray-workers is set but --ray is not"):
-        RayConfig(ray_workers=2).validate()
+    with pytest.raises(ConfigError, match="ray_workers is set but ray is not"):
+        RayConfig(ray_workers=2)
     with pytest.raises(ConfigError, match="must be >= 1"):
-        RayConfig(ray=True, ray_workers=0).validate()
+        RayConfig(ray=True, ray_workers=0)
     head = 'out = "o"\ntasks = "p.jsonl"\n[base]\nmodel = "a"\n[tuned]\nmodel = "b"\n'
     cfg = tmp_path / "run.toml"
     for line, want in (('ray = "auto"\nray_workers = 8\n', RayConfig(True, "auto", 8)),

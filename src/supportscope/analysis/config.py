@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class AnalyzeConfig:
+    """Every knob of one analysis. Values are checked at construction (:meth:`validate`); a bad one
+    raises ConfigError naming the field (the CLI spells it as the flag, ``--basin-budget``)."""
+
     budget: int | None = field(
         default=None,
         metadata={"help": "Audit budget K (samples a user may spend per problem). Default: the "
@@ -51,26 +54,30 @@ class AnalyzeConfig:
         metadata={"help": "For per-sample rows with a real-valued `reward` column instead of `correct`: "
                   "a sample succeeds when reward >= this."})
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """Raise ConfigError naming the option when a value cannot work."""
+        """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
+        ``dataclasses.replace``); call it again after changing a field in place."""
         if self.basin_budget < 1:
-            raise ConfigError("--basin-budget must be >= 1. Fix: use e.g. --basin-budget 8")
+            raise ConfigError(f"`basin_budget` {self.basin_budget} must be >= 1. Fix: use e.g. `basin_budget` 8")
         if self.budget is not None and self.budget < self.basin_budget:
             raise ConfigError(
-                f"--budget {self.budget} is smaller than --basin-budget {self.basin_budget}; the tail "
-                f"regime eps(K) <= p < eps(k_b) needs K >= k_b. Fix: raise --budget or lower --basin-budget")
+                f"`budget` {self.budget} is smaller than `basin_budget` {self.basin_budget}; the tail "
+                f"regime eps(K) <= p < eps(k_b) needs K >= k_b. Fix: raise `budget` or lower `basin_budget`")
         for name in ("zeta", "alpha"):
             v = getattr(self, name)
             if not 0.0 < v < 1.0:
-                raise ConfigError(f"--{name} {v} must lie strictly between 0 and 1. Fix: e.g. --{name} 0.05")
+                raise ConfigError(f"`{name}` {v} must lie strictly between 0 and 1. Fix: e.g. `{name}` 0.05")
         if self.bootstrap < 100:
-            raise ConfigError(f"--bootstrap {self.bootstrap} is too few replicates for a 95% interval. "
-                              "Fix: use --bootstrap 1000 or more (default 10000)")
+            raise ConfigError(f"`bootstrap` {self.bootstrap} is too few replicates for a 95% interval. "
+                              "Fix: use `bootstrap` 1000 or more (default 10000)")
         if self.k is not None and any(k < 1 for k in self.k):
-            raise ConfigError(f"--k values must be >= 1, got {self.k}. Fix: e.g. --k 1 --k 8 --k 64")
+            raise ConfigError(f"`k` values must be >= 1, got {self.k}. Fix: keep only values >= 1, e.g. `k` 8")
         if not 0.0 < self.success_threshold <= 1.0:
-            raise ConfigError(f"--success-threshold {self.success_threshold} must lie in (0, 1]. "
-                              "Fix: e.g. --success-threshold 1.0")
+            raise ConfigError(f"`success_threshold` {self.success_threshold} must lie in (0, 1]. "
+                              "Fix: e.g. `success_threshold` 1.0")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -4,6 +4,12 @@
 turns every dataclass field into a keyword option (`--field-name`, default and help text from
 the field) appended to the command's own parameters; the command receives each config bundled
 as one keyword argument (`config` for the positional form, else the given names).
+
+Each config is checked as it is built (its `__post_init__` validates), and a config with a
+`require()` (a field without a usable default, e.g. `Policy.model`) is required to be complete: a
+command that takes the config needs it. A ConfigError from either names fields in backticks; it is
+raised again with each field spelled as this command's flag (`top_p` -> `--top-p`, `model` ->
+`--scorer` where renamed), so the user reads the option to change.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import typing
 from dataclasses import MISSING, fields
 
 import typer
+
+from supportscope.errors import ConfigError
 
 
 def with_config_options(*positional, flags: dict[str, str] | None = None, **named):
@@ -29,6 +37,7 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
         sig = inspect.signature(func, eval_str=True)
         own = [p for p in sig.parameters.values() if p.name not in groups]
         extra, owner = [], {}  # owner: parameter name -> (group argument, field name)
+        spelling: dict[str, dict[str, str]] = {arg: {} for arg in groups}  # group -> field -> its flag
         for arg, cls in groups.items():
             hints = typing.get_type_hints(cls)
             for f in fields(cls):
@@ -40,6 +49,7 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
                 if isinstance(default, list) and not default:
                     default = None  # typer: an empty repeated option
                 flag = flags.get(f"{arg}.{f.name}") or flags.get(f.name) or f"--{pname.replace('_', '-')}"
+                spelling[arg][f.name] = flag.split("/")[0]  # "--anytime/--no-anytime" -> "--anytime"
                 opt = typer.Option(default, flag, help=f.metadata.get("help", ""),
                                    show_default=default is not None)
                 extra.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=opt,
@@ -53,7 +63,7 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
                 for f in fields(cls):
                     if vals.get(f.name) is None and f.default is MISSING and f.default_factory is not MISSING:
                         vals[f.name] = f.default_factory()
-                built[arg] = cls(**vals)
+                built[arg] = _build(cls, vals, spelling[arg])
             return func(**built, **kwargs)
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
@@ -63,3 +73,15 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
         return wrapper
 
     return decorate
+
+
+def _build(cls, values: dict, spelling: dict[str, str]):
+    """``cls(**values)``, required complete (``require()``, when it has one); a ConfigError is raised
+    again with each backticked field spelled as its flag (``spelling``: field name -> flag)."""
+    try:
+        obj = cls(**values)
+        if callable(getattr(obj, "require", None)):
+            obj.require()
+    except ConfigError as e:
+        raise type(e)(e.spelled(lambda name: spelling.get(name, name))) from None
+    return obj

@@ -29,6 +29,9 @@ BATCH_SIZE = 64
 
 @dataclass
 class DecodingConfig:
+    """The decoding config D. Values are checked at construction (:meth:`validate`); a bad one raises
+    ModelConfigError naming the field (the CLI spells it as the flag, ``--top-p``)."""
+
     temperature: float = field(
         default=1.0,
         metadata={"help": "Sampling temperature T: logits are divided by T before truncation. "
@@ -53,28 +56,32 @@ class DecodingConfig:
         metadata={"help": "Base seed. Each sample's own seed is a stable hash of (seed, problem_id, sample_idx), "
                   "so any subset of samples can be regenerated alone with identical tokens."})
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """Raise ModelConfigError (a ValueError) naming the option when a value cannot work."""
+        """Raise ModelConfigError (a ValueError) naming the field when a value cannot work. Runs at
+        construction (and ``dataclasses.replace``); call it again after changing a field in place."""
         t = self.temperature
         if not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
-            raise ModelConfigError(f"--temperature {t!r} must be a finite number >= 0 "
-                                   "(0 = greedy). Fix: e.g. --temperature 1.0")
+            raise ModelConfigError(f"`temperature` {t!r} must be a finite number >= 0 "
+                                   "(0 = greedy). Fix: e.g. `temperature` 1.0")
         if not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
-            raise ModelConfigError(f"--top-p {self.top_p!r} must lie in (0, 1] (1.0 = no nucleus truncation). "
-                                   "Fix: e.g. --top-p 0.95")
+            raise ModelConfigError(f"`top_p` {self.top_p!r} must lie in (0, 1] (1.0 = no nucleus truncation). "
+                                   "Fix: e.g. `top_p` 0.95")
         if not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 0:
-            raise ModelConfigError(f"--top-k {self.top_k!r} must be an integer >= 0 (0 = off). Fix: e.g. --top-k 50")
+            raise ModelConfigError(f"`top_k` {self.top_k!r} must be an integer >= 0 (0 = off). Fix: e.g. `top_k` 50")
         if not isinstance(self.min_p, (int, float)) or not 0.0 <= self.min_p < 1.0:
-            raise ModelConfigError(f"--min-p {self.min_p!r} must lie in [0, 1) (0 = off). Fix: e.g. --min-p 0.05")
+            raise ModelConfigError(f"`min_p` {self.min_p!r} must lie in [0, 1) (0 = off). Fix: e.g. `min_p` 0.05")
         if not isinstance(self.max_new_tokens, int) or isinstance(self.max_new_tokens, bool) \
                 or self.max_new_tokens < 1:
-            raise ModelConfigError(f"--max-new-tokens {self.max_new_tokens!r} must be an integer >= 1. "
-                                   "Fix: e.g. --max-new-tokens 256")
+            raise ModelConfigError(f"`max_new_tokens` {self.max_new_tokens!r} must be an integer >= 1. "
+                                   "Fix: e.g. `max_new_tokens` 256")
         if not isinstance(self.stop, (list, tuple)) or any(not isinstance(s, str) or s == "" for s in self.stop):
-            raise ModelConfigError(f"--stop {self.stop!r} must be a list of non-empty strings. "
-                                   "Fix: e.g. --stop '\\n\\n' --stop 'Question:'")
+            raise ModelConfigError(f"`stop` {self.stop!r} must be a list of non-empty strings. "
+                                   "Fix: e.g. `stop` 'Question:' (one non-empty string per value)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ModelConfigError(f"--seed {self.seed!r} must be an integer >= 0. Fix: e.g. --seed 0")
+            raise ModelConfigError(f"`seed` {self.seed!r} must be an integer >= 0. Fix: e.g. `seed` 0")
 
     @property
     def greedy(self) -> bool:
@@ -92,14 +99,18 @@ class DecodingConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DecodingConfig":
-        out = cls(**d)
+        out = cls(**d)  # validated at construction
         out.stop = list(out.stop)
-        out.validate()
         return out
 
 
 @dataclass
 class Policy:
+    """A model + prompt format. Values (dtype, device, backend) are checked at construction
+    (:meth:`validate`); ``model`` may stay empty until the policy is used (``Policy()`` is a valid
+    placeholder), so "model is required" is a separate check, :meth:`require`, run where a model is
+    loaded (``pipeline.sample.load_backend``, ``models.loading``, the vLLM backend) and by the CLI."""
+
     model: str = field(
         default="",
         metadata={"help": "A local model directory (config.json + *.safetensors + tokenizer) or a .gguf file."})
@@ -129,20 +140,31 @@ class Policy:
         if self.name is None and self.model:
             p = Path(self.model)
             self.name = p.stem if p.suffix.lower() == ".gguf" else (p.resolve().name or str(p))
+        self.validate()
 
     def validate(self) -> None:
-        """Raise ModelConfigError (a ValueError) naming the option when a value cannot work."""
-        if not self.model:
-            raise ModelConfigError("--model is empty. Fix: pass a model directory or a .gguf file")
+        """Raise ModelConfigError (a ValueError) naming the field when a value cannot work. Runs at
+        construction (and ``dataclasses.replace``); call it again after changing a field in place.
+        An empty ``model`` is not a value error (see :meth:`require`)."""
         if self.dtype not in DTYPES:
-            raise ModelConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}. Fix: e.g. --dtype bfloat16")
+            raise ModelConfigError(f"`dtype` {self.dtype!r} is not one of {', '.join(DTYPES)}. "
+                                   "Fix: e.g. `dtype` bfloat16")
         if self.backend not in BACKENDS:
-            raise ModelConfigError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS.names())}. "
-                                   "Fix: --backend hf")
+            raise ModelConfigError(f"`backend` {self.backend!r} is not one of {', '.join(BACKENDS.names())}. "
+                                   "Fix: `backend` hf")
         dev = self.device
-        ok = dev in ("cpu", "cuda", "auto", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
+        ok = isinstance(dev, str) and (dev in ("cpu", "cuda", "auto", "mps")
+                                       or (dev.startswith("cuda:") and dev[5:].isdigit()))
         if not ok:
-            raise ModelConfigError(f"--device {dev!r} is not cpu, cuda, cuda:N, mps or auto. Fix: e.g. --device auto")
+            raise ModelConfigError(f"`device` {dev!r} is not cpu, cuda, cuda:N, mps or auto. Fix: e.g. `device` auto")
+
+    def require(self) -> None:
+        """Raise ModelConfigError unless the policy can be loaded: ``model`` is set (and every value
+        passes :meth:`validate`). Called where a model is loaded, and by the CLI once it has built
+        the policy."""
+        if not self.model:
+            raise ModelConfigError("`model` is empty. Fix: pass a model directory or a .gguf file")
+        self.validate()
 
     def to_dict(self) -> dict:
         return asdict(self)

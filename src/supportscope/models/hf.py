@@ -146,7 +146,6 @@ class HFBackend:
     # ------------------------------------------------------------------ sampling
 
     def sample(self, requests: list[SampleRequest], decoding: DecodingConfig) -> list[Sample]:
-        decoding.validate()
         if not requests:
             return []
         cache: dict[str, list[int]] = {}
@@ -273,7 +272,6 @@ class HFBackend:
     def score(self, items: list[ScoreItem], decoding: DecodingConfig,
               reference: "HFBackend | None" = None) -> list[Score]:
         """Teacher-forced scores of the exact ids, in item order (see the module docstring for token_kl)."""
-        decoding.validate()
         if reference is not None:
             if not isinstance(reference, HFBackend):
                 raise TypeError("reference must be an HFBackend (exact KL needs its hidden states)")

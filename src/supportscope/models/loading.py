@@ -111,7 +111,7 @@ def load_tokenizer(policy: Policy) -> Any:
 
 def load_model_and_tokenizer(policy: Policy) -> tuple[Any, Any, Any]:
     """(model in eval mode on its device, tokenizer, torch.device) for a policy, from local files only."""
-    policy.validate()
+    policy.require()
     directory, gguf = check_model_path(policy.model)
     device = resolve_device(policy.device)
     tokenizer = load_tokenizer(policy)

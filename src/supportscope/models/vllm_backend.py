@@ -57,7 +57,7 @@ class VLLMBackend:
 
     def __init__(self, policy: Policy, *, gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
                  score_logprobs: int = SCORE_LOGPROBS, **engine_kw: Any) -> None:
-        policy.validate()
+        policy.require()
         directory, gguf = check_model_path(policy.model)
         if gguf:
             raise ModelLoadError(f"vLLM loads a safetensors directory, and '{policy.model}' is a .gguf file. Fix: "
@@ -123,7 +123,6 @@ class VLLMBackend:
     def sample(self, requests: list[SampleRequest], decoding: DecodingConfig) -> list[Sample]:
         from vllm.inputs import TokensPrompt
 
-        decoding.validate()
         if not requests:
             return []
         cache: dict[str, list[int]] = {}
@@ -155,7 +154,6 @@ class VLLMBackend:
     # ------------------------------------------------------------------ scoring
 
     def score(self, items: list[ScoreItem], decoding: DecodingConfig, reference: Any = None) -> list[Score]:
-        decoding.validate()
         if reference is not None:
             raise ModelConfigError("--kl (exact full-vocabulary KL) needs whole next-token distributions, which vLLM "
                                    "does not return. Fix: score with --backend hf, or without --kl")

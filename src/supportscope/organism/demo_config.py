@@ -9,6 +9,7 @@ problem and model (audit budget K = 128); ``quick`` (CI size) uses 8 problems pe
 from __future__ import annotations
 
 from supportscope.errors import ConfigError
+from supportscope.models.config import DecodingConfig
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,9 @@ QUICK = {"size": 8, "n": 64, "bootstrap": 2000}
 
 @dataclass
 class DemoConfig:
+    """Settings of ``supportscope demo``. Values are checked at construction (:meth:`validate`); a bad
+    one raises ConfigError naming the field (the CLI spells it as the flag, ``--n``)."""
+
     quick: bool = field(default=False, metadata={"help": "CI size: 8 problems per family, n = 64 samples, "
                                                           "2,000 bootstrap replicates (under 2 minutes)."})
     size: int | None = field(default=None, metadata={"help": "Problems per family (default: all of them; "
@@ -50,18 +54,27 @@ class DemoConfig:
                        checkpoints=self.checkpoints or Path("out/organism-checkpoints"),
                        betas=list(self.betas))
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
+        """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
+        ``dataclasses.replace``, so also in :meth:`resolved`); call it again after changing a field
+        in place."""
         if self.size is not None and self.size < 1:
-            raise ConfigError(f"--size {self.size} must be >= 1. Fix: e.g. --size 8")
+            raise ConfigError(f"`size` {self.size} must be >= 1. Fix: e.g. `size` 8")
         if self.n is not None and self.n < 8:
-            raise ConfigError(f"--n {self.n} is too few samples to certify anything. Fix: use --n 64 or more")
+            raise ConfigError(f"`n` {self.n} is too few samples to certify anything. Fix: use `n` 64 or more")
         if not self.betas or any(b < 0 for b in self.betas):
-            raise ConfigError(f"--betas {self.betas}: give at least one KL weight >= 0. Fix: e.g. --betas 0.05")
+            raise ConfigError(f"`betas` {self.betas}: give at least one KL weight >= 0. Fix: e.g. `betas` 0.05")
         if self.max_new_tokens < 5:
-            raise ConfigError(f"--max-new-tokens {self.max_new_tokens} cannot hold a 4-letter answer and the "
-                              "end token. Fix: use --max-new-tokens 8")
+            raise ConfigError(f"`max_new_tokens` {self.max_new_tokens} cannot hold a 4-letter answer and the "
+                              "end token. Fix: use `max_new_tokens` 8")
         if self.threads < 1:
-            raise ConfigError(f"--threads {self.threads} must be >= 1. Fix: --threads 2")
+            raise ConfigError(f"`threads` {self.threads} must be >= 1. Fix: `threads` 2")
+        # the decoding config the demo samples with: its checks name the same fields (temperature, top_p, seed)
+        DecodingConfig(temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
+                       seed=self.seed)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -50,7 +50,6 @@ def exact_p_both(backend: Any, problems: Sequence[OrganismProblem], decoding: De
     organism checkpoint (prompts are encoded with ``backend.encode_prompt``); it batches the items
     by its ``score_batch_size``.
     """
-    decoding.validate()
     if decoding.stop:
         raise ValueError("exact_p does not model stop strings; use a DecodingConfig with stop=[]")
     if answers is None:

@@ -137,8 +137,7 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
 
     from transformers.utils import logging as hf_logging
 
-    cfg.validate()
-    cfg = cfg.resolved()
+    cfg = cfg.resolved()  # validated at construction, and again by resolved() (dataclasses.replace)
     con = con or Console(stderr=True)
     torch.set_num_threads(cfg.threads)
     hf_logging.disable_progress_bar()  # five tiny checkpoints: their loading bars are noise

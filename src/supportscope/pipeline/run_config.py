@@ -43,7 +43,7 @@ from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.models.config import DecodingConfig, Policy
-from supportscope.errors import InputError
+from supportscope.errors import ConfigError, InputError
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
@@ -59,11 +59,34 @@ _TABLES = {"decoding": DecodingConfig, "base": Policy, "tuned": Policy, "analyze
            "adaptive": AdaptiveConfig}
 
 
-def _line_of(text: str, key: str) -> int | None:
+def _line_of(text: str, key: str, table: str | None = None) -> int | None:
+    """The 1-based line of ``key`` (or of the header ``[key]``); with ``table``, the first line of
+    ``key`` inside ``[table]`` ("" = the top level, before any table)."""
+    current = ""
     for i, line in enumerate(text.splitlines(), 1):
-        if line.strip().startswith((key + " ", key + "=", f"[{key}]")):
+        s = line.strip()
+        if s.startswith("["):
+            current = s.split("]", 1)[0].strip("[ ")
+        if table is not None and (current != table or s.startswith("[")):
+            continue
+        if s.startswith((key + " ", key + "=", f"[{key}]")):
             return i
     return None
+
+
+def _config_error(e: ConfigError, path: Path, text: str, table: str | None) -> InputError:
+    """``e`` (raised while building or checking the config of ``[table]``, None = top-level keys) as
+    an InputError at the line of the first key it names, each key spelled as in the file."""
+    named: list[str] = []
+
+    def spell(name: str) -> str:
+        named.append(name)
+        return f"[{table}] {name}" if table else name
+
+    what, _, fix = e.spelled(spell).partition(". Fix: ")
+    lines = [_line_of(text, k, table or "") for k in named]
+    line = next((n for n in lines if n is not None), _line_of(text, table) if table else None)
+    return InputError(str(path), what, fix or "see `supportscope run --help`", line=line)
 
 
 def _build(cls, values: dict, path: Path, text: str, table: str | None):
@@ -71,8 +94,11 @@ def _build(cls, values: dict, path: Path, text: str, table: str | None):
     for k in values:
         if k not in names:
             raise InputError(str(path), f"unknown key {k!r}" + (f" in [{table}]" if table else ""),
-                             f"use one of: {', '.join(sorted(names))}", line=_line_of(text, k))
-    return cls(**values)
+                             f"use one of: {', '.join(sorted(names))}", line=_line_of(text, k, table or ""))
+    try:
+        return cls(**values)  # checks the values (each config's __post_init__)
+    except ConfigError as e:
+        raise _config_error(e, path, text, table) from None
 
 
 def load_run_config(path: Path) -> dict:
@@ -121,12 +147,10 @@ def load_run_config(path: Path) -> dict:
     if cfg["base"].name == cfg["tuned"].name:
         raise InputError(str(path), f"base and tuned are both named {cfg['base'].name!r}",
                          "give them different names", line=_line_of(text, "name"))
-    job.validate()
-    cfg["decoding"].validate()
-    cfg["analyze"].validate()
-    if cfg["adaptive"].adaptive:
-        cfg["adaptive"].validate()
-    cfg["ray"].validate()
+    try:
+        job.require()  # every config's values were checked when it was built; tasks must be set
+    except ConfigError as e:
+        raise _config_error(e, path, text, None) from None
     return cfg
 
 
@@ -147,7 +171,10 @@ def _ray_config(data: dict, path: Path, text: str) -> RayConfig:
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
         raise InputError(str(path), f"ray_workers = {workers!r} is not a whole number", "write e.g. ray_workers = 8",
                          line=_line_of(text, "ray_workers"))
-    return RayConfig(**values)
+    try:
+        return RayConfig(**values)
+    except ConfigError as e:
+        raise _config_error(e, path, text, None) from None
 
 
 def run_from_config(config: Path) -> dict:

@@ -33,7 +33,7 @@ def open_store(out: Path) -> RunStore:
 
 def load_backend(policy: Policy, batch_size: int):
     """The policy's backend; errors of a bad path or prompt become one-line CLI errors."""
-    policy.validate()
+    policy.require()
     err = Console(stderr=True)
     what = "starting vLLM on" if policy.backend == "vllm" else "loading"
     with err.status(f"{what} {policy.model}"):
@@ -46,9 +46,9 @@ def ray_executor(ray: RayConfig, policy: Policy, batch_size: int, references: di
 
     from supportscope.scale.ray_exec import RayExecutor
 
-    policy.validate()
+    policy.require()
     for ref in (references or {}).values():
-        ref.validate()
+        ref.require()
     return RayExecutor(ray, policy, partial(build_backend, batch_size=batch_size), references=references)
 
 
@@ -126,13 +126,8 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
     from supportscope.scale.jobs import sample_job
     from supportscope.tasks import load_task
 
-    job.validate()
-    decoding.validate()
+    job.require()  # the configs' values were checked when they were built; tasks must be set
     is_adaptive = adaptive is not None and adaptive.adaptive
-    if is_adaptive:
-        adaptive.validate()
-    if ray is not None:
-        ray.validate()
     task = load_task(job.tasks, limit=job.limit, seed=job.task_seed)
     selected = None
     if job.problems_from:
@@ -171,8 +166,6 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
     """Score under ``policy`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
     from supportscope.scale.jobs import score_job
 
-    if ray is not None:
-        ray.validate()
     if not (run / "manifest.json").is_file():
         raise InputError(str(run), "not a run directory (no manifest.json)", "pass the --out folder of `supportscope sample`")
     store = open_store(run)

@@ -49,7 +49,7 @@ from supportscope.errors import ConfigError
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -71,6 +71,11 @@ ROUND_KEY = round_key()
 
 @dataclass
 class AdaptiveConfig:
+    """Settings of adaptive sampling, checked at construction when ``adaptive`` is on (:meth:`validate`;
+    a bad value raises ConfigError naming the field, which the CLI spells as the flag, ``--round``).
+    The job functions here sample adaptively whatever ``adaptive`` says, and check a config built
+    with it off on entry."""
+
     adaptive: bool = field(default=False, metadata={"help": "Sample in rounds and stop each problem once its "
                                                            "regime at --budget is decided (anytime-valid "
                                                            "confidence sequences) or it reaches --max-n."})
@@ -91,25 +96,40 @@ class AdaptiveConfig:
                                                          "--out) decides at the confirmation level alpha / "
                                                          "(2 m), m = number of followed-up problems."})
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
+        """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
+        ``dataclasses.replace``); call it again after changing a field in place. The checks are of
+        the adaptive rounds, so they run only when ``adaptive`` is on (the CLI builds this config for
+        every ``sample``, adaptive or not)."""
+        if not self.adaptive:
+            return
         if self.budget < self.basin_budget:
-            raise ConfigError(f"--budget {self.budget} is smaller than --basin-budget {self.basin_budget}. "
-                              "Fix: raise --budget")
+            raise ConfigError(f"`budget` {self.budget} is smaller than `basin_budget` {self.basin_budget}. "
+                              "Fix: raise `budget`")
         if self.round < 1 or self.max_n < self.round:
-            raise ConfigError(f"--round {self.round} must be >= 1 and <= --max-n {self.max_n}. Fix: e.g. --round 16")
+            raise ConfigError(f"`round` {self.round} must be >= 1 and <= `max_n` {self.max_n}. Fix: e.g. `round` 16")
         if self.round_budget is not None and self.round_budget < self.round:
-            raise ConfigError(f"--round-budget {self.round_budget} is smaller than one round ({self.round}). "
-                              "Fix: raise --round-budget or leave it out")
+            raise ConfigError(f"`round_budget` {self.round_budget} is smaller than one round ({self.round}). "
+                              "Fix: raise `round_budget` or leave it out")
         if self.futility is not None and not 0 <= self.futility < 1:
-            raise ConfigError(f"--futility {self.futility} must lie in [0, 1). Fix: --futility 0.1, or 0 for off")
+            raise ConfigError(f"`futility` {self.futility} must lie in [0, 1). Fix: `futility` 0.1, or 0 for off")
         for name in ("zeta", "alpha"):
             if not 0 < getattr(self, name) < 1:
-                raise ConfigError(f"--{name} must lie strictly between 0 and 1. Fix: e.g. --{name} 0.05")
+                raise ConfigError(f"`{name}` {getattr(self, name)} must lie strictly between 0 and 1. "
+                                  f"Fix: e.g. `{name}` 0.05")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("adaptive")
         return d
+
+
+def _checked(cfg: AdaptiveConfig) -> AdaptiveConfig:
+    """``cfg``, checked as adaptive: one built with ``adaptive`` off skipped the checks of its rounds."""
+    return cfg if cfg.adaptive else replace(cfg, adaptive=True)
 
 
 def _round_counts(store: RunStore, model: str, index: dict[str, int], rnd: int,
@@ -194,7 +214,7 @@ def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, pol
     {"rounds", "samples", "written", "decided", "undecided"} (undecided: stopped at max_n or as futile).
     With ``executor`` (``backend`` may then be None) each round's shards are made elsewhere (e.g. over
     Ray, ``scale.ray_exec``) and written here, with the same bytes."""
-    cfg.validate()
+    cfg = _checked(cfg)
     problems = task.problems()
     register_generator(store, name, policy, decoding, task, cfg.max_n, problems_per_shard,
                        (executor or backend).tokenizer_fingerprint(), problems, adaptive=cfg.to_dict())
@@ -295,7 +315,7 @@ def followup_sample_job(store: RunStore, backend: Backend | None, name: str, pol
     config against the run (:func:`check_followup`), writes :func:`followup_spec` in the manifest
     (``RunStore.add_followup``; the same spec again resumes), and samples. Returns
     :func:`adaptive_sample_job`'s dict plus "problems" (m) and "level" (alpha / (2 m))."""
-    cfg.validate()
+    cfg = _checked(cfg)
     if not problems:
         raise ValueError("a follow-up needs at least one problem")
     check_followup(store, name, policy, decoding, task, (executor or backend).tokenizer_fingerprint())

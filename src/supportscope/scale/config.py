@@ -10,6 +10,11 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class SampleJobConfig:
+    """What to sample and in which units. Values are checked at construction (:meth:`validate`), a bad
+    one raising ConfigError naming the field (the CLI spells it as the flag, ``--problems-per-shard``);
+    ``tasks`` may stay empty until the job runs (``SampleJobConfig()`` is a valid placeholder), so
+    "tasks is required" is a separate check, :meth:`require`."""
+
     tasks: str = field(
         default="",
         metadata={"help": "Problems: FILE.jsonl ({id, prompt, answer}, checked with math-verify) or "
@@ -31,17 +36,29 @@ class SampleJobConfig:
         metadata={"help": "With --problems-from: keep the rows whose `label` column equals this, or, for "
                   "'created-candidate' / 'lost-candidate', whose `candidate` column is 'created' / 'lost'."})
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        if not self.tasks:
-            raise ConfigError("--tasks is required. Fix: e.g. --tasks rg:chain_sum or --tasks problems.jsonl")
+        """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
+        ``dataclasses.replace``); call it again after changing a field in place. An empty ``tasks``
+        is not a value error (see :meth:`require`)."""
         for name in ("limit", "n", "batch_size", "problems_per_shard"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1. Fix: e.g. --{name.replace('_', '-')} 8")
+                raise ConfigError(f"`{name}` {getattr(self, name)} must be >= 1. Fix: e.g. `{name}` 8")
         if self.label is not None and not self.problems_from:
-            raise ConfigError(f"--label {self.label!r} needs --problems-from (the table whose rows it selects). "
-                              "Fix: add --problems-from ANALYSIS/per_problem.parquet, or leave out --label")
+            raise ConfigError(f"`label` {self.label!r} needs `problems_from` (the table whose rows it selects). "
+                              "Fix: add `problems_from` ANALYSIS/per_problem.parquet, or leave out `label`")
         if self.label is not None and not self.label.strip():
-            raise ConfigError("--label is empty. Fix: e.g. --label created-candidate, or leave it out")
+            raise ConfigError("`label` is empty. Fix: e.g. `label` created-candidate, or leave it out")
+
+    def require(self) -> None:
+        """Raise ConfigError unless a job can run: ``tasks`` is set (and every value passes
+        :meth:`validate`). Called by ``run_sample``, the run config, and the CLI once it has built
+        the config."""
+        if not self.tasks:
+            raise ConfigError("`tasks` is required. Fix: e.g. `tasks` rg:chain_sum or `tasks` problems.jsonl")
+        self.validate()
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -42,6 +42,10 @@ OnEvent = Callable[[str, str, Any], None]
 
 @dataclass
 class RayConfig:
+    """Whether and where to run a job's units over Ray. Values are checked at construction
+    (:meth:`validate`); a bad one raises ConfigError naming the field (the CLI spells it as the flag,
+    ``--ray-workers``)."""
+
     ray: bool = field(default=False, metadata={"help": "Run the job's units on a Ray cluster: one backend "
                                                        "replica per worker (one GPU each when the cluster has "
                                                        "GPUs and --device is not cpu); this process writes "
@@ -54,12 +58,17 @@ class RayConfig:
                                                                     "the cluster's GPUs when the model runs "
                                                                     "on GPU, else 2."})
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
+        """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
+        ``dataclasses.replace``); call it again after changing a field in place."""
         if not self.ray and (self.ray_address is not None or self.ray_workers is not None):
-            given = "--ray-address" if self.ray_address is not None else "--ray-workers"
-            raise ConfigError(f"{given} is set but --ray is not. Fix: add --ray (or drop {given})")
+            given = "`ray_address`" if self.ray_address is not None else "`ray_workers`"
+            raise ConfigError(f"{given} is set but `ray` is not. Fix: add `ray` (or drop {given})")
         if self.ray_workers is not None and self.ray_workers < 1:
-            raise ConfigError(f"--ray-workers {self.ray_workers} must be >= 1. Fix: e.g. --ray-workers 2")
+            raise ConfigError(f"`ray_workers` {self.ray_workers} must be >= 1. Fix: e.g. `ray_workers` 2")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -159,7 +168,6 @@ class RayExecutor:
     def __init__(self, cfg: RayConfig, policy: Policy, make_backend: BackendFactory,
                  references: dict[str, Policy] | None = None, on_event: OnEvent | None = None,
                  max_attempts: int = 3, max_restarts: int | None = None) -> None:
-        cfg.validate()
         self.cfg, self.policy, self.make_backend = cfg, policy, make_backend
         self.references = dict(references) if references else None
         self.kl = bool(references)
