@@ -204,11 +204,36 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     follow-up of the candidates (`sample --adaptive --problems-from`), their confirmation.
     """
     cfg = config or AnalyzeConfig()
-    cfg.validate()
     pair = pair_models(base, tuned, intersect=cfg.intersect)
-    c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
     st = _setup(cfg, pair, run)
     lb = _label(pair, cfg, st)
+    blocks = _account(pair, cfg, st, lb, run)
+    summary = _summary(pair, blocks, st.notes)
+    return Comparison(_per_problem(pair, lb, blocks.columns), summary)
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """Every computed block of the summary (named as in summary.json) and the extra per-problem columns."""
+
+    budget: dict
+    passk: list
+    curves: dict
+    labels: dict
+    gain: dict
+    support_change: dict
+    transition: dict
+    venn: dict
+    leash: dict
+    created_vs_budget: dict
+    gibbs: dict
+    kl: dict | None
+    columns: dict
+
+
+def _account(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup, lb: _Labels, run) -> _Blocks:
+    """The computation: each block from the function that documents its formula (module docstring)."""
+    c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
     boot = PairedBootstrap(len(c0), cfg.bootstrap, cfg.seed)
     k_share = share_budget(st.K, n0, n1)
     g = passk_gain(c0, n0, c1, n1, k_share)
@@ -219,28 +244,36 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     venn_out, leash_out = support_sets(pair.problem_id, c0, n0, c1, n1, boot, cfg.alpha)
     gibbs, gibbs_cols = gibbs_account(c0, n0, c1, n1, boot, cfg.alpha)
     kl_summary, kl_cols = _kl(run, pair, boot, cfg)
+    return _Blocks(
+        budget=_budget_block(cfg, st, n0, lb),
+        passk=passk_table(c0, n0, c1, n1, st.ks, boot, cfg.alpha),
+        curves=pooled_curves(c0, n0, c1, n1, boot, cfg.alpha),
+        labels=labels, gain=gain, support_change=claims,
+        transition=_transition(lb.r0.regime, lb.r1.regime),
+        venn=venn_out, leash=leash_out,
+        created_vs_budget=created_vs_budget(c0, n0, c1, n1, lb.p_gt, lb.p_lt, cfg.zeta, cfg.alpha, boot,
+                                            "cs" if st.anytime else "cp", lb.up, lb.down,
+                                            k_cert=st.k_cert if st.anytime else None),
+        gibbs=gibbs, kl=kl_summary or None,
+        columns={**gibbs_cols, **claim_cols, **kl_cols},
+    )
+
+
+def _summary(pair: PairedCounts, b: _Blocks, notes: list[str]) -> dict:
+    """The result building: summary.json's blocks in their order, then the verdict read from them."""
+    c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
     summary = {
         "base": pair.base.name, "tuned": pair.tuned.name, "n_problems": len(c0),
         "n_base": {"min": int(n0.min()), "max": int(n0.max()), "total_correct": int(c0.sum())},
         "n_tuned": {"min": int(n1.min()), "max": int(n1.max()), "total_correct": int(c1.sum())},
-        "budget": _budget_block(cfg, st, n0, lb),
-        "passk": passk_table(c0, n0, c1, n1, st.ks, boot, cfg.alpha),
-        "curves": pooled_curves(c0, n0, c1, n1, boot, cfg.alpha),
-        "labels": labels,
-        "gain": gain,
-        "support_change": claims,
-        "transition": _transition(lb.r0.regime, lb.r1.regime),
-        "venn": venn_out,
-        "leash": leash_out,
-        "created_vs_budget": created_vs_budget(c0, n0, c1, n1, lb.p_gt, lb.p_lt, cfg.zeta, cfg.alpha, boot,
-                                               "cs" if st.anytime else "cp", lb.up, lb.down,
-                                               k_cert=st.k_cert if st.anytime else None),
-        "gibbs": gibbs,
-        **({"kl": kl_summary} if kl_summary else {}),
-        "notes": st.notes,
+        "budget": b.budget, "passk": b.passk, "curves": b.curves, "labels": b.labels, "gain": b.gain,
+        "support_change": b.support_change, "transition": b.transition, "venn": b.venn, "leash": b.leash,
+        "created_vs_budget": b.created_vs_budget, "gibbs": b.gibbs,
+        **({"kl": b.kl} if b.kl else {}),
+        "notes": notes,
     }
     summary["verdict"] = verdict(summary)
-    return Comparison(_per_problem(pair, lb, {**gibbs_cols, **claim_cols}, kl_cols), summary)
+    return summary
 
 
 def _budget_block(cfg: AnalyzeConfig, st: _Setup, n0: np.ndarray, lb: _Labels) -> dict:
@@ -263,7 +296,9 @@ def _transition(reg0: np.ndarray, reg1: np.ndarray) -> dict:
     return {a: {b: int(((reg0 == a) & (reg1 == b)).sum()) for b in REGIMES} for a in REGIMES}
 
 
-def _per_problem(pair: PairedCounts, lb: _Labels, extra: dict, kl_cols: dict) -> pa.Table:
+def _per_problem(pair: PairedCounts, lb: _Labels, extra: dict) -> pa.Table:
+    """The per-problem table: counts, intervals, regimes, tests and labels, then ``extra`` columns
+    (Gibbs residuals, support-change p-values and plan, KL per problem)."""
     c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
     r0, r1 = lb.r0, lb.r1
     return pa.table({
@@ -278,6 +313,5 @@ def _per_problem(pair: PairedCounts, lb: _Labels, extra: dict, kl_cols: dict) ->
         "label": lb.label.tolist(), "label_possible": lb.possible.tolist(),
         "created_from": created_from(lb.label, r0.regime).tolist(),
         "n_needed_label": lb.need_label,
-        **{k: (v.tolist() if v.dtype == object else v) for k, v in extra.items()},
-        **kl_cols,
+        **{k: (v.tolist() if getattr(v, "dtype", None) == object else v) for k, v in extra.items()},
     })
