@@ -6,11 +6,21 @@ The CLI options of `supportscope analyze` are generated from this dataclass
 
 from __future__ import annotations
 
+from supportscope.config_checks import SEED, check_fields
 from supportscope.errors import ConfigError
 
+import os
+import resource
 from dataclasses import asdict, dataclass, field
 
-
+#: Largest audit budget K (and basin budget): certifying K needs about 1.2 K samples per problem
+#: with no success (zeta = alpha = 0.05), and stats.n_to_decide searches n only up to 10^7.
+MAX_BUDGET = 2**20
+#: Most bootstrap replicates: 100x the default; each replicate of the pooled curves holds a row of
+#: every k up to n, and the memory an analysis needs is checked before it starts
+#: (:func:`check_bootstrap_memory`).
+MAX_BOOTSTRAP = 10**6
+_BUDGET = {"min": 1, "max": MAX_BUDGET, "why": "certifying K needs about 1.2 K samples per problem"}
 
 
 @dataclass
@@ -22,10 +32,11 @@ class AnalyzeConfig:
         default=None,
         metadata={"help": "Audit budget K (samples a user may spend per problem). Default: the "
                   "largest power of two at which n samples with no success certify "
-                  "inaccessibility (K=64 for n=128, zeta=alpha=0.05), and at least --basin-budget."},
+                  "inaccessibility (K=64 for n=128, zeta=alpha=0.05), and at least --basin-budget.",
+                  **_BUDGET, "example": 64},
     )
     basin_budget: int = field(
-        default=8, metadata={"help": "Small budget k_b: basin means p >= eps(k_b)."})
+        default=8, metadata={"help": "Small budget k_b: basin means p >= eps(k_b).", **_BUDGET})
     zeta: float = field(
         default=0.05,
         metadata={"help": "Failure tolerance: accessible at budget k means p >= eps(k) = 1 - zeta^(1/k)."})
@@ -35,11 +46,16 @@ class AnalyzeConfig:
                   "(intervals are at level 1 - alpha)."})
     bootstrap: int = field(
         default=10000,
-        metadata={"help": "Paired bootstrap replicates over problems for every interval of an aggregate."})
-    seed: int = field(default=0, metadata={"help": "Seed of the bootstrap (results are reproducible)."})
+        metadata={"help": "Paired bootstrap replicates over problems for every interval of an aggregate "
+                  "(the memory they need is checked before the analysis starts).",
+                  "min": 100, "max": MAX_BOOTSTRAP,
+                  "why_min": "too few for a 95% interval", "why": "more only costs memory and time",
+                  "example": 10000})
+    seed: int = field(default=0, metadata={"help": "Seed of the bootstrap (results are reproducible).", **SEED})
     k: list[int] | None = field(
         default=None,
-        metadata={"help": "pass@k values to print (repeat the option). Default: powers of two up to n."})
+        metadata={"help": "pass@k values to print (repeat the option). Default: powers of two up to n.",
+                  "items": {"min": 1, "max": 2**30}, "example": 8})
     intersect: bool = field(
         default=False,
         metadata={"help": "Keep only the problems present for both models (with a warning) instead "
@@ -60,8 +76,7 @@ class AnalyzeConfig:
     def validate(self) -> None:
         """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
         ``dataclasses.replace``); call it again after changing a field in place."""
-        if self.basin_budget < 1:
-            raise ConfigError(f"`basin_budget` {self.basin_budget} must be >= 1. Fix: use e.g. `basin_budget` 8")
+        check_fields(self)  # types and the bounds in each field's metadata, before any value is used
         if self.budget is not None and self.budget < self.basin_budget:
             raise ConfigError(
                 f"`budget` {self.budget} is smaller than `basin_budget` {self.basin_budget}; the tail "
@@ -70,14 +85,53 @@ class AnalyzeConfig:
             v = getattr(self, name)
             if not 0.0 < v < 1.0:
                 raise ConfigError(f"`{name}` {v} must lie strictly between 0 and 1. Fix: e.g. `{name}` 0.05")
-        if self.bootstrap < 100:
-            raise ConfigError(f"`bootstrap` {self.bootstrap} is too few replicates for a 95% interval. "
-                              "Fix: use `bootstrap` 1000 or more (default 10000)")
-        if self.k is not None and any(k < 1 for k in self.k):
-            raise ConfigError(f"`k` values must be >= 1, got {self.k}. Fix: keep only values >= 1, e.g. `k` 8")
         if not 0.0 < self.success_threshold <= 1.0:
             raise ConfigError(f"`success_threshold` {self.success_threshold} must lie in (0, 1]. "
                               "Fix: e.g. `success_threshold` 1.0")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: Curve columns per bootstrap replicate when n > 2048 (analysis.curves then uses its log grid).
+_GRID_COLUMNS = 80
+
+
+def bootstrap_memory(bootstrap: int, n_problems: int, n_min: int) -> int:
+    """Bytes an analysis of ``n_problems`` problems with ``bootstrap`` replicates needs at its peak,
+    beyond the interpreter (measured, then rounded up): the pooled curves keep about six float64
+    rows per replicate of every k up to n_min (a log grid of about 80 k beyond n_min = 2048), plus
+    one weights chunk of at most 2^23 problem-replicates (stats.PairedBootstrap) with its temporaries."""
+    from supportscope.analysis.curves import _FULL_GRID_MAX
+
+    cols = n_min if n_min <= _FULL_GRID_MAX else _GRID_COLUMNS
+    return 8 * bootstrap * (6 * cols + 64) + 64 * min(bootstrap * n_problems, 2**23)
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: MemAvailable, and what ``ulimit -v`` leaves; None when
+    unknown (not Linux)."""
+    out = []
+    try:
+        with open("/proc/meminfo") as f:
+            out += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open(f"/proc/{os.getpid()}/status") as f:
+                used = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:")]
+            out.append(soft - (used[0] if used else 0))
+    except (OSError, ValueError, IndexError):
+        pass
+    return min(out) if out else None
+
+
+def check_bootstrap_memory(bootstrap: int, n_problems: int, n_min: int, available: int | None = None) -> None:
+    """Refuse (ConfigError naming `bootstrap`) an analysis whose bootstrap would not fit in memory
+    (``available`` bytes; default :func:`available_memory`), before any work starts."""
+    need = bootstrap_memory(bootstrap, n_problems, n_min)
+    available = available_memory() if available is None else available
+    if available is not None and need > available:
+        fits = max(100, int(bootstrap * available / need) // 100 * 100)
+        raise ConfigError(f"`bootstrap` {bootstrap} replicates over {n_problems} problems with n = {n_min} need "
+                          f"about {need / 2**30:.1f} GiB of memory, more than the {available / 2**30:.1f} GiB "
+                          f"available. Fix: use at most `bootstrap` {fits} (the default is 10000)")

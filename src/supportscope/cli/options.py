@@ -21,6 +21,7 @@ from dataclasses import MISSING, fields
 
 import typer
 
+from supportscope.config_checks import bounds_text
 from supportscope.errors import ConfigError
 
 
@@ -50,8 +51,8 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
                     default = None  # typer: an empty repeated option
                 flag = flags.get(f"{arg}.{f.name}") or flags.get(f.name) or f"--{pname.replace('_', '-')}"
                 spelling[arg][f.name] = flag.split("/")[0]  # "--anytime/--no-anytime" -> "--anytime"
-                opt = typer.Option(default, flag, help=f.metadata.get("help", ""),
-                                   show_default=default is not None)
+                help_text = " ".join(filter(None, (f.metadata.get("help", ""), bounds_text(f.metadata))))
+                opt = typer.Option(default, flag, help=help_text, show_default=default is not None)
                 extra.append(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=opt,
                                                annotation=hints[f.name]))
 
@@ -64,7 +65,11 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
                     if vals.get(f.name) is None and f.default is MISSING and f.default_factory is not MISSING:
                         vals[f.name] = f.default_factory()
                 built[arg] = _build(cls, vals, spelling[arg])
-            return func(**built, **kwargs)
+            try:
+                return func(**built, **kwargs)
+            except ConfigError as e:  # raised by the work (e.g. the bootstrap's memory): name the flags
+                flag = {name: fl for group in spelling.values() for name, fl in group.items()}
+                raise type(e)(e.spelled(lambda name: flag.get(name, f"`{name}`"))) from None
 
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + extra
         wrapper.__signature__ = sig.replace(parameters=params)

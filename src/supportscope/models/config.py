@@ -11,10 +11,10 @@ and `metadata["help"]`), and `to_dict()` goes into run manifests.
 
 from __future__ import annotations
 
-from supportscope.errors import ModelConfigError
+from supportscope.config_checks import SEED, check_fields
+from supportscope.errors import ConfigError, ModelConfigError
 from supportscope.models.registry import BACKENDS
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,9 @@ DTYPES = ("float32", "bfloat16", "float16")
 #: The one default of ``--batch-size`` (sample, score, audit-data, run): sequences generated or
 #: scored per call of a backend.
 BATCH_SIZE = 64
+#: Largest max_new_tokens: 2^20, beyond the context of any model (a prompt plus max_new_tokens
+#: beyond the model's own context is refused when it is loaded, PromptTooLongError).
+MAX_NEW_TOKENS = 2**20
 
 
 
@@ -41,20 +44,22 @@ class DecodingConfig:
         metadata={"help": "Nucleus truncation: keep the smallest set of most probable tokens whose "
                   "probability sums to >= top_p (always at least the top token). 1.0 = off."})
     top_k: int = field(
-        default=0, metadata={"help": "Keep only the k most probable tokens (ties: lower token id first). 0 = off."})
+        default=0, metadata={"help": "Keep only the k most probable tokens (ties: lower token id first). 0 = off.",
+                             "min": 0, "max": 2**31 - 1, "example": 50})
     min_p: float = field(
         default=0.0,
         metadata={"help": "Keep only tokens with probability >= min_p times the top token's probability. 0 = off."})
     max_new_tokens: int = field(
-        default=256, metadata={"help": "Largest number of generated tokens per sample (finish_reason 'length')."})
+        default=256, metadata={"help": "Largest number of generated tokens per sample (finish_reason 'length').",
+                               "min": 1, "max": MAX_NEW_TOKENS})
     stop: list[str] = field(
         default_factory=list,
         metadata={"help": "Stop strings (repeat the option): generation ends when the completion contains one; "
-                  "the completion is cut before it (finish_reason 'stop_string')."})
+                  "the completion is cut before it (finish_reason 'stop_string').", "example": "'Question:'"})
     seed: int = field(
         default=0,
         metadata={"help": "Base seed. Each sample's own seed is a stable hash of (seed, problem_id, sample_idx), "
-                  "so any subset of samples can be regenerated alone with identical tokens."})
+                  "so any subset of samples can be regenerated alone with identical tokens.", **SEED})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -62,26 +67,19 @@ class DecodingConfig:
     def validate(self) -> None:
         """Raise ModelConfigError (a ValueError) naming the field when a value cannot work. Runs at
         construction (and ``dataclasses.replace``); call it again after changing a field in place."""
+        _checked_fields(self)
         t = self.temperature
-        if not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+        if t < 0:
             raise ModelConfigError(f"`temperature` {t!r} must be a finite number >= 0 "
                                    "(0 = greedy). Fix: e.g. `temperature` 1.0")
-        if not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
+        if not 0.0 < self.top_p <= 1.0:
             raise ModelConfigError(f"`top_p` {self.top_p!r} must lie in (0, 1] (1.0 = no nucleus truncation). "
                                    "Fix: e.g. `top_p` 0.95")
-        if not isinstance(self.top_k, int) or isinstance(self.top_k, bool) or self.top_k < 0:
-            raise ModelConfigError(f"`top_k` {self.top_k!r} must be an integer >= 0 (0 = off). Fix: e.g. `top_k` 50")
-        if not isinstance(self.min_p, (int, float)) or not 0.0 <= self.min_p < 1.0:
+        if not 0.0 <= self.min_p < 1.0:
             raise ModelConfigError(f"`min_p` {self.min_p!r} must lie in [0, 1) (0 = off). Fix: e.g. `min_p` 0.05")
-        if not isinstance(self.max_new_tokens, int) or isinstance(self.max_new_tokens, bool) \
-                or self.max_new_tokens < 1:
-            raise ModelConfigError(f"`max_new_tokens` {self.max_new_tokens!r} must be an integer >= 1. "
-                                   "Fix: e.g. `max_new_tokens` 256")
-        if not isinstance(self.stop, (list, tuple)) or any(not isinstance(s, str) or s == "" for s in self.stop):
+        if any(s == "" for s in self.stop):
             raise ModelConfigError(f"`stop` {self.stop!r} must be a list of non-empty strings. "
                                    "Fix: e.g. `stop` 'Question:' (one non-empty string per value)")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ModelConfigError(f"`seed` {self.seed!r} must be an integer >= 0. Fix: e.g. `seed` 0")
 
     @property
     def greedy(self) -> bool:
@@ -137,6 +135,7 @@ class Policy:
                   "pip install 'supportscope[vllm]'). Both write the same rows."})
 
     def __post_init__(self) -> None:
+        _checked_fields(self)  # model must be a string before it is read as a path
         if self.name is None and self.model:
             p = Path(self.model)
             self.name = p.stem if p.suffix.lower() == ".gguf" else (p.resolve().name or str(p))
@@ -146,6 +145,7 @@ class Policy:
         """Raise ModelConfigError (a ValueError) naming the field when a value cannot work. Runs at
         construction (and ``dataclasses.replace``); call it again after changing a field in place.
         An empty ``model`` is not a value error (see :meth:`require`)."""
+        _checked_fields(self)
         if self.dtype not in DTYPES:
             raise ModelConfigError(f"`dtype` {self.dtype!r} is not one of {', '.join(DTYPES)}. "
                                    "Fix: e.g. `dtype` bfloat16")
@@ -153,7 +153,7 @@ class Policy:
             raise ModelConfigError(f"`backend` {self.backend!r} is not one of {', '.join(BACKENDS.names())}. "
                                    "Fix: `backend` hf")
         dev = self.device
-        ok = isinstance(dev, str) and (dev in ("cpu", "cuda", "auto", "mps")
+        ok = (dev in ("cpu", "cuda", "auto", "mps")
                                        or (dev.startswith("cuda:") and dev[5:].isdigit()))
         if not ok:
             raise ModelConfigError(f"`device` {dev!r} is not cpu, cuda, cuda:N, mps or auto. Fix: e.g. `device` auto")
@@ -168,3 +168,11 @@ class Policy:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _checked_fields(config) -> None:
+    """config_checks.check_fields, raising ModelConfigError (the class these configs document)."""
+    try:
+        check_fields(config)
+    except ConfigError as e:
+        raise ModelConfigError(*e.args) from None

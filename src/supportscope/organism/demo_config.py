@@ -8,6 +8,7 @@ problem and model (audit budget K = 128); ``quick`` (CI size) uses 8 problems pe
 
 from __future__ import annotations
 
+from supportscope.config_checks import SEED, check_fields
 from supportscope.errors import ConfigError
 from supportscope.models.config import DecodingConfig
 
@@ -26,24 +27,32 @@ class DemoConfig:
     quick: bool = field(default=False, metadata={"help": "CI size: 8 problems per family, n = 64 samples, "
                                                           "2,000 bootstrap replicates (under 2 minutes)."})
     size: int | None = field(default=None, metadata={"help": "Problems per family (default: all of them; "
-                                                              "8 with --quick)."})
+                                                              "8 with --quick).", "min": 1, "max": 1000,
+                                                      "example": 8})
     n: int | None = field(default=None, metadata={"help": "Samples per problem and model (default 256; 64 with "
-                                                           "--quick). The audit budget K follows from n."})
+                                                           "--quick). The audit budget K follows from n.",
+                                                  "min": 8, "max": 2**17, "example": 64,
+                                                  "why": "8 problems' samples make one shard, held in memory",
+                                                  "why_min": "too few samples to certify anything"})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature (also of the exact p)."})
     top_p: float = field(default=0.95, metadata={"help": "Nucleus of the decoding distribution pi_D (also of "
                                                          "the exact p)."})
     max_new_tokens: int = field(default=8, metadata={"help": "Largest completion (answers have at most 4 "
-                                                             "characters + the end token)."})
+                                                             "characters + the end token).", "min": 5, "max": 500,
+                                                     "why_min": "a 4-letter answer and the end token",
+                                                     "why": "the organism's context is 512 tokens"})
     betas: list[float] = field(default_factory=lambda: [0.05, 0.2],
                                metadata={"help": "KL weights of the RL variants, one variant each (repeat "
-                                                 "the option)."})
-    seed: int = field(default=0, metadata={"help": "Seed of post-training, sampling and the bootstrap."})
+                                                 "the option).", "max_len": 32, "items": {"min": 0},
+                                         "example": 0.05})
+    seed: int = field(default=0, metadata={"help": "Seed of post-training, sampling and the bootstrap.", **SEED})
     bootstrap: int | None = field(default=None, metadata={"help": "Paired bootstrap replicates (default "
-                                                                   "10,000; 2,000 with --quick)."})
+                                                                   "10,000; 2,000 with --quick).",
+                                                          "min": 100, "max": 10**6, "example": 2000})
     checkpoints: Path | None = field(default=None, metadata={"help": "Cache of post-trained checkpoints, reused "
                                                                       "when the config matches (default: "
                                                                       "out/organism-checkpoints)."})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads.", "min": 1, "max": 1024})
 
     def resolved(self) -> "DemoConfig":
         """A copy with every None replaced by the full or --quick default."""
@@ -61,17 +70,9 @@ class DemoConfig:
         """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
         ``dataclasses.replace``, so also in :meth:`resolved`); call it again after changing a field
         in place."""
-        if self.size is not None and self.size < 1:
-            raise ConfigError(f"`size` {self.size} must be >= 1. Fix: e.g. `size` 8")
-        if self.n is not None and self.n < 8:
-            raise ConfigError(f"`n` {self.n} is too few samples to certify anything. Fix: use `n` 64 or more")
-        if not self.betas or any(b < 0 for b in self.betas):
-            raise ConfigError(f"`betas` {self.betas}: give at least one KL weight >= 0. Fix: e.g. `betas` 0.05")
-        if self.max_new_tokens < 5:
-            raise ConfigError(f"`max_new_tokens` {self.max_new_tokens} cannot hold a 4-letter answer and the "
-                              "end token. Fix: use `max_new_tokens` 8")
-        if self.threads < 1:
-            raise ConfigError(f"`threads` {self.threads} must be >= 1. Fix: `threads` 2")
+        check_fields(self)  # types and the bounds in each field's metadata, before any value is used
+        if not self.betas:
+            raise ConfigError("`betas` is empty: give at least one KL weight >= 0. Fix: e.g. `betas` 0.05")
         # the decoding config the demo samples with: its checks name the same fields (temperature, top_p, seed)
         DecodingConfig(temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
                        seed=self.seed)

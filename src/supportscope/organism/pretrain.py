@@ -19,25 +19,64 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supportscope.config_checks import SEED, check_fields
+from supportscope.errors import ConfigError
+
 from .corpus import CorpusConfig, corpus_lines
+
+
+#: Most parameters of an organism model: it trains on the CPU (AdamW keeps three more copies).
+MAX_PARAMS = 10**8
 
 
 @dataclass
 class TrainConfig:
-    steps: int = field(default=1500, metadata={"help": "Optimiser steps."})
-    batch: int = field(default=256, metadata={"help": "Corpus lines per step."})
-    lr: float = field(default=3e-3, metadata={"help": "Peak AdamW learning rate."})
-    warmup: int = field(default=100, metadata={"help": "Linear warm-up steps."})
-    final_lr_frac: float = field(default=0.05, metadata={"help": "Final learning rate as a fraction of lr (cosine)."})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    seed: int = field(default=0, metadata={"help": "Seed of the initial weights and of the batch order."})
-    hidden_size: int = field(default=128, metadata={"help": "Model width."})
-    layers: int = field(default=4, metadata={"help": "Transformer layers."})
-    heads: int = field(default=4, metadata={"help": "Attention heads."})
-    kv_heads: int = field(default=2, metadata={"help": "Key/value heads (grouped-query attention)."})
-    intermediate_size: int = field(default=384, metadata={"help": "MLP width."})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads while training."})
-    log_every: int = field(default=25, metadata={"help": "Steps between train_log.jsonl lines."})
+    """Pretraining settings; values are checked at construction (:meth:`validate`), a bad one raising
+    ConfigError naming the field (the CLI spells it as the flag, ``--hidden-size``)."""
+
+    steps: int = field(default=1500, metadata={"help": "Optimiser steps.", "min": 1, "max": 10**7})
+    batch: int = field(default=256, metadata={"help": "Corpus lines per step.", "min": 1, "max": 2**16})
+    lr: float = field(default=3e-3, metadata={"help": "Peak AdamW learning rate.", "min": 0, "max": 10})
+    warmup: int = field(default=100, metadata={"help": "Linear warm-up steps.", "min": 0, "max": 10**7})
+    final_lr_frac: float = field(default=0.05, metadata={"help": "Final learning rate as a fraction of lr (cosine).",
+                                                         "min": 0, "max": 1})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay.", "min": 0, "max": 10})
+    seed: int = field(default=0, metadata={"help": "Seed of the initial weights and of the batch order.", **SEED})
+    hidden_size: int = field(default=128, metadata={"help": "Model width (a multiple of --heads, with an even "
+                                                            "width per head).", "min": 2, "max": 8192})
+    layers: int = field(default=4, metadata={"help": "Transformer layers.", "min": 1, "max": 256})
+    heads: int = field(default=4, metadata={"help": "Attention heads.", "min": 1, "max": 1024})
+    kv_heads: int = field(default=2, metadata={"help": "Key/value heads (grouped-query attention; divides "
+                                                       "--heads).", "min": 1, "max": 1024})
+    intermediate_size: int = field(default=384, metadata={"help": "MLP width.", "min": 1, "max": 65536})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads while training.", "min": 1, "max": 1024})
+    log_every: int = field(default=25, metadata={"help": "Steps between train_log.jsonl lines.",
+                                                 "min": 1, "max": 10**7})
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the field when a value cannot work (before any training starts)."""
+        check_fields(self)
+        if self.lr <= 0:
+            raise ConfigError(f"`lr` {self.lr} must be > 0. Fix: e.g. `lr` 0.003")
+        if self.hidden_size % self.heads or (self.hidden_size // self.heads) % 2:
+            raise ConfigError(f"`hidden_size` {self.hidden_size} is not `heads` {self.heads} times an even head "
+                              f"width (rotary position embeddings). Fix: use e.g. `hidden_size` {16 * self.heads}")
+        if self.heads % self.kv_heads:
+            raise ConfigError(f"`kv_heads` {self.kv_heads} does not divide `heads` {self.heads} (grouped-query "
+                              f"attention). Fix: use e.g. `kv_heads` 1")
+        params = self.n_params()
+        if params > MAX_PARAMS:
+            raise ConfigError(f"`hidden_size` {self.hidden_size}, `layers` {self.layers} and `intermediate_size` "
+                              f"{self.intermediate_size} make about {params:,} parameters, more than {MAX_PARAMS:,} "
+                              "(the organism trains on the CPU). Fix: lower them, e.g. `hidden_size` 128")
+
+    def n_params(self, vocab: int = 64) -> int:
+        """About how many parameters the Llama model of this config has (tied embeddings)."""
+        h, kv = self.hidden_size, self.hidden_size // self.heads * self.kv_heads
+        return self.layers * (2 * h * h + 2 * h * kv + 3 * h * self.intermediate_size + 2 * h) + vocab * h + h
 
     def to_dict(self) -> dict:
         return asdict(self)

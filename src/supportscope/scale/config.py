@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from supportscope.config_checks import SEED, check_fields
 from supportscope.errors import ConfigError
 from supportscope.models.config import BATCH_SIZE
 
 from dataclasses import asdict, dataclass, field
+
+#: Most samples per problem, and most samples in one shard (n x problems_per_shard): a shard's rows
+#: (token ids, per-token log-probs, completions) are held in memory until it is written.
+MAX_SAMPLES = 2**20
+#: Most problems of a job.
+MAX_PROBLEMS = 2**20
 
 
 @dataclass
@@ -19,12 +26,17 @@ class SampleJobConfig:
         default="",
         metadata={"help": "Problems: FILE.jsonl ({id, prompt, answer}, checked with math-verify) or "
                   "rg:GENERATOR[?key=value&...] for a reasoning-gym generator."})
-    limit: int = field(default=50, metadata={"help": "Number of problems (first N of a file; size of a generator)."})
-    task_seed: int = field(default=0, metadata={"help": "Seed of a generated problem set."})
-    n: int = field(default=8, metadata={"help": "Samples per problem."})
-    batch_size: int = field(default=BATCH_SIZE, metadata={"help": "Sequences generated or scored per call of the backend."})
+    limit: int = field(default=50, metadata={"help": "Number of problems (first N of a file; size of a generator).",
+                                             "min": 1, "max": MAX_PROBLEMS})
+    task_seed: int = field(default=0, metadata={"help": "Seed of a generated problem set.", **SEED})
+    n: int = field(default=8, metadata={"help": "Samples per problem (n x --problems-per-shard at most 2^20: a "
+                                        "shard is held in memory until it is written).",
+                                        "min": 1, "max": MAX_SAMPLES})
+    batch_size: int = field(default=BATCH_SIZE, metadata={"help": "Sequences generated or scored per call of the "
+                                                          "backend.", "min": 1, "max": 2**16})
     problems_per_shard: int = field(
-        default=8, metadata={"help": "Problems per atomically written shard (the unit of resumption)."})
+        default=8, metadata={"help": "Problems per atomically written shard (the unit of resumption).",
+                             "min": 1, "max": MAX_PROBLEMS})
     problems_from: str | None = field(
         default=None,
         metadata={"help": "Only these problems: a table with a problem_id column, e.g. the per_problem.parquet "
@@ -43,9 +55,11 @@ class SampleJobConfig:
         """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
         ``dataclasses.replace``); call it again after changing a field in place. An empty ``tasks``
         is not a value error (see :meth:`require`)."""
-        for name in ("limit", "n", "batch_size", "problems_per_shard"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"`{name}` {getattr(self, name)} must be >= 1. Fix: e.g. `{name}` 8")
+        check_fields(self)  # types and the bounds in each field's metadata, before any value is used
+        if self.n * self.problems_per_shard > MAX_SAMPLES:
+            raise ConfigError(f"`n` {self.n} x `problems_per_shard` {self.problems_per_shard} samples in one shard "
+                              f"is more than {MAX_SAMPLES} (a shard is held in memory until it is written). "
+                              f"Fix: lower `problems_per_shard` to {max(1, MAX_SAMPLES // self.n)}")
         if self.label is not None and not self.problems_from:
             raise ConfigError(f"`label` {self.label!r} needs `problems_from` (the table whose rows it selects). "
                               "Fix: add `problems_from` ANALYSIS/per_problem.parquet, or leave out `label`")
