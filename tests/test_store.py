@@ -282,27 +282,30 @@ def test_verify_detects_a_modified_shard(tmp_path):
     path = store.shard_path("samples", "base", "p0")
     # same row count, other content: only the hash can tell
     pq.write_table(samples("base", "p0", range(4), seed=1), path)
-    assert store.read("samples").num_rows == 4
+    assert store.read("samples", verify=False).num_rows == 4
     with pytest.raises(StoreError) as info:
-        store.read("samples", verify=True)
+        store.read("samples")  # verified by default
     msg = str(info.value)
     assert msg.startswith(f"{path}: content changed since it was written (sha256 ")
-    assert "Fix: restore the file, or run RunStore(" in msg and ".discard('samples', 'base', 'p0')" in msg
+    assert "\n" not in msg
+    assert ("Fix: restore the file from a backup, or discard the shard with python -c \"from supportscope.store "
+            "import RunStore; RunStore(") in msg
+    assert ".discard('samples', 'base', 'p0')\" and rerun the same `supportscope sample`" in msg
     with pytest.raises(StoreError, match="content changed"):
-        counts_from_samples(store, verify=True)
+        counts_from_samples(store)
     # another row count is caught without verify
     pq.write_table(samples("base", "p0", range(3)), path)
     with pytest.raises(StoreError, match=r"p0\.parquet: has 3 rows, manifest.json says 4"):
-        store.read("samples")
+        store.read("samples", verify=False)
     path.write_bytes(b"PAR1 garbage")
     with pytest.raises(StoreError, match=r"p0\.parquet: not a readable Parquet file"):
-        store.read("samples")
+        store.read("samples", verify=False)
     path.unlink()
     with pytest.raises(StoreError, match=r"p0\.parquet: shard listed in .*manifest.json is missing\. Fix: restore"):
         store.read("samples")
     store.discard("samples", "base", "p0")  # the documented fix
     store.write_shard("samples", "base", "p0", samples("base", "p0", range(4)))
-    assert store.read("samples", verify=True).num_rows == 4
+    assert store.read("samples").num_rows == 4
 
 
 # -- crash windows, reproduced in-process ---------------------------------------------------------

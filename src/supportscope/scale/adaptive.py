@@ -45,6 +45,7 @@ the same bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+from supportscope.config_checks import check_fields
 from supportscope.errors import ConfigError
 
 import re
@@ -79,17 +80,21 @@ class AdaptiveConfig:
     adaptive: bool = field(default=False, metadata={"help": "Sample in rounds and stop each problem once its "
                                                            "regime at --budget is decided (anytime-valid "
                                                            "confidence sequences) or it reaches --max-n."})
-    budget: int = field(default=64, metadata={"help": "Audit budget K whose regimes the adaptive rounds decide."})
-    max_n: int = field(default=1024, metadata={"help": "Largest number of samples of one problem."})
+    budget: int = field(default=64, metadata={"help": "Audit budget K whose regimes the adaptive rounds decide.",
+                                              "min": 1, "max": 2**20})
+    max_n: int = field(default=1024, metadata={"help": "Largest number of samples of one problem.",
+                                               "min": 1, "max": 2**20})
     round: int = field(default=16, metadata={"help": "Samples added to each selected problem per round (also "
-                                                     "the first round's n)."})
+                                                     "the first round's n).", "min": 1, "max": 2**20})
     round_budget: int | None = field(default=None, metadata={"help": "Most samples per round over all problems "
-                                                                     "(default: every open problem gets a round)."})
+                                                                     "(default: every open problem gets a round).",
+                                                             "min": 1, "max": 2**40, "example": 1024})
     futility: float | None = field(default=0.1, metadata={"help": "Stop a problem early when no success rate in "
                                                                   "its 1 - futility Clopper-Pearson interval would "
                                                                   "be decided by --max-n (stats.allocation."
                                                                   "futile_mask); 0 turns the rule off."})
-    basin_budget: int = field(default=8, metadata={"help": "Basin budget k_b of the regimes being decided."})
+    basin_budget: int = field(default=8, metadata={"help": "Basin budget k_b of the regimes being decided.",
+                                                   "min": 1, "max": 2**20})
     zeta: float = field(default=0.05, metadata={"help": "Failure tolerance in eps(k) = 1 - zeta^(1/k)."})
     alpha: float = field(default=0.05, metadata={"help": "Error level of the confidence sequences. A follow-up "
                                                          "(--adaptive --problems-from on a model already in "
@@ -103,7 +108,8 @@ class AdaptiveConfig:
         """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
         ``dataclasses.replace``); call it again after changing a field in place. The checks are of
         the adaptive rounds, so they run only when ``adaptive`` is on (the CLI builds this config for
-        every ``sample``, adaptive or not)."""
+        every ``sample``, adaptive or not); the types and bounds of the values are checked always."""
+        check_fields(self)
         if not self.adaptive:
             return
         if self.budget < self.basin_budget:
@@ -218,6 +224,7 @@ def adaptive_sample_job(store: RunStore, backend: Backend | None, name: str, pol
     problems = task.problems()
     register_generator(store, name, policy, decoding, task, cfg.max_n, problems_per_shard,
                        (executor or backend).tokenizer_fingerprint(), problems, adaptive=cfg.to_dict())
+    store.verify(model=name)  # a done shard whose file changed is refused, not skipped as done
     if "all" not in store.done("problems", name):
         store.write_shard("problems", name, "all", build_table("problems", [
             {"problem_id": p.id, "prompt": p.prompt, "answer": p.answer, "task": task.spec} for p in problems]))
@@ -319,6 +326,7 @@ def followup_sample_job(store: RunStore, backend: Backend | None, name: str, pol
     if not problems:
         raise ValueError("a follow-up needs at least one problem")
     check_followup(store, name, policy, decoding, task, (executor or backend).tokenizer_fingerprint())
+    store.verify(model=name)  # stage 1 and done follow-up shards: changed ones are refused
     spec = followup_spec(store, name, problems, cfg, problems_per_shard)
     store.add_followup(name, spec)
     res = _rounds(store, backend, executor, name, decoding, task, problems, cfg, spec["level"], FOLLOWUP_PREFIX,

@@ -155,6 +155,7 @@ def sample_job(store: RunStore, backend: Backend | None, name: str, policy: Poli
     problems = task.problems()
     register_generator(store, name, policy, decoding, task, n, problems_per_shard,
                        (executor or backend).tokenizer_fingerprint(), problems)
+    store.verify(model=name)  # a done shard whose file changed is refused, not skipped as done
     if "all" not in store.done("problems", name):
         store.write_shard("problems", name, "all", build_table("problems", [
             {"problem_id": p.id, "prompt": p.prompt, "answer": p.answer, "task": task.spec} for p in problems]))
@@ -257,6 +258,8 @@ def score_job(store: RunStore, backend: Backend | None, scorer: str, policy: Pol
     fingerprint = (executor or backend).tokenizer_fingerprint()
     kl = executor.kl if executor is not None else reference is not None
     store.register(SCORER_PREFIX + scorer, {"role": "scorer", "policy": pol, "tokenizer": fingerprint, "kl": kl})
+    for model in [*gens, SCORER_PREFIX + scorer]:  # the samples read and the done scores, checked once
+        store.verify(model=model)
     manifest = str(store.path / "manifest.json")
     written = 0
 

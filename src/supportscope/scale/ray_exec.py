@@ -20,6 +20,7 @@ Ray is imported only here, only when ``--ray`` is asked for; ``pip install 'supp
 
 from __future__ import annotations
 
+from supportscope.config_checks import check_fields
 from supportscope.errors import ConfigError, WorkerLostError
 
 import logging
@@ -56,7 +57,8 @@ class RayConfig:
                                                                     "for this command."})
     ray_workers: int | None = field(default=None, metadata={"help": "Backend replicas (Ray actors). Default: "
                                                                     "the cluster's GPUs when the model runs "
-                                                                    "on GPU, else 2."})
+                                                                    "on GPU, else 2.",
+                                                            "min": 1, "max": 2**16, "example": 2})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -64,11 +66,10 @@ class RayConfig:
     def validate(self) -> None:
         """Raise ConfigError naming the field when a value cannot work. Runs at construction (and
         ``dataclasses.replace``); call it again after changing a field in place."""
+        check_fields(self)
         if not self.ray and (self.ray_address is not None or self.ray_workers is not None):
             given = "`ray_address`" if self.ray_address is not None else "`ray_workers`"
             raise ConfigError(f"{given} is set but `ray` is not. Fix: add `ray` (or drop {given})")
-        if self.ray_workers is not None and self.ray_workers < 1:
-            raise ConfigError(f"`ray_workers` {self.ray_workers} must be >= 1. Fix: e.g. `ray_workers` 2")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -30,7 +30,7 @@ def is_followup_key(key: str) -> bool:
     return FOLLOWUP_KEY.match(key) is not None
 
 
-def counts_from_samples(store: RunStore | PathLike, verify: bool = False, stage: str = "main") -> pa.Table:
+def counts_from_samples(store: RunStore | PathLike, verify: bool = True, stage: str = "main") -> pa.Table:
     """The run's samples as a counts table, like :func:`~supportscope.io.load_counts`.
 
     ``stage``: ``"main"`` (default) counts every samples shard except the follow-up shards (keys
@@ -42,9 +42,12 @@ def counts_from_samples(store: RunStore | PathLike, verify: bool = False, stage:
     that sample's shard file (under the run path as given) and ``line`` its 0-based row in the
     shard. Schema :data:`~supportscope.io.COUNTS_SCHEMA`; empty when there are no samples.
 
+    Each shard's SHA-256 is checked against the manifest (``verify=False`` skips it: then only
+    the four columns needed are read; see :meth:`RunStore.read`).
+
     Raises:
-        StoreError: a missing/corrupt shard, or a sample (problem_id, model, sample_idx) in two
-            shards.
+        StoreError: a missing/changed/corrupt shard, or a sample (problem_id, model, sample_idx)
+            in two shards.
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")

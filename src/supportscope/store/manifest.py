@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .paths import check_shard_files
 from .schema import KINDS
 from ..errors import StoreError
 
@@ -81,10 +82,12 @@ def manifest_stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 def read_manifest(run: Path) -> dict[str, Any]:
-    """The manifest of the run directory ``run``, checked (format, entries, shard entries).
+    """The manifest of the run directory ``run``, checked (format, entries, shard entries, and
+    every shard's file inside the run: :mod:`.paths`).
 
     Raises:
-        StoreError: no manifest, unreadable JSON, another format, or malformed shard entries.
+        StoreError: no manifest, unreadable JSON, another format, malformed shard entries, or a
+            shard file outside the run (absolute, ``..``, a symlink out of it).
     """
     path = run / MANIFEST
     fix = f"restore {MANIFEST} from a backup, or start a new run in a new --out folder"
@@ -103,6 +106,7 @@ def read_manifest(run: Path) -> dict[str, Any]:
     for i, s in enumerate(manifest["shards"]):
         if not isinstance(s, dict) or any(f not in s for f in _SHARD_FIELDS) or s["kind"] not in KINDS:
             raise StoreError(path, f"shard record {i} is malformed (needs {', '.join(_SHARD_FIELDS)})", fix)
+    check_shard_files(run, manifest["shards"], path)
     return manifest
 
 

@@ -23,6 +23,10 @@ the same table gives the same Parquet bytes, a run with a fixed seed gives ident
 
 Readers need no lock: ``RunStore(path)`` opens an existing run and re-reads the manifest when it
 changes, so a run can be read while it is being written.
+
+Every read checks each shard's SHA-256 against the manifest, and a job checks the done shards
+(:meth:`RunStore.verify`) before it resumes: a changed or missing shard is refused, naming the
+command that writes it again. Every shard file a manifest names must lie inside the run (:mod:`.paths`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..atomic import atomic_write, ensure_dir, fsync_dir
 from ..errors import SchemaError, StoreError
@@ -43,8 +46,10 @@ from ..versions import library_versions
 from .lock import FileLock, LockHeld
 from .manifest import (FORMAT, MANIFEST, config_diff, entry_config, index_shards, manifest_json, manifest_stamp, now,
                        read_manifest, without_followup)
+from .paths import shard_file
 from .schema import KINDS, ROW_KEYS, conform, schema_of
-from .shard_files import TEMP_FILE, check_unique, parquet_bytes, read_shard, remove_temp_files, shard_rel
+from .shard_files import (check_model_column, check_new_run_folder, check_unique, parquet_bytes, read_shard_tables,
+                          remove_temp_files, shard_rel, verify_shards)
 
 __all__ = ["RunStore", "PathLike"]
 
@@ -85,11 +90,8 @@ class RunStore:
         elif create:
             self._create()
         else:
-            raise StoreError(
-                self._path,
-                f"not a supportscope run (no {MANIFEST})",
-                "check the path; a run directory is made by `supportscope sample --out RUN` (RunStore.open)",
-            )
+            raise StoreError(self._path, f"not a supportscope run (no {MANIFEST})", "check the path; a run directory "
+                             "is made by `supportscope sample --out RUN` (RunStore.open)")
 
     @classmethod
     def open(cls, path: PathLike, create: bool = True, versions: Mapping[str, str] | None = None) -> RunStore:
@@ -187,7 +189,7 @@ class RunStore:
         if model not in self._manifest["entries"]:
             raise StoreError(self._manifest_path, f"model {model!r} is not registered in this run",
                              "call register(model, config) before writing its shards")
-        rel = self._rel(kind, model, key)
+        rel = shard_rel(kind, model, key)
         where = self._path / rel
         if (kind, model, key) in self._index:
             raise StoreError(where, f"shard {key!r} of {kind} of model {model!r} is already done",
@@ -201,12 +203,8 @@ class RunStore:
         except SchemaError as e:
             raise StoreError(where, f"table does not fit the {kind} schema: {e}",
                              f"build it with supportscope.store.schema.build_table({kind!r}, rows)") from None
-        if kind == "samples" and len(table):
-            bad = pc.invert(pc.equal(table.column("model"), model))
-            if pc.any(bad).as_py():
-                row = int(pc.index(bad, True).as_py())
-                raise StoreError(where, f"samples row {row} has model {table.column('model')[row].as_py()!r}, "
-                                 f"not the shard's model {model!r}", "write each model's samples to its own shards")
+        if kind == "samples":
+            check_model_column(where, table, model)
         data = parquet_bytes(table)
         atomic_write(where, data)
         record = {"kind": kind, "model": model, "key": key, "file": rel, "rows": table.num_rows,
@@ -218,16 +216,17 @@ class RunStore:
 
     def discard(self, kind: str, model: str, key: str) -> None:
         """Remove a done shard from the manifest, then delete its file, so that a resumed run
-        writes it again (e.g. after :meth:`read` with ``verify=True`` found it changed)."""
+        writes it again (e.g. after :meth:`read` or :meth:`verify` found it changed). Only a file
+        inside the run is deleted: one that a symlink leads out of the run is refused first."""
         self._check_kind(kind)
         self._begin_write()
         rec = self._index.get((kind, model, key))
         if rec is None:
             raise StoreError(self._manifest_path, f"no shard {key!r} of {kind} of model {model!r}",
                              f"see done({kind!r}, {model!r}) for the shards there are")
+        path = shard_file(self._path, rec, self._manifest_path)  # checked again: never delete outside the run
         manifest = {**self._manifest, "shards": [s for s in self._manifest["shards"] if s is not rec]}
         self._publish(manifest)
-        path = self._path / rec["file"]
         path.unlink(missing_ok=True)
         fsync_dir(path.parent)
 
@@ -261,7 +260,8 @@ class RunStore:
         return self._path / shard_rel(kind, model, key)
 
     def done(self, kind: str, model: str) -> set[str]:
-        """The keys of ``model``'s completed ``kind`` shards."""
+        """The keys of ``model``'s completed ``kind`` shards (as listed; :meth:`verify` checks
+        their files, which a job does once before it skips them)."""
         self._check_kind(kind)
         self._sync()
         return {k for (kd, m, k) in self._index if kd == kind and m == model}
@@ -282,15 +282,26 @@ class RunStore:
         self._sync()
         return sorted({m for (kd, m, _) in self._index if kd == kind})
 
+    def verify(self, kind: str | None = None, model: str | None = None) -> int:
+        """Check the files of the listed shards (of ``kind`` and ``model``, or all): inside the
+        run, present, with the manifest's SHA-256 (hashed, not parsed); return how many. The jobs
+        call this before they skip done shards, so a changed shard is never taken as done. Raises
+        StoreError naming the first bad shard (and how many more) and the command to write it again."""
+        recs = self.shards(kind, model)
+        verify_shards(self._path, recs)
+        return len(recs)
+
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, kind: str, model: str | None = None, verify: bool = False) -> pa.Table:
+    def read(self, kind: str, model: str | None = None, verify: bool = True) -> pa.Table:
         """All ``kind`` shards (of ``model``, or of every model) as one table.
 
         Shards are concatenated sorted by (model, key) — not in the order they were written —
-        so the result does not depend on the order work finished. Each shard's row count is
-        checked against the manifest, and with ``verify`` its SHA-256 too. A row key (e.g.
-        problem_id, model, sample_idx) found in two shards is an error.
+        so the result does not depend on the order work finished. Each shard's SHA-256 and row
+        count are checked against the manifest (each file is read once: hashed, then parsed from
+        the same bytes; ``benchmarks/store_verify.py`` measures the cost). ``verify=False`` skips
+        the hash only, e.g. to read a few columns of a large run that was just verified. A row key
+        (e.g. problem_id, model, sample_idx) found in two shards is an error.
 
         Raises:
             StoreError: a missing, unreadable, changed or duplicated shard, naming the file.
@@ -300,7 +311,7 @@ class RunStore:
             return schema_of(kind).empty_table()
         return pa.concat_tables([t for _, t in parts])
 
-    def read_shards(self, kind: str, model: str | None = None, verify: bool = False,
+    def read_shards(self, kind: str, model: str | None = None, verify: bool = True,
                     columns: list[str] | None = None,
                     select: Callable[[dict[str, Any]], bool] | None = None) -> list[tuple[dict[str, Any], pa.Table]]:
         """The ``kind`` shards (of ``model``, or of every model; those whose record passes
@@ -310,7 +321,7 @@ class RunStore:
         recs = [r for r in self.shards(kind, model) if select is None or select(r)]
         keys = list(ROW_KEYS[kind])
         cols = None if columns is None else list(dict.fromkeys([*columns, *keys]))
-        tables = [read_shard(self._path, r, verify, cols) for r in recs]
+        tables = read_shard_tables(self._path, recs, verify, cols)
         check_unique(self._path, kind, recs, tables)
         if columns is not None and cols != list(columns):
             tables = [t.select(list(columns)) for t in tables]
@@ -336,13 +347,7 @@ class RunStore:
     # -- internals -------------------------------------------------------------------------
 
     def _create(self) -> None:
-        if self._path.exists() and not self._path.is_dir():
-            raise StoreError(self._path, "exists and is not a folder", "choose a new --out folder")
-        if self._path.is_dir():
-            other = [p.name for p in self._path.iterdir() if p.name != LOCK and not TEMP_FILE.match(p.name)]
-            if other:
-                raise StoreError(self._path, f"folder is not empty and is not a supportscope run (no {MANIFEST}; "
-                                 f"it has {other[0]!r})", "choose a new or empty --out folder")
+        check_new_run_folder(self._path, keep=LOCK)
         ensure_dir(self._path)
         self._begin_write(creating=True)
 
@@ -385,9 +390,6 @@ class RunStore:
         atomic_write(self._manifest_path, manifest_json(manifest).encode("utf-8"))
         self._adopt(manifest)
         self._stamp = manifest_stamp(self._manifest_path)
-
-    def _rel(self, kind: str, model: str, key: str) -> str:
-        return shard_rel(kind, model, key)
 
     def _check_kind(self, kind: str) -> None:
         if kind not in KINDS:

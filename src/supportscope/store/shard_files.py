@@ -1,19 +1,24 @@
-"""Shard files of the run store: safe deterministic names, deterministic Parquet bytes, checked reads."""
+"""Shard files of the run store: safe deterministic names, deterministic Parquet bytes, reads checked
+against the manifest (SHA-256, rows, schema), and the command that writes a bad shard again."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+import shlex
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import StoreError
 from .manifest import MANIFEST
+from .paths import shard_file
 from .schema import ROW_KEYS, duplicate_rows, schema_of
 
 #: Fixed Parquet writer options: with the same pyarrow version, the same table gives the same
@@ -58,37 +63,133 @@ def shard_rel(kind: str, model: str, key: str) -> str:
     return f"{kind}/{fs_name(model)}/{fs_name(key)}.parquet"
 
 
-def read_shard(run: Path, rec: dict[str, Any], verify: bool, columns: list[str] | None = None) -> pa.Table:
-    """The shard of manifest record ``rec`` in run directory ``run`` (``columns`` only, if given).
+def _shell(code: str) -> str:
+    """``code`` quoted for a POSIX shell (in double quotes when that needs no escapes)."""
+    return f'"{code}"' if not any(c in code for c in '"$`\\!') else shlex.quote(code)
 
-    Its row count is checked against the record, with ``verify`` its SHA-256 too, and its columns
-    against the kind's schema. Raises StoreError naming the file and how to write it again."""
-    path = run / rec["file"]
-    fix = (f"restore the file, or run RunStore({str(run)!r}).discard({rec['kind']!r}, "
-           f"{rec['model']!r}, {rec['key']!r}) and resume the run to write it again")
+
+def shard_fix(run: Path, rec: dict[str, Any]) -> str:
+    """How to write the shard of ``rec`` again: the exact command that discards it from the run
+    (:meth:`RunStore.discard`), then the job that made it, which writes the missing key again."""
+    code = (f"from supportscope.store import RunStore; "
+            f"RunStore({str(run)!r}).discard({rec['kind']!r}, {rec['model']!r}, {rec['key']!r})")
+    job = "supportscope score" if rec["kind"] == "scores" else "supportscope sample"
+    return (f"restore the file from a backup, or discard the shard with python -c {_shell(code)} and rerun the "
+            f"same `{job}` (or `supportscope run`) command, which writes it again")
+
+
+def _changed(path: Path, rec: dict[str, Any], digest: str, fix: str) -> StoreError:
+    return StoreError(path, f"content changed since it was written (sha256 {digest[:12]}..., {MANIFEST} has "
+                      f"{str(rec['sha256'])[:12]}...)", fix)
+
+
+def _missing(run: Path, path: Path, fix: str) -> StoreError:
+    return StoreError(path, f"shard listed in {run / MANIFEST} is missing", fix)
+
+
+def _fetch(run: Path, rec: dict[str, Any]) -> tuple[Path, bytes]:
+    """The checked path and the bytes of ``rec``'s shard, read once and hashed (sha256 and the
+    read release the GIL, so this can run in a second thread); StoreError if the hash differs."""
+    path = shard_file(run, rec, run / MANIFEST)
     try:
-        if verify:
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != rec["sha256"]:
-                raise StoreError(path, f"content changed since it was written (sha256 {digest[:12]}..., "
-                                 f"{MANIFEST} has {rec['sha256'][:12]}...)", fix)
-            source: Any = pa.BufferReader(data)
-        else:
-            source = path
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _missing(run, path, shard_fix(run, rec)) from None
+    except OSError as e:
+        raise StoreError(path, f"not a readable Parquet file ({' '.join(str(e).split())[:160]})",
+                         shard_fix(run, rec)) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != rec["sha256"]:
+        raise _changed(path, rec, digest, shard_fix(run, rec))
+    return path, data
+
+
+def _parse(run: Path, rec: dict[str, Any], path: Path, source: Any, columns: list[str] | None) -> pa.Table:
+    """The table in ``source`` (a path, or a buffer of the bytes :func:`_fetch` read), its rows and
+    columns checked against ``rec`` and the kind's schema."""
+    try:
         with pq.ParquetFile(source) as parquet:
             table = parquet.read(columns=columns)
     except FileNotFoundError:
-        raise StoreError(path, f"shard listed in {run / MANIFEST} is missing", fix) from None
+        raise _missing(run, path, shard_fix(run, rec)) from None
     except (pa.ArrowException, OSError) as e:
-        raise StoreError(path, f"not a readable Parquet file ({' '.join(str(e).split())[:160]})", fix) from None
+        raise StoreError(path, f"not a readable Parquet file ({' '.join(str(e).split())[:160]})",
+                         shard_fix(run, rec)) from None
     if table.num_rows != rec["rows"]:
-        raise StoreError(path, f"has {table.num_rows} rows, {MANIFEST} says {rec['rows']}", fix)
+        raise StoreError(path, f"has {table.num_rows} rows, {MANIFEST} says {rec['rows']}", shard_fix(run, rec))
     schema = schema_of(rec["kind"])
     want = schema if columns is None else pa.schema([schema.field(c) for c in columns])
     if not table.schema.equals(want):
-        raise StoreError(path, f"columns differ from the {rec['kind']} schema of this supportscope version", fix)
+        raise StoreError(path, f"columns differ from the {rec['kind']} schema of this supportscope version",
+                         shard_fix(run, rec))
     return table.replace_schema_metadata(None)
+
+
+def read_shard(run: Path, rec: dict[str, Any], verify: bool = True, columns: list[str] | None = None) -> pa.Table:
+    """The shard of manifest record ``rec`` in run directory ``run`` (``columns`` only, if given).
+
+    The file must lie inside the run (:func:`~.paths.shard_file`). With ``verify`` (the default)
+    its bytes are read once, hashed, and parsed from the same buffer: a SHA-256 other than the
+    manifest's is refused. Its row count is checked against the record and its columns against
+    the kind's schema. Raises StoreError naming the file and how to write it again."""
+    if verify:
+        path, data = _fetch(run, rec)
+        return _parse(run, rec, path, pa.BufferReader(data), columns)
+    path = shard_file(run, rec, run / MANIFEST)
+    return _parse(run, rec, path, path, columns)
+
+
+def read_shard_tables(run: Path, recs: list[dict[str, Any]], verify: bool = True,
+                      columns: list[str] | None = None) -> list[pa.Table]:
+    """:func:`read_shard` of each record, in order. With ``verify``, shard i+1 is read and hashed
+    in a second thread while shard i is parsed here (two shards' bytes in memory at most), so the
+    hash costs little time; errors are raised in shard order, as one by one."""
+    if not verify or len(recs) < 2:
+        return [read_shard(run, r, verify, columns) for r in recs]
+    tables = []
+    with ThreadPoolExecutor(1, thread_name_prefix="supportscope-sha256") as pool:
+        ahead = pool.submit(_fetch, run, recs[0])
+        for i, rec in enumerate(recs):
+            path, data = ahead.result()
+            if i + 1 < len(recs):
+                ahead = pool.submit(_fetch, run, recs[i + 1])
+            tables.append(_parse(run, rec, path, pa.BufferReader(data), columns))
+    return tables
+
+
+def verify_shards(run: Path, recs: list[dict[str, Any]]) -> None:
+    """Check that the shard file of every record in ``recs`` is inside the run, present, and has
+    the manifest's SHA-256 (hashed in chunks, not parsed). Raises StoreError naming the first bad
+    shard, how many more there are, and how to write it again."""
+    bad: list[StoreError] = []
+    for rec in recs:
+        path = shard_file(run, rec, run / MANIFEST)
+        try:
+            with open(path, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        except FileNotFoundError:
+            bad.append(_missing(run, path, shard_fix(run, rec)))
+            continue
+        except OSError as e:
+            bad.append(StoreError(path, f"not readable ({' '.join(str(e).split())[:160]})", shard_fix(run, rec)))
+            continue
+        if digest != rec["sha256"]:
+            bad.append(_changed(path, rec, digest, shard_fix(run, rec)))
+    if bad:
+        first, n = bad[0], len(bad) - 1
+        more = f" (and {n} more {'shard' if n == 1 else 'shards'} changed or missing)" if n else ""
+        raise StoreError(first.path, first.message + more, first.fix)
+
+
+def check_model_column(where: Path, table: pa.Table, model: str) -> None:
+    """Refuse (StoreError) a samples table with a row of another model than the shard's ``model``."""
+    if not len(table):
+        return
+    bad = pc.invert(pc.equal(table.column("model"), model))
+    if pc.any(bad).as_py():
+        row = int(pc.index(bad, True).as_py())
+        raise StoreError(where, f"samples row {row} has model {table.column('model')[row].as_py()!r}, "
+                         f"not the shard's model {model!r}", "write each model's samples to its own shards")
 
 
 def check_unique(run: Path, kind: str, recs: list[dict[str, Any]], tables: list[pa.Table]) -> None:
@@ -111,6 +212,18 @@ def check_unique(run: Path, kind: str, recs: list[dict[str, Any]], tables: list[
 
 #: Temp files of the atomic writer (``.NAME.PID.HEX.tmp``, :mod:`supportscope.atomic`).
 TEMP_FILE = re.compile(r"^\..+\.tmp$")
+
+
+def check_new_run_folder(run: Path, keep: str) -> None:
+    """Refuse (StoreError) to create a run in ``run`` unless it is missing or an empty folder
+    (``keep``, the lock file, and temp files of a killed writer aside)."""
+    if run.exists() and not run.is_dir():
+        raise StoreError(run, "exists and is not a folder", "choose a new --out folder")
+    if run.is_dir():
+        other = [p.name for p in run.iterdir() if p.name != keep and not TEMP_FILE.match(p.name)]
+        if other:
+            raise StoreError(run, f"folder is not empty and is not a supportscope run (no {MANIFEST}; "
+                             f"it has {other[0]!r})", "choose a new or empty --out folder")
 
 
 def remove_temp_files(run: Path, keep: str) -> None:
