@@ -1,9 +1,9 @@
 """Every error supportscope raises for something a user can fix, under one base class.
 
 The contract: ``str(error)`` is ONE line, ``"[where: ]what. Fix: how"``, and the command line
-prints it after ``error:`` and exits with code 2 (``cli.app.main`` catches
-:class:`SupportscopeError`, nothing else). Programming errors (``TypeError``, a bug) are not
-SupportscopeErrors and keep their traceback.
+prints it after ``error:`` and exits with code 2 (``cli.app.main``). Programming errors
+(``TypeError``, a bug) are not SupportscopeErrors: the command line prints one ``internal error``
+line with the path of a file holding their traceback and exits 1 (``cli.crash``).
 
 =========================  ===================================================================
 class                      raised for
@@ -33,13 +33,23 @@ import re
 
 __all__ = ["ConfigError", "InputError", "ModelConfigError", "ModelLoadError", "PromptTooLongError", "SchemaError",
            "StoreError", "SupportscopeError", "TaskSpecError", "TokenizerMismatchError", "WorkerLostError",
-           "one_line"]
+           "one_line", "split_fix"]
 
 
 def one_line(text: object) -> str:
     """``text`` with every whitespace run that holds a line break collapsed, so it stays on one line."""
     s = str(text)
     return " ".join(s.split()) if ("\n" in s or "\r" in s) else s
+
+
+def split_fix(text: object) -> tuple[str, str | None]:
+    """``("what", "how")`` of a one-line ``"what. Fix: how"`` message (``("what", None)`` without a
+    Fix), so a message re-raised under another place keeps ONE ``Fix:``."""
+    s = one_line(text)
+    what, sep, fix = s.partition(" Fix: ")
+    if not sep:
+        return s.rstrip(". "), None
+    return what.rstrip(". "), fix.strip() or None
 
 
 class SupportscopeError(Exception):

@@ -53,14 +53,27 @@ def read_demonstrations(path: Path) -> list[dict]:
 
 
 def audit(backend, decoding, demos: list[dict], batch_size: int = BATCH_SIZE, bootstrap: int = 2000, alpha: float = 0.05,
-          progress: Callable[[int], None] | None = None) -> tuple[pa.Table, dict]:
+          progress: Callable[[int], None] | None = None, source: str = "<demonstrations>") -> tuple[pa.Table, dict]:
+    """Score ``demos`` (from :func:`read_demonstrations`; ``source`` names their file in errors).
+    A completion that tokenises to nothing is skipped (counted in ``skipped_empty``); a set with
+    no completion left, or a prompt that encodes to no token, is a one-line InputError."""
     tok = backend.tokenizer
     items = []
     for d in demos:
         ids = [int(i) for i in tok(d["completion"], add_special_tokens=False)["input_ids"]]
         if not ids:
             continue
-        items.append((d["id"], 0, backend.encode_prompt(d["prompt"]), ids))
+        prompt_ids = backend.encode_prompt(d["prompt"])
+        if len(prompt_ids) == 0:
+            raise InputError(source, "the prompt encodes to no token, so the completion's first token has no "
+                             "context to be scored in", "give each demonstration a non-empty prompt",
+                             line=d.get("line"))
+        items.append((d["id"], 0, prompt_ids, ids))
+    if not items:
+        raise InputError(source, f"no completion has a token to score ({len(demos)} of {len(demos)} are empty)",
+                         "add demonstrations with non-empty completions")
+    if progress and len(items) < len(demos):
+        progress(len(demos) - len(items))  # the skipped ones are done too
     scores = []
     for s in range(0, len(items), batch_size):
         scores.extend(backend.score(items[s:s + batch_size], decoding))

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from supportscope.analysis.budget_curve import created_vs_budget
-from supportscope.analysis.config import AnalyzeConfig
+from supportscope.analysis.config import AnalyzeConfig, check_bootstrap_memory
 from supportscope.analysis.curves import passk_table, pooled_curves
 from supportscope.analysis.gibbs_fit import gibbs_account
 from supportscope.analysis.inputs import ModelCounts, PairedCounts, pair_models
@@ -67,10 +67,11 @@ def choose_budget(cfg: AnalyzeConfig, n_min_base: int, anytime: bool = False,
     else:
         K = max(k_cert, cfg.basin_budget)
     if K > k_cert:
-        need = int(n_to_decide(np.array([0]), np.array([1]), eps(K, cfg.zeta), cfg.alpha)[0])
+        need = float(n_to_decide(np.array([0]), np.array([1]), eps(K, cfg.zeta), cfg.alpha)[0])
+        need_text = f"n >= {int(need)}" if np.isfinite(need) else "more than 10^7"  # n_to_decide's n_max
         notes.append(
             f"K={K} is larger than {n_min_base} samples can certify: a problem with no success is "
-            f"only certified inaccessible at K <= {k_cert}; certifying K={K} needs n >= {need} "
+            f"only certified inaccessible at K <= {k_cert}; certifying K={K} needs {need_text} "
             f"samples per problem. Labels that need the base inaccessible at K (created, unsolved) "
             f"cannot appear.")
     return K, k_cert, notes
@@ -205,6 +206,7 @@ def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None 
     """
     cfg = config or AnalyzeConfig()
     pair = pair_models(base, tuned, intersect=cfg.intersect)
+    check_bootstrap_memory(cfg.bootstrap, len(pair.c0), int(min(pair.n0.min(), pair.n1.min())))
     st = _setup(cfg, pair, run)
     lb = _label(pair, cfg, st)
     blocks = _account(pair, cfg, st, lb, run)

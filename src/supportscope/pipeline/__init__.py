@@ -12,6 +12,8 @@ functions and gets the same files::
 * :func:`run_sample` / :func:`run_score` (:mod:`.sample`): ``supportscope sample`` / ``score``;
 * :func:`run_from_config` / :func:`load_run_config` (:mod:`.run_config`): ``supportscope run``;
 * :func:`audit_data` (:mod:`.audit`): ``supportscope audit-data``;
+* :func:`rebuild_report` / :func:`load_saved` (:mod:`.saved`): ``supportscope report``;
+* :func:`check_out_dir` (:mod:`.outputs`): the ``--out`` check every workflow runs first;
 * :func:`run_demo` (:mod:`.demo`, imports torch): ``supportscope demo``.
 """
 
@@ -21,13 +23,15 @@ from importlib import import_module
 from typing import Any
 
 from .analyse import analyse, analyse_and_write, load_results
+from .outputs import check_out_dir
 from .run_config import load_run_config, run_from_config
 from .sample import run_sample, run_score
+from .saved import load_saved, rebuild_report
 
 _LAZY = {"audit_data": "supportscope.pipeline.audit", "run_demo": "supportscope.pipeline.demo"}
 
-__all__ = ["analyse", "analyse_and_write", "audit_data", "load_results", "load_run_config", "run_demo",
-           "run_from_config", "run_sample", "run_score"]
+__all__ = ["analyse", "analyse_and_write", "audit_data", "check_out_dir", "load_results", "load_run_config",
+           "load_saved", "rebuild_report", "run_demo", "run_from_config", "run_sample", "run_score"]
 
 
 def __getattr__(name: str) -> Any:

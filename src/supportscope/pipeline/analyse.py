@@ -2,8 +2,10 @@
 
 :func:`analyse` is ``supportscope analyze`` without the argument parsing; :func:`analyse_and_write`
 takes counts already loaded (``analysis.model_counts``) and writes per_problem.parquet/.csv,
-summary.json (with the config, input hashes, command line and versions) and report.html
-atomically, then prints the terminal summary. Nothing is written when the analysis fails.
+summary.json (with the config, input hashes, command line and versions) and report.html as one
+set (:func:`supportscope.atomic.write_set`: every file rendered first, then all or nothing), then
+prints the terminal summary. ``--out`` is checked before anything is read or computed
+(:func:`.outputs.check_out_dir`); nothing is written when the analysis or a write fails.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pathlib import Path
 from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, compare, model_counts
+from supportscope.atomic import write_set
 from supportscope.errors import InputError
 from supportscope.io import load_counts
+from supportscope.pipeline.outputs import ANALYSIS_FILES, check_out_dir
 from supportscope.report.terminal import print_summary
-from supportscope.report.writers import write_json, write_table
+from supportscope.report.writers import json_bytes, table_files
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.versions import library_versions
 
@@ -92,6 +96,8 @@ def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned
     read one file per model (``base_file``/``tuned_file``); then :func:`analyse_and_write` to
     ``out`` (default ``results/BASE_vs_TUNED``). Returns the summary (as in summary.json)."""
     config = config or AnalyzeConfig()
+    if out is not None:
+        check_out_dir(out, ANALYSIS_FILES)  # before minutes of reading and bootstrap
     results = [Path(p) for p in results or []]
     base_file, tuned_file = (Path(p) if p is not None else None for p in (base_file, tuned_file))
     err = Console(stderr=True)
@@ -130,11 +136,13 @@ def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned
 
 def analyse_and_write(b, t, config: AnalyzeConfig, out: Path, inputs: list[Path], run=None,
                       extra: dict | None = None, augment=None, quiet: bool = False) -> dict:
-    """compare(), then per_problem.parquet/.csv, summary.json and report.html in `out`, then the
-    terminal summary (unless `quiet`). Nothing is written when the analysis fails.
+    """compare(), then per_problem.parquet/.csv, summary.json and report.html in `out` (rendered
+    first, then written as one set), then the terminal summary (unless `quiet`). Nothing is written
+    when the analysis or any write fails.
 
     `augment(summary, per_problem) -> per_problem` may add to both before anything is written
     (the demo adds the organism's exact ground truth)."""
+    out = check_out_dir(out, ANALYSIS_FILES)
     err = Console(stderr=True)
     with err.status(f"analysing {len(b.problem_id)} problems ({config.bootstrap} bootstrap replicates)"):
         result = compare(b, t, config, run=run)
@@ -146,14 +154,12 @@ def analyse_and_write(b, t, config: AnalyzeConfig, out: Path, inputs: list[Path]
         summary["inputs"].append({"path": str(run.path), "run_manifest_sha256": sha256_file(run.path / "manifest.json")})
     summary["command"] = ["supportscope", *sys.argv[1:]]
     summary["versions"] = library_versions(("torch", "transformers") if run is not None else ())
-    written = write_table(out / "per_problem", per_problem)
-    write_json(out / "summary.json", summary)
-    written.append(out / "summary.json")
-    with err.status("writing report.html"):
-        from supportscope.report.html import write_html  # matplotlib: only when writing
+    files = {**table_files("per_problem", per_problem), "summary.json": json_bytes(summary)}
+    with err.status("rendering report.html"):
+        from supportscope.report.html import build_html  # matplotlib: only when writing
 
-        write_html(out / "report.html", summary, per_problem)
-    written.append(out / "report.html")
+        files["report.html"] = build_html(summary, per_problem).encode("utf-8")
+    written = write_set(out, files)  # all four or none (see supportscope.atomic)
     if not quiet:
         print_summary(summary, outputs=[str(p) for p in written])
     return summary

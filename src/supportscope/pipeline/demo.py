@@ -36,13 +36,15 @@ import pyarrow as pa
 from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
+from supportscope.atomic import write_set
 from supportscope.pipeline.analyse import analyse_and_write, sha256_file
+from supportscope.pipeline.outputs import check_out_dir
 from supportscope.pipeline.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
 from supportscope.organism.truth import agreement, consistent, exact_labels, exact_regime, support_change
 from supportscope.store import RunStore, counts_from_samples
-from supportscope.report.writers import write_json, write_table
+from supportscope.report.writers import table_files, write_json
 from supportscope.versions import library_versions
 
 BASE = "base"
@@ -138,6 +140,7 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     from transformers.utils import logging as hf_logging
 
     cfg = cfg.resolved()  # validated at construction, and again by resolved() (dataclasses.replace)
+    out = check_out_dir(out, ("demo.json", "exact_p.parquet", "exact_p.csv"))  # before any training
     con = con or Console(stderr=True)
     torch.set_num_threads(cfg.threads)
     hf_logging.disable_progress_bar()  # five tiny checkpoints: their loading bars are noise
@@ -191,7 +194,7 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
                 exact[name] = dict(zip((p.id for p in org), zip(dec.tolist(), raw.tolist())))
                 rows += [{"problem_id": p.id, "family": p.family, "model": name, "p_decoding": d, "p_raw": r}
                          for p, d, r in zip(org, dec.tolist(), raw.tolist())]
-        write_table(out / "exact_p", pa.Table.from_pylist(rows))
+        write_set(out, table_files("exact_p", pa.Table.from_pylist(rows)), manifest=None)  # both or neither
         timings["exact_p_s"] = time.perf_counter() - t0
 
         # 5. analysis

@@ -1,6 +1,9 @@
 """The run-config workflow (`supportscope run CONFIG.toml`): sample base and tuned, cross-score, analyse.
 
-CONFIG.toml (every table maps onto a config dataclass; unknown keys are errors):
+CONFIG.toml (every table maps onto a config dataclass; unknown keys are errors; every value is
+checked against its field's type and bounds before anything is loaded or written: ``chat = "false"``
+is refused, not truthy, and so are ``n = 1e10`` and ``n = true``, in one line naming the key, its
+line and the type expected; see supportscope.config_checks):
 
     out = "runs/my-run"           # run directory (samples, scores) + out/analysis (results)
     tasks = "rg:chain_sum"        # SampleJobConfig: tasks, limit, task_seed, n, batch_size, ...
@@ -42,7 +45,10 @@ from pathlib import Path
 from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
+from supportscope.analysis.config import check_bootstrap_memory
+from supportscope.config_checks import MAX_STR, check_values, short
 from supportscope.models.config import DecodingConfig, Policy
+from supportscope.pipeline.outputs import ANALYSIS_FILES, check_out_dir
 from supportscope.errors import ConfigError, InputError
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.scale.adaptive import AdaptiveConfig
@@ -89,16 +95,38 @@ def _config_error(e: ConfigError, path: Path, text: str, table: str | None) -> I
     return InputError(str(path), what, fix or "see `supportscope run --help`", line=line)
 
 
-def _build(cls, values: dict, path: Path, text: str, table: str | None):
+def _checked(cls, values: dict, path: Path, text: str, table: str | None) -> dict:
+    """``values`` (one table of the file), every key a field of ``cls`` and every value of its type
+    and within its bounds (config_checks), before any of them is used."""
     names = {f.name for f in fields(cls)}
     for k in values:
         if k not in names:
             raise InputError(str(path), f"unknown key {k!r}" + (f" in [{table}]" if table else ""),
                              f"use one of: {', '.join(sorted(names))}", line=_line_of(text, k, table or ""))
     try:
+        check_values(cls, values)
+    except ConfigError as e:
+        raise _config_error(e, path, text, table) from None
+    return values
+
+
+def _build(cls, values: dict, path: Path, text: str, table: str | None):
+    _checked(cls, values, path, text, table)
+    try:
         return cls(**values)  # checks the values (each config's __post_init__)
     except ConfigError as e:
         raise _config_error(e, path, text, table) from None
+
+
+def _top_level(data: dict, path: Path, text: str) -> None:
+    """``out`` is a path, ``kl`` true or false (a non-empty string would be truthy)."""
+    out, kl = data["out"], data.get("kl", False)
+    if not isinstance(out, str) or not out or len(out) > MAX_STR:
+        raise InputError(str(path), f"out expects a folder path (a non-empty string of at most {MAX_STR} "
+                         f"characters), got {short(out)}", 'write e.g. out = "runs/my-run"', line=_line_of(text, "out"))
+    if not isinstance(kl, bool):
+        raise InputError(str(path), f"kl expects true or false, got {short(kl)}",
+                         "write kl = true or kl = false, without quotes", line=_line_of(text, "kl"))
 
 
 def load_run_config(path: Path) -> dict:
@@ -123,7 +151,9 @@ def load_run_config(path: Path) -> dict:
             raise InputError(str(path), f"[{role}] needs a model", f'add [{role}] model = "path/to/model"')
     if "out" not in data:
         raise InputError(str(path), "no out folder", 'add out = "runs/NAME"')
-    job_values = {k: v for k, v in data.items() if k in _TOP - {"out", "kl"} - _RAY}
+    _top_level(data, path, text)
+    job_values = _checked(SampleJobConfig, {k: v for k, v in data.items() if k in _TOP - {"out", "kl"} - _RAY},
+                          path, text, None)
     if isinstance(job_values.get("tasks"), str):  # a problems file is relative to the config file
         file_part, sep, query = job_values["tasks"].partition("?")
         if not Path(file_part).is_absolute() and (path.parent / file_part).is_file():
@@ -131,7 +161,7 @@ def load_run_config(path: Path) -> dict:
     job = _build(SampleJobConfig, job_values, path, text, None)
     cfg = {
         "out": (path.parent / data["out"]) if not Path(data["out"]).is_absolute() else Path(data["out"]),
-        "kl": bool(data.get("kl", False)),
+        "kl": data.get("kl", False),
         "job": job,
         "decoding": _build(DecodingConfig, data.get("decoding", {}), path, text, "decoding"),
         "analyze": _build(AnalyzeConfig, data.get("analyze", {}), path, text, "analyze"),
@@ -139,7 +169,7 @@ def load_run_config(path: Path) -> dict:
         "ray": _ray_config(data, path, text),
     }
     for role in ("base", "tuned"):
-        d = dict(data[role])
+        d = _checked(Policy, dict(data[role]), path, text, role)  # model is a string before it is a path
         d.setdefault("name", role)
         if not Path(d["model"]).is_absolute():
             d["model"] = str((path.parent / d["model"]).resolve())
@@ -151,7 +181,18 @@ def load_run_config(path: Path) -> dict:
         job.require()  # every config's values were checked when it was built; tasks must be set
     except ConfigError as e:
         raise _config_error(e, path, text, None) from None
+    _check_memory(cfg, path, text)
     return cfg
+
+
+def _check_memory(cfg: dict, path: Path, text: str) -> None:
+    """Refuse, before anything is sampled, an analysis whose bootstrap would not fit in memory (at most
+    ``limit`` problems, n = ``n``, or up to ``max_n`` when adaptive)."""
+    n = cfg["adaptive"].max_n if cfg["adaptive"].adaptive else cfg["job"].n
+    try:
+        check_bootstrap_memory(cfg["analyze"].bootstrap, cfg["job"].limit, n)
+    except ConfigError as e:
+        raise _config_error(e, path, text, "analyze") from None
 
 
 def _ray_config(data: dict, path: Path, text: str) -> RayConfig:
@@ -183,6 +224,8 @@ def run_from_config(config: Path) -> dict:
     analysis summary."""
     cfg = load_run_config(config)
     out, job, ray = cfg["out"], cfg["job"], cfg["ray"]
+    check_out_dir(out, flag="out")  # a file, under a file, or read-only: refused before any sampling
+    check_out_dir(out / "analysis", ANALYSIS_FILES, flag="out")
     con = Console(stderr=True)
     with ExitStack() as stack:
         if ray.ray:  # one Ray session for the four jobs (each starts and stops its own workers)

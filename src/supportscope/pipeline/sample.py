@@ -13,9 +13,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from supportscope.errors import ConfigError, InputError, PromptTooLongError
+from supportscope.errors import ConfigError, InputError, PromptTooLongError, split_fix
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.models.registry import build_backend
+from supportscope.pipeline.outputs import check_out_dir
 from supportscope.pipeline.progress import progress_bar
 from supportscope.scale.config import SampleJobConfig
 from supportscope.scale.ray_exec import RayConfig
@@ -126,6 +127,7 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
     from supportscope.scale.jobs import sample_job
     from supportscope.tasks import load_task
 
+    out = check_out_dir(out)  # a file, under a file, or not writable: refused before any loading
     job.require()  # the configs' values were checked when they were built; tasks must be set
     is_adaptive = adaptive is not None and adaptive.adaptive
     task = load_task(job.tasks, limit=job.limit, seed=job.task_seed)
@@ -156,7 +158,8 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
                 return sample_job(store, backend, policy.name, policy, decoding, task, job.n,
                                   job.problems_per_shard, job.batch_size, advance, executor=executor)
     except PromptTooLongError as e:
-        raise InputError(job.tasks, str(e), "lower --max-new-tokens or use shorter prompts") from None
+        what, fix = split_fix(e)  # keep ONE "Fix:" (the backend's own, which names the cause)
+        raise InputError(job.tasks, what, fix or "lower --max-new-tokens or use shorter prompts") from None
     finally:
         store.close()
 
@@ -166,6 +169,7 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
     """Score under ``policy`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
     from supportscope.scale.jobs import score_job
 
+    run = check_out_dir(run, flag="RUN")
     if not (run / "manifest.json").is_file():
         raise InputError(str(run), "not a run directory (no manifest.json)", "pass the --out folder of `supportscope sample`")
     store = open_store(run)
@@ -196,6 +200,7 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
                 return score_job(store, backend, policy.name, policy, gens, reference if kl else None,
                                  batch_size, advance)
         except PromptTooLongError as e:
-            raise InputError(str(run), str(e), "score with a model whose context fits the samples") from None
+            what, fix = split_fix(e)
+            raise InputError(str(run), what, fix or "score with a model whose context fits the samples") from None
     finally:
         store.close()

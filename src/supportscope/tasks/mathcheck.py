@@ -12,7 +12,8 @@
 * math-verify bounds its work with ``signal.alarm``, which only works in the main thread. On
   the main thread we keep its timeouts (:data:`PARSE_TIMEOUT_S`, :data:`VERIFY_TIMEOUT_S`);
   elsewhere (worker threads) we call it with the timeouts off, which it supports, instead of
-  failing. A completion whose check times out or fails scores 0.
+  failing. A completion whose check times out or fails scores 0; math-verify's log line about it
+  is cut to :data:`MAX_LOGGED_CHARS` characters (it would print the whole completion).
 """
 
 from __future__ import annotations
@@ -21,25 +22,45 @@ import logging
 import threading
 from typing import Any
 
-__all__ = ["MathChecker", "PARSE_TIMEOUT_S", "VERIFY_TIMEOUT_S"]
+__all__ = ["MAX_LOGGED_CHARS", "MathChecker", "PARSE_TIMEOUT_S", "VERIFY_TIMEOUT_S", "bounded"]
 
 PARSE_TIMEOUT_S = 5
 VERIFY_TIMEOUT_S = 5
 
 
-class _DropTimeoutDisabledNotice(logging.Filter):
-    """Drop math-verify's one-off "Timeout is disabled ..." warning: we turn the timeout off on
-    purpose off the main thread (see the module docstring)."""
+MAX_LOGGED_CHARS = 200
+"""math-verify logs the whole completion it timed out on ("Timeout during parsing: <10,000
+characters>"); we keep this many characters of any of its messages and say how many were cut."""
+
+
+def bounded(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with the number of characters left out."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else f"{s[:limit]}... [{len(s) - limit} more characters]"
+
+
+class _MathVerifyLogFilter(logging.Filter):
+    """Drop math-verify's one-off "Timeout is disabled ..." warning (we turn the timeout off on
+    purpose off the main thread, see the module docstring) and bound every other message of it to
+    one line of :data:`MAX_LOGGED_CHARS` characters (a timeout logs the whole completion)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Timeout is disabled")
+        if str(record.msg).startswith("Timeout is disabled"):
+            return False
+        try:
+            msg = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging
+            return True
+        if len(msg) > MAX_LOGGED_CHARS or "\n" in msg:
+            record.msg, record.args = bounded(msg), ()
+        return True
 
 
 def _quiet_timeout_notice() -> None:
     for name in ("math_verify.parser", "math_verify.grader"):
         log = logging.getLogger(name)
-        if not any(isinstance(f, _DropTimeoutDisabledNotice) for f in log.filters):
-            log.addFilter(_DropTimeoutDisabledNotice())
+        if not any(isinstance(f, _MathVerifyLogFilter) for f in log.filters):
+            log.addFilter(_MathVerifyLogFilter())
 
 
 def _on_main_thread() -> bool:
@@ -70,8 +91,10 @@ class MathChecker:
     def _lib(self):
         if self._mv is None:
             import math_verify
+            from math_verify.errors import TimeoutException  # a BaseException, not an Exception
 
             _quiet_timeout_notice()
+            self._failures = (Exception, TimeoutException)
             self._gold_cfg = (math_verify.LatexExtractionConfig(), math_verify.ExprExtractionConfig())
             # math-verify's own normalisation defaults (they read "\frac12" and "2\sqrt3"),
             # with \boxed{} preferred over "final answer is" anchors.
@@ -110,7 +133,7 @@ class MathChecker:
         try:
             parsed = mv.parse(text, extraction_config=self._gold_cfg,
                               parsing_timeout=PARSE_TIMEOUT_S if _on_main_thread() else None)
-        except Exception:
+        except self._failures:
             parsed = []
         if not parsed:
             parsed = [answer.strip()]
@@ -133,6 +156,6 @@ class MathChecker:
             ok = mv.verify(gold, pred, float_rounding=self.float_rounding,
                            numeric_precision=self.numeric_precision, strict=self.strict,
                            timeout_seconds=VERIFY_TIMEOUT_S if main else None)
-        except Exception:  # math-verify's TimeoutException is an Exception too
+        except self._failures:  # math-verify's TimeoutException is a BaseException
             return 0.0
         return 1.0 if ok else 0.0
