@@ -28,6 +28,7 @@ from typing import Any
 
 from ..versions import library_versions
 from .base import Problem, TaskSpecError, clip01, json_safe, problems_digest
+from .eval_guard import guarded
 from .extract import extract_answer
 from .spec import format_query, parse_value, split_spec
 
@@ -146,8 +147,9 @@ class ReasoningGymTask:
         entry = self._entry(problem)
         answer = extract_answer(completion)
         try:
-            reward = self._dataset.score_answer(answer, entry)
-        except Exception:  # a scorer that trips over a malformed answer: no credit
+            with guarded():  # answers some scorers eval() are checked first (tasks.eval_guard)
+                reward = self._dataset.score_answer(answer, entry)
+        except Exception:  # a scorer that trips over a malformed (or refused, UnsafeCode) answer: no credit
             return 0.0
         return clip01(reward)
 
