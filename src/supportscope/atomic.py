@@ -104,8 +104,13 @@ def _write_temp(folder: Path, name: str, data: bytes, suffix: str = "tmp") -> Pa
 def atomic_write(final: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``final`` atomically (see the module docstring); creates missing folders."""
     final = Path(final)
-    ensure_dir(final.parent)
-    tmp = _write_temp(final.parent, final.name, data)
+    try:
+        ensure_dir(final.parent)
+        tmp = _write_temp(final.parent, final.name, data)
+    except OSError as e:  # os.write names no file: name the one being written (cli.app says it)
+        if e.filename is None:
+            e.filename = str(final)
+        raise
     try:
         os.replace(tmp, final)
     except BaseException:  # a failed write or rename leaves no temp file (a SIGKILL may: see RunStore)

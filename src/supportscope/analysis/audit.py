@@ -20,16 +20,19 @@ import numpy as np
 import pyarrow as pa
 
 from supportscope.errors import InputError
+from supportscope.io.files import HEAD_BYTES, check_text, regular_file
 from supportscope.models.config import BATCH_SIZE
 from supportscope.stats import PairedBootstrap, percentile_interval
 
 
 def read_demonstrations(path: Path) -> list[dict]:
     """JSONL lines {"prompt": str, "completion": str[, "id": ...]}; errors name the line."""
-    if not path.is_file():
+    if not path.exists():
         raise InputError(str(path), "no such file", "pass a JSONL file of {prompt, completion} lines")
+    regular_file(str(path), "pass a JSONL file of {prompt, completion} lines", what="JSONL file")  # a FIFO blocks
     rows = []
     with open(path, "rb") as f:
+        check_text(str(path), f.peek(HEAD_BYTES)[:HEAD_BYTES], "JSON Lines text")
         for i, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8")

@@ -13,8 +13,9 @@ The kind is a cell of a grid, not a chain of ifs:
 | down             | regression            | regression with creation      | regression with narrowing | regression with creation and narrowing |
 
 "mostly elicitation": creation is established but the created problems carry less than half of the
-gross positive pass@K gain (`analysis.label_summary`). "inconclusive": K exceeds what the base's n
-samples can certify, so creation is unobservable. A significant pass@1 drop is always called a
+gross positive pass@K gain (`analysis.label_summary`). "inconclusive": fewer problems than
+:func:`min_problems` (``MIN_PROBLEMS`` = 6 at alpha = 0.05), too few for any comparison over
+problems; or K exceeds what the base's n samples can certify, so creation is unobservable. A significant pass@1 drop is always called a
 regression; a share is printed only when the pass@K gain's lower bound is above 0 (and is in [0, 1]
 by construction), otherwise the created problems' absolute pass@K contribution. The sentence also
 says how many created/lost labels were expected by chance, names candidates that are not
@@ -39,6 +40,28 @@ _GRID = {
     ("down", True, True): "regression with creation and narrowing",
 }
 KINDS = tuple(sorted(set(_GRID.values()) | {"mostly elicitation", "inconclusive"}))
+
+
+def min_problems(alpha: float) -> int:
+    """The fewest problems a verdict needs at level ``alpha``: the smallest n with 2^(1-n) <= alpha.
+
+    Why: pass@1 is called up or down from the paired-bootstrap interval over problems. The exact
+    paired test over problems (sign flips of the n per-problem differences) has smallest two-sided
+    p-value 2^(1-n), reached when every problem moves the same way; below this n no paired test can
+    be significant, whatever the data. A bootstrap interval that excludes 0 there reflects only how
+    few problems it resamples: with n <= 3 the 95% percentile interval is the range of the n
+    differences, and with one problem (or every problem changing by exactly the same amount) it has
+    zero width. From this n on, every problem moving the same way is significant by the exact test
+    too, so a zero-width interval never decides the verdict alone. 6 at alpha = 0.05, 8 at 0.01.
+    """
+    n = 2
+    while 2.0 ** (1 - n) > alpha:
+        n += 1
+    return n
+
+
+#: :func:`min_problems` at the default alpha 0.05 (sign-flip p 2^-5 = 0.031; at 5 problems 0.0625).
+MIN_PROBLEMS = min_problems(0.05)
 
 
 def _ci(x: float, lo: float, hi: float, fmt: str = "{:.3f}") -> str:
@@ -132,32 +155,81 @@ def _unestablished(s: dict, direction: str) -> str:
     return "; ".join(x for x in (what, und) if x)
 
 
-def verdict(summary: dict) -> dict:
-    """Return {"kind": ..., "sentence": ..., "success": up/flat/down} from a compare() summary."""
-    s = summary
-    K = s["budget"]["K"]
-    lab = s["labels"]
+def _numbers(s: dict) -> list[str]:
+    """The parenthesis' first items: pass@1 with its interval, the label counts, a crossover."""
+    lab, p1 = s["labels"], s["passk"][0]
     created, elicited, lost = (lab[x]["count"] for x in ("created", "elicited", "lost"))
-    p1 = s["passk"][0]
     diff = _ci(p1["difference"], p1["difference_lo"], p1["difference_hi"], "{:+.3f}")
-    rates = f"pass@1 {p1['base']:.3f} -> {p1['tuned']:.3f} ({diff})"
-    counts = f"{elicited} elicited, {created} created, {lost} lost of {s['n_problems']} problems"
-    extras = [rates, counts]
+    out = [f"pass@1 {p1['base']:.3f} -> {p1['tuned']:.3f} ({diff})",
+           f"{elicited} elicited, {created} created, {lost} lost of {s['n_problems']} problems"]
     cross = s["curves"]["crossover"]
     if cross and cross["k"] is not None:
         hi = "n" if cross["hi"] is None else f"{cross['hi']:.0f}"
         lo = "n" if cross["lo"] is None else f"{cross['lo']:.0f}"
         who = "the base overtakes the tuned model" if cross["direction"].startswith("base") \
             else "the tuned model overtakes the base"
-        extras.append(f"{who} at pass@{cross['k']} [{lo}, {hi}]")
-    success = success_direction(p1)
+        out.append(f"{who} at pass@{cross['k']} [{lo}, {hi}]")
+    return out
+
+
+def _open_questions(s: dict) -> list[str]:
+    """The parenthesis' last items: labels not established, the follow-up that would decide them,
+    undetermined problems that carry more of the gain than the determined labels."""
+    out = [txt for txt in (_unestablished(s, d) for d in ("created", "lost")) if txt]
+    sc = s["support_change"]
+    plan = sc.get("plan")
+    open_dirs = [d for d in ("created", "lost") if not sc[d]["claimed"] and sc[d]["candidates"]]
+    if plan and open_dirs and plan.get("samples_per_problem_median"):
+        out.append(f"a follow-up of about {plan['samples_per_problem_median']:.0f} fresh samples per "
+                   f"candidate and model would decide the {_plural(plan['candidates'], 'candidate')}")
+    g = s["gain"]
+    und, det = g.get("undetermined_share_of_gross_gain"), g.get("determined_share_of_gross_gain")
+    if und is not None and det is not None and und > det:
+        out.append(f"undetermined problems carry {und:.0%} of the gross pass@{g['k']} gain, more than "
+                   f"the determined labels")
+    return out
+
+
+def _clauses(s: dict) -> list[str]:
+    sc, K = s["support_change"], s["budget"]["K"]
+    return ([_created_clause(s, K)] if sc["created"]["claimed"] else []) + \
+        ([_lost_clause(s, K)] if sc["lost"]["claimed"] else [])
+
+
+def _too_few(s: dict, need: int) -> dict:
+    """The inconclusive verdict of an analysis of fewer than ``need`` problems: pass@1 is not called
+    up or down; the per-problem claims (each a test of its own) are still named."""
+    n = s["n_problems"]
+    head = (f"Inconclusive: {_plural(n, 'problem')} {'is' if n == 1 else 'are'} too few to compare the models "
+            f"(at least {need} are needed at alpha = {s['budget'].get('alpha', 0.05):g}: with fewer, no paired "
+            "test over problems can be significant and the bootstrap interval only shows how few problems "
+            "it resampled), so success is not called up or down")
+    clauses = _clauses(s)
+    if clauses:
+        head += "; per problem: " + "; and ".join(clauses)
+    extras = _numbers(s) + _open_questions(s)
+    return {"kind": "inconclusive", "sentence": f"{head} ({'; '.join(extras)}).", "success": "flat"}
+
+
+def verdict(summary: dict) -> dict:
+    """Return {"kind": ..., "sentence": ..., "success": up/flat/down} from a compare() summary.
+
+    Fewer than :func:`min_problems` problems (``MIN_PROBLEMS`` at alpha = 0.05) give "inconclusive"
+    with success "flat", whatever the interval says (see :func:`min_problems`)."""
+    s = summary
+    K = s["budget"]["K"]
+    need = min_problems(s["budget"].get("alpha", 0.05))
+    if s["n_problems"] < need:
+        return _too_few(s, need)
+    extras = _numbers(s)
+    success = success_direction(s["passk"][0])
     if not s["budget"]["certifiable"]:
         sentence = (f"Inconclusive at K={K}: {s['budget']['n_min_base']} base samples per problem "
                     f"cannot certify a problem inaccessible at K={K} (the largest certifiable budget is "
                     f"{s['budget']['K_certifiable']}), so creation cannot be detected; {'; '.join(extras)}.")
         return {"kind": "inconclusive", "sentence": sentence, "success": success}
 
-    sc = s["support_change"]
+    sc, lab = s["support_change"], s["labels"]
     c_ok, l_ok = bool(sc["created"]["claimed"]), bool(sc["lost"]["claimed"])
     kind = _GRID[(success, c_ok, l_ok)]
     share = lab["created"]["share_of_gross_gain"]
@@ -165,11 +237,7 @@ def verdict(summary: dict) -> dict:
             and not sc["created"].get("established_unlabelled")):  # the share misses confirmed-only problems
         kind = "mostly elicitation"
 
-    clauses = []
-    if c_ok:
-        clauses.append(_created_clause(s, K))
-    if l_ok:
-        clauses.append(_lost_clause(s, K))
+    clauses = _clauses(s)
     if success == "down":
         head = f"Regression at pass@1 (the tuned model succeeds less often), K={K}"
         head += ": " + "; and ".join(clauses) if clauses else ": nothing is shown to be created"
@@ -183,19 +251,5 @@ def verdict(summary: dict) -> dict:
                 f"is shown to become reachable")
     else:
         head = f"No significant change at K={K}: nothing is shown to be created or lost and pass@1 does not move"
-
-    for direction in ("created", "lost"):
-        txt = _unestablished(s, direction)
-        if txt:
-            extras.append(txt)
-    plan = sc.get("plan")
-    open_dirs = [d for d in ("created", "lost") if not sc[d]["claimed"] and sc[d]["candidates"]]
-    if plan and open_dirs and plan.get("samples_per_problem_median"):
-        extras.append(f"a follow-up of about {plan['samples_per_problem_median']:.0f} fresh samples per "
-                      f"candidate and model would decide the {_plural(plan['candidates'], 'candidate')}")
-    g = s["gain"]
-    und, det = g.get("undetermined_share_of_gross_gain"), g.get("determined_share_of_gross_gain")
-    if und is not None and det is not None and und > det:
-        extras.append(f"undetermined problems carry {und:.0%} of the gross pass@{g['k']} gain, more than "
-                      f"the determined labels")
+    extras += _open_questions(s)
     return {"kind": kind, "sentence": f"{head} ({'; '.join(extras)}).", "success": success}

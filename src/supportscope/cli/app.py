@@ -4,13 +4,15 @@ anything else that goes wrong (a bug) exits 1 with one line and the path of a tr
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from supportscope.errors import SupportscopeError
+from supportscope.errors import SupportscopeError, one_line
 from supportscope.cli.analyze import analyze
 from supportscope.cli.convert_cmd import convert_gguf
 from supportscope.cli.demo_cmd import demo
@@ -48,6 +50,12 @@ def main() -> None:
     except SupportscopeError as e:
         _say(("error: ", "bold red"), str(e))
         sys.exit(2)
+    except OSError as e:
+        line = environment_error(e)
+        if line is None:
+            _crash(e)
+        _say(("error: ", "bold red"), line)
+        sys.exit(2)
     except SystemExit as e:
         if e.code == 130 and _interrupted(e):  # typer turns Ctrl-C into a silent exit 130
             _say(("interrupted", "bold red"))
@@ -56,10 +64,38 @@ def main() -> None:
         _say(("interrupted", "bold red"))
         sys.exit(130)
     except BaseException as e:  # noqa: BLE001 - the one place that turns a bug into one line
-        from supportscope.cli.crash import crash_line, write_crash_log
+        _crash(e)
 
-        _say(("", "bold red"), crash_line(e, write_crash_log(e)))
-        sys.exit(1)
+
+def _crash(e: BaseException) -> None:
+    from supportscope.cli.crash import crash_line, write_crash_log
+
+    _say(("", "bold red"), crash_line(e, write_crash_log(e)))
+    sys.exit(1)
+
+
+#: errno -> the fix, for the failures of the machine rather than of supportscope (a full disk, a
+#: quota, ``ulimit -f``, a read-only or forbidden folder): one ``error:`` line, exit 2, not a crash
+ENVIRONMENT_FIXES = {
+    errno.ENOSPC: "free disk space and run again, or choose another --out on a disk with room",
+    errno.EDQUOT: "free space within your disk quota and run again, or choose another --out",
+    errno.EFBIG: "raise the file-size limit (ulimit -f) and run again, or choose another --out",
+    errno.EROFS: "the file system is read-only: choose another --out",
+    errno.EACCES: "make that path writable (or readable) for you, or choose another --out",
+    errno.EPERM: "make that path writable (or readable) for you, or choose another --out",
+}
+
+
+def environment_error(e: OSError) -> str | None:
+    """The one line (``"PATH: what (errno). Fix: how"``) for an OSError the machine caused
+    (:data:`ENVIRONMENT_FIXES`) while a command read or wrote its files, or None for any other
+    OSError (a bug: the crash line). Names the file when the error carries it."""
+    fix = ENVIRONMENT_FIXES.get(e.errno)
+    if fix is None:
+        return None
+    where = " -> ".join(os.fspath(f) for f in (e.filename, e.filename2) if f is not None) or "a file of this command"
+    what = e.strerror or os.strerror(e.errno)
+    return one_line(f"{where}: {what} ({errno.errorcode.get(e.errno, e.errno)}). Fix: {fix}")
 
 
 def _interrupted(e: BaseException) -> bool:

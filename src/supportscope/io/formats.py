@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..registry import Registry
+from .files import HEAD_BYTES, check_binary, check_text, regular_file
 
 __all__ = ["FORMATS", "accepted_extensions", "check_path", "input_formats", "register_format", "source_class"]
 
@@ -56,17 +57,16 @@ def accepted_extensions() -> str:
 
 
 def check_path(path: str | os.PathLike[str]) -> str:
-    """Check that ``path`` is a readable, non-empty file with a known extension.
+    """Check that ``path`` is a readable, non-empty regular file with a known extension whose first
+    bytes fit its format (:mod:`.files`: a FIFO is refused before it is opened, gzip or Parquet bytes
+    in a ``.csv`` are named as such).
 
     Returns the format name (``"csv"``, ``"jsonl"``, ``"parquet"`` or a registered one); raises
     :class:`InputError` otherwise.
     """
     p = Path(path)
     fmt = next((f for f, exts in input_formats().items() if p.suffix.lower() in exts), None)
-    if not p.exists():
-        raise InputError(path, "file not found", "check the path and the working directory")
-    if p.is_dir():
-        raise InputError(path, "is a directory, not a file", "pass the result files inside it, e.g. dir/*.csv")
+    st = regular_file(path, "pass the result files inside it, e.g. dir/*.csv")
     if fmt is None:
         raise InputError(
             path,
@@ -75,10 +75,17 @@ def check_path(path: str | os.PathLike[str]) -> str:
         )
     try:
         with open(p, "rb") as fh:
-            fh.read(1)
-        size = p.stat().st_size
+            head = fh.read(HEAD_BYTES)
     except OSError as e:
         raise InputError(path, f"cannot be read ({e.strerror or e})", "check the file's permissions") from e
-    if size == 0:
+    if st.st_size == 0 or not head:
         raise InputError(path, "file is empty (0 bytes)", "write the results into it, with a header row for CSV")
+    if fmt in _TEXT:
+        check_text(path, head, _TEXT[fmt])
+    elif fmt == "parquet":
+        check_binary(path, head, "a Parquet file", b"PAR1")
     return fmt
+
+
+#: the built-in text formats, as messages call them
+_TEXT = {"csv": "CSV text", "jsonl": "JSON Lines text"}

@@ -2,9 +2,12 @@
 
 Specs: ``organism:`` or ``organism:default`` (the packaged checkpoint ``organism/checkpoint``), or
 ``organism:PATH`` (a directory written by ``pretrain``), optionally followed by
-``?size=N&seed=S&families=add,mul``. The problems are the checkpoint corpus config's problems
-(``corpus_config.json``); ``families`` keeps some families (default all, in FAMILIES order);
-``size`` keeps at most N problems per family, drawn with ``seed`` (default: all of them, in order).
+``?size=N&seed=S&families=add,mul&limit=L``. The problems are the checkpoint corpus config's
+problems (``corpus_config.json``); ``families`` keeps some families (default all, in FAMILIES
+order); ``size`` keeps at most N problems per family, drawn with ``seed`` (default: all of them, in
+order); ``limit`` (or ``load_task``'s ``limit``, i.e. ``sample --limit``; the smaller wins) keeps at
+most L problems in all, drawn with ``seed`` from those and kept in their order, as every task
+source honours ``limit``. The canonical spec names ``limit`` only when it removed problems.
 
 The verifier is exactly the event that exact.py computes: reward 1 iff the completion, with one
 trailing end token ``</s>`` removed if present (a backend that decodes with
@@ -41,20 +44,29 @@ class OrganismTask:
     """Problems of an organism checkpoint's corpus config; verify = exact string match."""
 
     def __init__(self, checkpoint: str | Path | None = None, *, size: int | None = None, seed: int = 0,
-                 families: tuple[str, ...] | None = None, corpus: CorpusConfig | None = None) -> None:
+                 families: tuple[str, ...] | None = None, corpus: CorpusConfig | None = None,
+                 limit: int | None = None) -> None:
         self.checkpoint_arg = "default" if checkpoint in (None, "", "default") else str(checkpoint)
         self.checkpoint = resolve_checkpoint(checkpoint)
         self.corpus = corpus if corpus is not None else CorpusConfig.load(self.checkpoint / "corpus_config.json")
         self.families = tuple(families) if families else FAMILIES
         self.size, self.seed = size, seed
+        self._org = self._select()
+        if limit is not None and limit < len(self._org):
+            keep = sorted(random.Random(f"organism-task:{seed}:limit").sample(range(len(self._org)), limit))
+            self._org = [self._org[i] for i in keep]
+        else:
+            limit = None  # nothing removed: the spec stays that of the selection
+        self.limit = limit
         self.name = f"organism-{self.checkpoint.name}" if self.checkpoint_arg != "default" else "organism"
         q = [f"seed={seed}"]
         if size is not None:
             q.insert(0, f"size={size}")
         if families:
             q.append("families=" + ",".join(self.families))
+        if limit is not None:
+            q.append(f"limit={limit}")
         self.spec = f"organism:{self.checkpoint_arg}?" + "&".join(q)
-        self._org = self._select()
         self._by_id = {p.id: p for p in self._org}
 
     def _select(self) -> list[OrganismProblem]:
@@ -94,10 +106,16 @@ def organism_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> O
     spec = "organism:" + rest
     head, pairs = split_spec(spec, rest)
     opts = {k: parse_value(v) for k, v in pairs}
-    unknown = sorted(set(opts) - {"size", "seed", "families"})
+    unknown = sorted(set(opts) - {"size", "seed", "families", "limit"})
     if unknown:
-        raise TaskSpecError(spec, f"unknown option(s) {', '.join(unknown)}", "use size=N, seed=S, families=add,mul")
-    size = opts.get("size", limit)
+        raise TaskSpecError(spec, f"unknown option(s) {', '.join(unknown)}",
+                            "use size=N, seed=S, families=add,mul, limit=L")
+    size = opts.get("size")
+    cap = opts.get("limit", limit)
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise TaskSpecError(spec, f"limit must be a whole number >= 1, got {cap!r}", "e.g. limit=8")
+    if limit is not None and cap is not None:
+        cap = min(cap, limit)
     s = opts.get("seed", seed)
     fams = opts.get("families")
     if isinstance(fams, str):
@@ -115,7 +133,7 @@ def organism_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> O
     if not (ck / "corpus_config.json").is_file():
         raise TaskSpecError(spec, f"no organism checkpoint at {ck} (corpus_config.json missing)",
                             "give organism:default or a directory written by supportscope.organism.pretrain")
-    return OrganismTask(head.strip() or None, size=size, seed=s, families=fams)
+    return OrganismTask(head.strip() or None, size=size, seed=s, families=fams, limit=cap)
 
 
 __all__ = ["OrganismTask", "organism_factory", "resolve_checkpoint", "to_problem", "CHECKPOINT"]

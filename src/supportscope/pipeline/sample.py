@@ -167,14 +167,16 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
 def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: list[str] | None,
               ray: RayConfig | None = None) -> int:
     """Score under ``policy`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
-    from supportscope.scale.jobs import score_job
+    from supportscope.scale.jobs import score_generators, score_job
 
     run = check_out_dir(run, flag="RUN")
     if not (run / "manifest.json").is_file():
         raise InputError(str(run), "not a run directory (no manifest.json)", "pass the --out folder of `supportscope sample`")
     store = open_store(run)
     try:
-        gens = [g for g in (generators or store.models("samples")) if g != policy.name]
+        gens = score_generators(store, generators, policy.name)  # before any model is loaded,
+        for g in gens:  # and the samples to score checked (sha256) too: a changed shard is one line
+            store.verify(model=g)
         if not gens:
             raise ConfigError(f"{run} holds no samples of a model other than {policy.name!r}. Fix: sample another "
                               "model into it first")

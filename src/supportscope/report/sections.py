@@ -10,7 +10,7 @@ import shlex
 from supportscope.report.html_blocks import _dl, _e, _figure, _level, _plain, _raw, _table
 from supportscope.report.plots import (plot_created_vs_budget, plot_passk, plot_scatter, plot_support,
                                       plot_transition)
-from supportscope.report.style import LABEL_ORDER, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_pct, num
+from supportscope.report.style import LABEL_ORDER, NEGATIVE_TILT, fmt_ci, fmt_est_ci, fmt_int, fmt_num, fmt_pct, num
 
 _LEASH_MEANING = {
     "SRR": "support retention rate P/(P+S): share of the base's solved problems the tuned model keeps",
@@ -236,7 +236,8 @@ def gibbs_section(s: dict, per_problem=None) -> str:
                 else f"no: one tilt does not fit; {stat}")
     items = [
         ("λ = 1/β (log-odds shift)", fmt_est_ci(g.get("lambda"), g.get("lambda_lo"), g.get("lambda_hi"))),
-        ("β (temperature)", fmt_est_ci(g.get("beta"), g.get("beta_lo"), g.get("beta_hi"))),
+        ("β (temperature)", fmt_est_ci(g.get("beta"), g.get("beta_lo"), g.get("beta_hi"))
+         if num(g.get("lambda")) >= 0 or math.isnan(num(g.get("lambda"))) else _e(f"none ({NEGATIVE_TILT})")),
         ("Does one tilt fit?", test),
         ("R² of the tuned log-odds", fmt_est_ci(g.get("r2"), g.get("r2_lo"), g.get("r2_hi"), 2)
          + " (1: one tilt accounts for every problem; below 0: a constant predicts better)"),

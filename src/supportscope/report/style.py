@@ -93,6 +93,22 @@ def fmt_ci(lo, hi, digits: int = 3, signed: bool = False) -> str:
     return f"[{fmt_num(lo, digits, signed)}, {fmt_num(hi, digits, signed)}]"
 
 
+NEGATIVE_TILT = "lambda < 0: no positive temperature beta gives a negative tilt"
+"""What to say of beta = 1/lambda when the fitted tilt is negative (the summary's beta is None then,
+:mod:`supportscope.analysis.gibbs_fit`)."""
+
+
+def beta_text(g: dict) -> str:
+    """beta = 1/lambda of a Gibbs summary as text: ``"beta = 0.500"``, ``"beta = inf"`` for
+    lambda = 0 (no tilt), or :data:`NEGATIVE_TILT` for lambda < 0 (it used to say "beta = inf")."""
+    lam, beta = num(g.get("lambda")), num(g.get("beta"))
+    if math.isfinite(beta):
+        return f"beta = {beta:.3f}"
+    if lam == 0:
+        return "beta = inf"
+    return NEGATIVE_TILT if lam < 0 else "beta = n/a"
+
+
 def fmt_est_ci(x, lo, hi, digits: int = 3, signed: bool = False) -> str:
     if all(math.isnan(num(v)) for v in (x, lo, hi)):
         return "n/a"

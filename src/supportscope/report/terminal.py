@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from supportscope.analysis.labels import LABELS
+from supportscope.report.style import beta_text
 from supportscope.stats.regimes import REGIMES
 
 
@@ -96,7 +97,7 @@ def print_summary(s: dict, console: Console | None = None, outputs: list[str] | 
 def _gibbs_line(g: dict) -> str:
     """One line on the single-tilt account; "one tilt explains" only when the deviance test does
     not reject one tilt (p >= alpha)."""
-    beta = "inf" if g["beta"] is None else f"{g['beta']:.3f}"
+    beta = beta_text(g)
     f = g.get("fit") or {}
     p = f.get("p_value")
     if p is None:
@@ -111,7 +112,7 @@ def _gibbs_line(g: dict) -> str:
     over = ("" if g["gain_on_over_tilt"] is None
             else f", carrying {g['gain_on_over_tilt']:.0%} of the gross gain")
     return (f"Gibbs fit: lambda = 1/beta = {_ci(g['lambda'], g['lambda_lo'], g['lambda_hi'])} "
-            f"(beta = {beta}) on {g['fitted_on']} problems the base solves; {test}{r2}; "
+            f"({beta}) on {g['fitted_on']} problems the base solves; {test}{r2}; "
             f"{g['over_tilt']} over-tilted problems{over}, {g['anti_tilt']} anti-tilted")
 
 

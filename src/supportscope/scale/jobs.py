@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.errors import InputError
+from supportscope.registry import suggest
 from supportscope.store import RunStore, build_table
 from supportscope.store.shard_files import fs_name
 from supportscope.tasks import SUCCESS, Task
@@ -183,6 +184,20 @@ def generators(store: RunStore) -> list[str]:
     return [m for m in store.models("samples")]
 
 
+def score_generators(store: RunStore, names: Sequence[str] | None, scorer: str) -> list[str]:
+    """The generators whose samples ``scorer`` scores: ``names`` (default: every model with samples
+    in the run), the scorer itself left out. A name with no samples in the run is refused with one
+    line naming the run and the generators it has ("did you mean"), before anything is loaded or
+    written (it used to register the scorer, which then blocked ``score --kl``)."""
+    have = generators(store)
+    for name in names or ():
+        if name not in have:
+            known = ", ".join(repr(g) for g in have) or "none"
+            raise InputError(str(store.path), f"has no samples of generator {name!r}",
+                             f"{suggest(name, have)}the generators with samples in this run: {known}")
+    return [g for g in (names or have) if g != scorer]
+
+
 def scoring_decoding(store: RunStore, scorer: str, generator: str) -> DecodingConfig:
     """The scorer's own decoding config when it sampled in this run, else the generator's."""
     for name in (scorer, generator):
@@ -252,14 +267,15 @@ def score_job(store: RunStore, backend: Backend | None, scorer: str, policy: Pol
     With ``executor`` (``backend`` may then be None; ``reference`` is unused: the executor loads the
     generators' models itself when its ``kl`` is set) the shards are scored elsewhere and written here."""
     entries = store.manifest.get("entries", {})
-    gens = [g for g in (generator_names or generators(store)) if g != scorer]
+    gens = score_generators(store, generator_names, scorer)
+    for model in gens:  # the samples read, checked once, before the scorer is registered
+        store.verify(model=model)
     pol = policy.to_dict()
     pol.pop("name", None)
     fingerprint = (executor or backend).tokenizer_fingerprint()
     kl = executor.kl if executor is not None else reference is not None
     store.register(SCORER_PREFIX + scorer, {"role": "scorer", "policy": pol, "tokenizer": fingerprint, "kl": kl})
-    for model in [*gens, SCORER_PREFIX + scorer]:  # the samples read and the done scores, checked once
-        store.verify(model=model)
+    store.verify(model=SCORER_PREFIX + scorer)  # the done scores
     manifest = str(store.path / "manifest.json")
     written = 0
 

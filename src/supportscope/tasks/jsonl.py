@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.files import HEAD_BYTES, check_text, regular_file
 from ..versions import library_versions
 from .base import Problem, problems_digest
 from .mathcheck import MathChecker
@@ -32,10 +33,9 @@ def read_problems(path: str | os.PathLike[str]) -> tuple[list[Problem], str]:
     if not p.exists():
         raise InputError(shown, "file not found", "check the path (it is relative to the "
                          f"current directory, {os.getcwd()})")
-    if p.is_dir():
-        raise InputError(shown, "is a directory, not a JSON Lines file",
-                         "give the path of a .jsonl file")
+    regular_file(shown, "give the path of a .jsonl file", what="JSON Lines file")  # a FIFO would block
     data = p.read_bytes()
+    check_text(shown, data[:HEAD_BYTES], "JSON Lines text")
     digest = hashlib.sha256(data).hexdigest()
     problems: list[Problem] = []
     first_line: dict[str, int] = {}

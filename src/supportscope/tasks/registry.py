@@ -10,9 +10,10 @@ Specs:
 * ``PREFIX:REST`` for any prefix added with :func:`register`.
 
 A factory is called as ``factory(rest, limit=limit, seed=seed)`` with ``rest`` the text after
-``PREFIX:``, and returns a :class:`~supportscope.tasks.base.Task`. It is registered as a callable
-or as ``"package.module:function"`` (imported on first use, so a task defined in a higher layer,
-like the organism's, is registered here without this module importing it). The entries live in a
+``PREFIX:``, and returns a :class:`~supportscope.tasks.base.Task` of at most ``limit`` problems
+(checked). It is registered as a callable or as ``"package.module:function"`` (imported on first
+use, so a task defined in a higher layer, like the organism's, is registered here without this
+module importing it). The entries live in a
 :class:`supportscope.registry.Registry`, the same mechanism as backends, input formats and report
 sections.
 """
@@ -87,11 +88,23 @@ def _check_limit_seed(spec: str, limit, seed) -> None:
                             "give a seed such as 0")
 
 
+def _within_limit(spec: str, prefix: str, task: Task, limit: int | None) -> Task:
+    """``task``, checked to hold at most ``limit`` problems: every task source honours ``limit``
+    (a factory that ignored it sampled more problems than asked for, silently)."""
+    if limit is not None:
+        got = len(task.problems())
+        if got > limit:
+            raise TaskSpecError(spec, f"the '{prefix}:' task gave {got} problems, more than the limit {limit}",
+                                f"the factory registered for '{prefix}:' must keep at most limit problems")
+    return task
+
+
 def load_task(spec: str, *, limit: int | None = None, seed: int = 0) -> Task:
     """The task a spec names: ``PATH.jsonl``, ``rg:NAME[?k=v&...]`` or a registered prefix.
 
-    ``limit``: at most this many problems (JSONL: the first N; reasoning-gym: the size,
-    default 50). ``seed``: the generator seed (recorded but unused for a file).
+    ``limit``: at most this many problems, for every kind (JSONL: the first N; reasoning-gym: the
+    size, default 50; organism: drawn with the seed; a registered factory that returns more is
+    refused). ``seed``: the generator seed (recorded but unused for a file).
     The returned task's ``spec`` is canonical: ``load_task(task.spec)`` gives the same problems.
 
     Raises :class:`~supportscope.tasks.base.TaskSpecError` (an ``InputError`` and a
@@ -103,7 +116,8 @@ def load_task(spec: str, *, limit: int | None = None, seed: int = 0) -> Task:
     _check_limit_seed(spec, limit, seed)
     m = _PREFIX.match(spec)
     if m and m.group(1).lower() in _FACTORIES and not os.path.exists(spec):
-        return _FACTORIES.get(m.group(1).lower())(m.group(2), limit=limit, seed=seed)
+        task = _FACTORIES.get(m.group(1).lower())(m.group(2), limit=limit, seed=seed)
+        return _within_limit(spec, m.group(1).lower(), task, limit)
     if spec.split("?", 1)[0].lower().endswith(".jsonl") or spec.lower().endswith(".jsonl"):
         from .jsonl import load_jsonl
 
