@@ -289,3 +289,21 @@ def test_score_on_a_truncated_shard_is_one_line_and_changes_nothing(run, tmp_pat
     r = run_cli("score", copy, "--scorer", CHECKPOINT, "--name", "sc")
     one_line_error(r, shard.name, "content changed since it was written", "Fix")
     assert tree(copy) == before  # refused before the scorer is registered (or any model loaded)
+
+
+def test_click_usage_errors_are_one_line(tmp_path):
+    """A value click cannot parse (``--budget 1e7``), an unknown flag or command: one ``error:`` line
+    naming the flag and the command's --help, exit 2 (typer printed a multi-line box)."""
+    path = counts_file(tmp_path / "c.csv", [(f"p{i}", 3, 5) for i in range(8)])
+    for args, needle in ((("analyze", path, "--budget", "1e7"), "--budget"),
+                         (("analyze", path, "--seed", "1e23"), "--seed"),
+                         (("analyze", path, "--nosuch"), "--nosuch"),
+                         (("nosuchcmd",), "nosuchcmd")):
+        err = one_line_error(run_cli(*args, cwd=tmp_path), needle)
+        assert "--help" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv"]
+
+
+def test_no_arguments_print_the_help_once():
+    r = run_cli()
+    assert r.returncode == 2 and r.stdout.count("Usage") == 1 and r.stderr.strip() == ""

@@ -44,9 +44,23 @@ def _say(*parts) -> None:
     Console(stderr=True, soft_wrap=True).print(Text.assemble(*parts))
 
 
+#: click's error base, through typer's public BadParameter (typer may vendor click as typer._click)
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
     try:
-        app(standalone_mode=True)
+        code = app(standalone_mode=False)  # click's own errors come here, not as a multi-line box
+    except ClickException as e:  # a bad flag, a value click cannot parse ('1e7')
+        if type(e).__name__ == "NoArgsIsHelpError":  # `supportscope` (or `... organism`) alone
+            if e.format_message().strip():  # typer's rich help is printed while it is built
+                e.show()
+            sys.exit(2)
+        _say(("error: ", "bold red"), usage_line(e))
+        sys.exit(2)
+    except typer.Abort:
+        _say(("aborted", "bold red"))
+        sys.exit(1)
     except SupportscopeError as e:
         _say(("error: ", "bold red"), str(e))
         sys.exit(2)
@@ -65,6 +79,19 @@ def main() -> None:
         sys.exit(130)
     except BaseException as e:  # noqa: BLE001 - the one place that turns a bug into one line
         _crash(e)
+    else:
+        if code == 130:  # typer turns Ctrl-C into exit code 130
+            _say(("interrupted", "bold red"))
+        # a command's own return value is not an exit code; click's Exit(code) returns its code
+        sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+def usage_line(e: Exception) -> str:
+    """One line for click's own error ``e``: ``supportscope CMD: what. Fix: see `supportscope CMD --help```."""
+    ctx = getattr(e, "ctx", None)
+    where = ctx.command_path if ctx is not None else "supportscope"
+    what = one_line(e.format_message()).rstrip(".")
+    return f"{where}: {what}. Fix: see `{where} --help`"
 
 
 def _crash(e: BaseException) -> None:
