@@ -50,6 +50,7 @@ from supportscope.config_checks import MAX_STR, check_values, short
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.pipeline.outputs import ANALYSIS_FILES, check_out_dir
 from supportscope.errors import ConfigError, InputError
+from supportscope.io.files import regular_file
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
@@ -131,8 +132,7 @@ def _top_level(data: dict, path: Path, text: str) -> None:
 
 def load_run_config(path: Path) -> dict:
     """Parse and check CONFIG.toml; returns the config objects."""
-    if not path.is_file():
-        raise InputError(str(path), "no such file", "pass a TOML file (see `supportscope run --help`)")
+    regular_file(path, "pass a TOML file (see `supportscope run --help`)", what="config file")  # never a FIFO
     text = path.read_bytes().decode("utf-8", errors="replace")
     try:
         data = tomllib.loads(text)

@@ -17,6 +17,7 @@ from pathlib import Path
 from supportscope import __version__
 from supportscope.atomic import read_manifest, verify_set, write_set
 from supportscope.errors import InputError
+from supportscope.io.files import regular_file
 from supportscope.pipeline.outputs import check_out_dir
 
 __all__ = ["PER_PROBLEM_COLUMNS", "SUMMARY_BLOCKS", "load_saved", "rebuild_report"]
@@ -86,9 +87,10 @@ def load_saved(run_dir: str | Path):
         raise InputError(str(run_dir), "not a folder", "pass the --out folder of `supportscope analyze`")
     summary_path, table_path = run_dir / "summary.json", run_dir / "per_problem.parquet"
     for p in (summary_path, table_path):
-        if not p.is_file():
+        if not p.exists():
             raise InputError(str(p), "missing", "run `supportscope analyze ... --out "
                              f"{run_dir}` first, or pass the folder that holds its results")
+        regular_file(p, f"remove that folder and run `supportscope analyze ... --out {run_dir}` again")
     summary = _read_summary(summary_path, run_dir)
     table = _read_table(table_path, run_dir, summary["n_problems"])
     why = verify_set(run_dir, ("summary.json", "per_problem.parquet"))

@@ -53,7 +53,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
@@ -143,11 +142,11 @@ def _round_counts(store: RunStore, model: str, index: dict[str, int], rnd: int,
     """(successes, samples) per problem in the model's shards of round ``rnd`` only (keys ``pattern``)."""
     c = np.zeros(len(index), dtype=np.int64)
     n = np.zeros(len(index), dtype=np.int64)
-    for shard in store.shards("samples", model):
+    def this_round(shard: dict) -> bool:
         m = pattern.match(shard["key"])
-        if m is None or int(m.group(1)) != rnd:
-            continue
-        t = pq.read_table(store.path / shard["file"], columns=["problem_id", "correct"])
+        return m is not None and int(m.group(1)) == rnd
+
+    for _, t in store.read_shards("samples", model, columns=["problem_id", "correct"], select=this_round):
         ids = np.fromiter((index.get(p, -1) for p in t["problem_id"].to_pylist()), np.int64, t.num_rows)
         ok = ids >= 0
         np.add.at(n, ids[ok], 1)
@@ -290,10 +289,8 @@ def followup_spec(store: RunStore, name: str, problems: list, cfg: AdaptiveConfi
     entry = store.entry(name)
     last: dict[str, int] = {}
     count: dict[str, int] = {}
-    for shard in store.shards("samples", name):
-        if is_followup_key(shard["key"]):
-            continue
-        t = pq.read_table(store.path / shard["file"], columns=["problem_id", "sample_idx"])
+    for _, t in store.read_shards("samples", name, columns=["problem_id", "sample_idx"],
+                                  select=lambda shard: not is_followup_key(shard["key"])):
         for pid, j in zip(t["problem_id"].to_pylist(), t["sample_idx"].to_pylist()):
             last[pid] = max(last.get(pid, -1), int(j))
             count[pid] = count.get(pid, 0) + 1

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import pyarrow.parquet as pq
 
 from supportscope.models.backend import Backend, SampleRequest
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
@@ -290,10 +289,10 @@ def score_job(store: RunStore, backend: Backend | None, scorer: str, policy: Pol
             decoding = scoring_decoding(store, scorer, gen)
             prompts = {r["problem_id"]: r["prompt"] for r in store.read("problems", gen).to_pylist()}
             done = store.done("scores", SCORER_PREFIX + scorer)
-            for shard in store.shards("samples", gen):
+            for shard, table in store.read_shards("samples", gen,  # hash-checked, paths inside the run
+                                                  columns=["problem_id", "sample_idx", "prompt_ids", "token_ids"]):
                 key = fs_name(f"{gen}--{shard['key']}")
-                table = pq.read_table(store.path / shard["file"],
-                                      columns=["problem_id", "sample_idx", "prompt_ids", "token_ids"]).to_pylist()
+                table = table.to_pylist()
                 if key in done:
                     if progress:
                         progress(len(table))
