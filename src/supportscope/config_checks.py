@@ -16,7 +16,7 @@ line)::
 Rules: a bool where a bool is expected (never a string or a number); a whole number (never a bool,
 a float such as TOML's ``1e7`` or a string) where an int is expected; a finite number (int or
 float, never a bool) where a float is expected; a string of at most ``max_len`` characters
-(default :data:`MAX_STR`) for ``str`` (a path object given from Python is stored as its string)
+(default :data:`MAX_STR`) and without a NUL character for ``str`` (a path object given from Python is stored as its string)
 and ``Path``; a list or tuple of at most ``max_len`` elements (default :data:`MAX_ITEMS`), each
 checked as its element type, for ``list[T]`` and ``tuple[T, ...]``; None only where the hint
 allows it. An int without a ``max`` in its metadata is still bounded by :data:`INT_MAX` (the int64
@@ -192,6 +192,9 @@ def _check_one(name, value, hint, meta, default, whole=None):
                 value = os.fspath(value)  # a path given from Python: kept as its string
             if not isinstance(value, (str, os.PathLike)) or len(str(os.fspath(value))) > meta.get("max_len", MAX_STR):
                 raise _type_error(name, value, hint, meta, default)
+            if "\x00" in str(os.fspath(value)):  # no path or name can hold one (the OS refuses it)
+                raise ConfigError(f"`{name}` {short(value)} contains a NUL character. "
+                                  f"Fix: {_fix(name, hint, meta, default)}")
             return value
     except ConfigError:
         if whole is None:

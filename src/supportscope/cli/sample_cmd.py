@@ -37,7 +37,7 @@ def score(run: Path = typer.Argument(..., help="Run directory written by `suppor
           kl: bool = typer.Option(False, "--kl", help="Also compute the exact full-vocabulary KL along each "
                                   "sample (loads the generating model too)."),
           generator: list[str] = typer.Option(None, "--generator", help="Score only these generators' samples."),
-          batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", help="Sequences scored per call of the backend (the HF backend runs forward passes of at most 16)."),
+          batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", min=1, max=2**16, help="Sequences scored per call of the backend (the HF backend runs forward passes of at most 16)."),
           policy: Policy = None, cluster: RayConfig = None) -> None:
     """Score every other model's samples in RUN under --scorer (teacher forcing on the exact token ids;
     with --ray: on a Ray cluster)."""
@@ -49,7 +49,7 @@ def score(run: Path = typer.Argument(..., help="Run directory written by `suppor
 def audit_data(data: Path = typer.Argument(..., help="JSONL of {prompt, completion} demonstrations."),
                out: Path = typer.Option(None, "--out", help="Folder for audit.json and per_example.parquet "
                                         "(default: next to DATA)."),
-               batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", help="Sequences scored per call of the backend (the HF backend runs forward passes of at most 16)."),
+               batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", min=1, max=2**16, help="Sequences scored per call of the backend (the HF backend runs forward passes of at most 16)."),
                policy: Policy = None, decoding: DecodingConfig = None) -> None:
     """Before SFT: surprisal of a demonstration set under the base and its share of tokens outside the
     base's decoding support (DESIGN section 4)."""

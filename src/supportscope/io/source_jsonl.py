@@ -48,7 +48,7 @@ class JsonlSource(Source):
         utf8 = Utf8Check(self.path)
         with open(self.path, "rb") as fh:
             for number, raw in enumerate(fh, 1):
-                utf8.feed(raw, number)
+                utf8.feed(raw, number, final=not raw.endswith(b"\n"))  # the last line may end mid-character
                 text = raw.decode("utf-8")
                 if number == 1:
                     text = text.lstrip("\ufeff")
@@ -99,7 +99,11 @@ class JsonlSource(Source):
     def _find_bad_line(self, chunk: bytes, first_line: int, names: list[str], bools: list[str], why: str) -> InputError:
         """Error path: re-scan a chunk with Python's json module to name the bad line."""
         for k, raw in enumerate(chunk.split(b"\n")):
-            text = raw.decode("utf-8")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:  # the file ends inside a character: name its line
+                Utf8Check(self.path).feed(chunk, first_line, final=True)
+                raise
             if first_line + k == 1:
                 text = text.lstrip("\ufeff")
             if not text.strip(" \t\r"):

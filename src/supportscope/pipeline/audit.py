@@ -7,6 +7,7 @@ from pathlib import Path
 from supportscope.analysis.audit import audit, read_demonstrations
 from supportscope.atomic import write_set
 from supportscope.models.config import DecodingConfig, Policy
+from supportscope.errors import InputError
 from supportscope.pipeline.outputs import AUDIT_FILES, check_out_dir
 from supportscope.pipeline.progress import progress_bar
 from supportscope.pipeline.sample import MODEL_LIBS, load_backend
@@ -25,6 +26,9 @@ def audit_data(data: Path, policy: Policy, decoding: DecodingConfig, batch_size:
     data = Path(data)
     out = check_out_dir(out or data.with_name(data.stem + "_audit"), AUDIT_FILES)
     demos = read_demonstrations(data)
+    if all(d["completion"] == "" for d in demos):  # known before the model loads
+        raise InputError(str(data), f"no completion has a token to score ({len(demos)} of {len(demos)} are empty)",
+                         "add demonstrations with non-empty completions")
     backend = load_backend(policy, batch_size)
     with progress_bar(f"scoring under {policy.name}", len(demos), unit="examples") as advance:
         table, summary = audit(backend, decoding, demos, batch_size, progress=advance, source=str(data))

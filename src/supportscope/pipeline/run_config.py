@@ -48,10 +48,12 @@ from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.analysis.config import check_bootstrap_memory
 from supportscope.config_checks import MAX_STR, check_values, short
 from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.loading import check_model_path
 from supportscope.pipeline.outputs import ANALYSIS_FILES, check_out_dir
 from supportscope.errors import ConfigError, InputError
 from supportscope.io.files import regular_file
 from supportscope.store import RunStore, counts_from_samples
+from supportscope.tasks import load_task
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
 from supportscope.pipeline.analyse import analyse_and_write
@@ -122,9 +124,9 @@ def _build(cls, values: dict, path: Path, text: str, table: str | None):
 def _top_level(data: dict, path: Path, text: str) -> None:
     """``out`` is a path, ``kl`` true or false (a non-empty string would be truthy)."""
     out, kl = data["out"], data.get("kl", False)
-    if not isinstance(out, str) or not out or len(out) > MAX_STR:
-        raise InputError(str(path), f"out expects a folder path (a non-empty string of at most {MAX_STR} "
-                         f"characters), got {short(out)}", 'write e.g. out = "runs/my-run"', line=_line_of(text, "out"))
+    if not isinstance(out, str) or not out or len(out) > MAX_STR or "\x00" in out:
+        raise InputError(str(path), f"out expects a folder path (a non-empty string of at most {MAX_STR} characters, without NUL"
+                         f"), got {short(out)}", 'write e.g. out = "runs/my-run"', line=_line_of(text, "out"))
     if not isinstance(kl, bool):
         raise InputError(str(path), f"kl expects true or false, got {short(kl)}",
                          "write kl = true or kl = false, without quotes", line=_line_of(text, "kl"))
@@ -226,6 +228,9 @@ def run_from_config(config: Path) -> dict:
     out, job, ray = cfg["out"], cfg["job"], cfg["ray"]
     check_out_dir(out, flag="out")  # a file, under a file, or read-only: refused before any sampling
     check_out_dir(out / "analysis", ANALYSIS_FILES, flag="out")
+    for role in ("base", "tuned"):  # both models and the tasks, before anything is sampled or printed
+        check_model_path(cfg[role].model)
+    load_task(job.tasks, limit=job.limit, seed=job.task_seed)
     con = Console(stderr=True)
     with ExitStack() as stack:
         if ray.ray:  # one Ray session for the four jobs (each starts and stops its own workers)

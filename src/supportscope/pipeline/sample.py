@@ -124,7 +124,8 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
     sampling a follow-up of a model already in ``out`` (scale.adaptive.followup_sample_job)."""
     from contextlib import ExitStack
 
-    from supportscope.scale.jobs import sample_job
+    from supportscope.models.loading import check_model_path
+    from supportscope.scale.jobs import precheck_generator, sample_job
     from supportscope.tasks import load_task
 
     out = check_out_dir(out)  # a file, under a file, or not writable: refused before any loading
@@ -141,9 +142,16 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
         from supportscope.scale.select import SubsetTask
 
         task = SubsetTask(task, selected)
+    policy.require()
+    check_model_path(policy.model)  # a model path that is not there leaves no run folder behind
     store = open_store(out)
     total = len(task.problems()) * job.n
     try:
+        if is_adaptive:
+            store.verify(model=policy.name)  # changed shards refused before the model loads
+        else:
+            precheck_generator(store, policy.name, policy, decoding, task, job.n, job.problems_per_shard,
+                               task.problems())
         with ExitStack() as stack:
             backend = executor = None
             if ray is not None and ray.ray:

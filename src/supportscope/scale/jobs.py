@@ -31,6 +31,7 @@ from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.errors import InputError
 from supportscope.registry import suggest
 from supportscope.store import RunStore, build_table
+from supportscope.store.manifest import MANIFEST, check_same_entry, entry_config
 from supportscope.store.shard_files import fs_name
 from supportscope.tasks import SUCCESS, Task
 from supportscope.tasks.base import problems_digest
@@ -67,6 +68,23 @@ def register_generator(store: RunStore, name: str, policy: Policy, decoding: Dec
     if adaptive is not None:
         entry["adaptive"] = adaptive
     store.register(name, entry)
+
+
+def precheck_generator(store: RunStore, name: str, policy: Policy, decoding: DecodingConfig, task: Task,
+                       n: int, problems_per_shard: int, problems: list) -> None:
+    """Before a model is loaded (seconds to minutes): the checks a resumed plain run makes after
+    loading it -- the config :func:`register_generator` would record must equal the run's (the
+    tokenizer, known only once loaded, is compared later), and every done shard of ``name`` must
+    still have its manifest SHA-256. Raises StoreError; a new name passes."""
+    old = store.manifest["entries"].get(name)
+    if old is None:
+        return
+    manifest = store.path / MANIFEST
+    new = entry_config(manifest, {"role": "generator", **generator_config(policy, decoding, task, problems),
+                                  "n": n, "problems_per_shard": problems_per_shard, "tokenizer": old.get("tokenizer")},
+                       f"config of model {name!r}", "the model's settings")
+    check_same_entry(manifest, name, old, new)
+    store.verify(model=name)
 
 
 def sample_rows(backend: Backend, requests: list[SampleRequest], decoding: DecodingConfig, task: Task,

@@ -134,6 +134,17 @@ def without_followup(entry: Any) -> Any:
     return {k: v for k, v in entry.items() if k != "followup"} if isinstance(entry, dict) else entry
 
 
+def check_same_entry(manifest_path: Path, model: str, old: Any, new: Any) -> None:
+    """Refuse (StoreError naming the differing keys) a ``new`` config of ``model`` that differs from
+    the ``old`` entry in the run (a follow-up added later is no change): how ``RunStore.register``
+    refuses to mix two configs under one name, also used to check before a model is loaded."""
+    if without_followup(old) != without_followup(new):
+        raise StoreError(manifest_path, f"model {model!r} is already in this run with another config "
+                         f"({config_diff(without_followup(old), without_followup(new))})",
+                         "resume with the run's settings, or write to a new --out folder, or give the model a "
+                         "different --name")
+
+
 def entry_config(manifest_path: Path, value: Any, what: str, settings: str) -> dict[str, Any]:
     """``value`` as the JSON data a manifest entry holds, or a StoreError naming ``what``."""
     if not isinstance(value, Mapping):

@@ -44,8 +44,8 @@ from ..atomic import atomic_write, ensure_dir, fsync_dir
 from ..errors import SchemaError, StoreError
 from ..versions import library_versions
 from .lock import FileLock, LockHeld
-from .manifest import (FORMAT, MANIFEST, config_diff, entry_config, index_shards, manifest_json, manifest_stamp, now,
-                       read_manifest, without_followup)
+from .manifest import (FORMAT, MANIFEST, check_same_entry, config_diff, entry_config, index_shards, manifest_json, manifest_stamp, now,
+                       read_manifest)
 from .paths import shard_file
 from .schema import KINDS, ROW_KEYS, conform, schema_of
 from .shard_files import (check_model_column, check_new_run_folder, check_unique, parquet_bytes, read_shard_tables,
@@ -142,13 +142,8 @@ class RunStore:
         old = self._manifest["entries"].get(model)
         if old is None:
             self._publish({**self._manifest, "entries": {**self._manifest["entries"], model: new}})
-        elif without_followup(old) != without_followup(new):  # a follow-up added later is no change
-            raise StoreError(
-                self._manifest_path,
-                f"model {model!r} is already in this run with another config "
-                f"({config_diff(without_followup(old), without_followup(new))})",
-                f"resume with the run's settings, or {_FIX_OUT}",
-            )
+        else:
+            check_same_entry(self._manifest_path, model, old, new)
 
     def add_followup(self, model: str, spec: Mapping[str, Any]) -> None:
         """Record a follow-up (confirmation stage) of the registered ``model`` as its entry's
