@@ -307,3 +307,19 @@ def test_click_usage_errors_are_one_line(tmp_path):
 def test_no_arguments_print_the_help_once():
     r = run_cli()
     assert r.returncode == 2 and r.stdout.count("Usage") == 1 and r.stderr.strip() == ""
+
+
+def test_toml_syntax_error_names_its_line(tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('out = "r"\ntasks = "rg:chain_sum"\nn = = 3\n')
+    one_line_error(run_cli("run", cfg, cwd=tmp_path), "cfg.toml:3:", "column 5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.toml"]
+
+
+def test_two_crashes_in_one_second_get_two_logs(tmp_path, monkeypatch):
+    from supportscope.cli.crash import write_crash_log
+
+    monkeypatch.setenv("SUPPORTSCOPE_LOG_DIR", str(tmp_path))
+    paths = [write_crash_log(RuntimeError(f"bug {i}")) for i in range(3)]
+    assert len(set(paths)) == 3 and all(p.parent == tmp_path for p in paths)
+    assert [p.read_text().strip().splitlines()[-1] for p in paths] == [f"RuntimeError: bug {i}" for i in range(3)]

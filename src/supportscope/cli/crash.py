@@ -38,7 +38,7 @@ def write_crash_log(exc: BaseException) -> Path | None:
     """The full report of ``exc`` in a new log file; its path, or None when no folder took it."""
     from supportscope import __version__
 
-    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    stem = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     body = "".join([
         f"command: {' '.join(['supportscope', *sys.argv[1:]])}\n",
         f"cwd: {os.getcwd()}\n",
@@ -46,14 +46,17 @@ def write_crash_log(exc: BaseException) -> Path | None:
         *traceback.format_exception(type(exc), exc, exc.__traceback__),
     ])
     for d in log_dirs():
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            path = d / name
-            with open(path, "x", encoding="utf-8") as f:
-                f.write(body)
-            return path
-        except OSError:
-            continue
+        for i in range(100):  # two crashes of one process in one second (the Python API) get two files
+            path = d / (f"{stem}.log" if i == 0 else f"{stem}-{i}.log")
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                with open(path, "x", encoding="utf-8") as f:
+                    f.write(body)
+                return path
+            except FileExistsError:
+                continue
+            except OSError:
+                break
     return None
 
 

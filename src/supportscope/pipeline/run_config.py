@@ -37,6 +37,7 @@ Scale-out over Ray (RayConfig, top-level keys): ``ray = true`` (a local cluster 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from contextlib import ExitStack
 from dataclasses import fields
@@ -139,8 +140,11 @@ def load_run_config(path: Path) -> dict:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
-        raise InputError(str(path), f"not valid TOML ({e})", "fix the syntax at that line", line=line) from None
+        at = re.search(r"\(at line (\d+), column (\d+)\)", str(e))  # Python 3.11's error has no lineno
+        line = getattr(e, "lineno", None) or (int(at.group(1)) if at else None)
+        what = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) if line else str(e)
+        where = f" at column {at.group(2)}" if at else ""
+        raise InputError(str(path), f"not valid TOML{where} ({what})", "fix the syntax at that line", line=line) from None
     for k, v in data.items():
         if k not in _TOP and k not in _TABLES:
             raise InputError(str(path), f"unknown key {k!r}",
