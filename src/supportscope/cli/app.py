@@ -16,6 +16,7 @@ from supportscope.errors import SupportscopeError, one_line
 from supportscope.cli.analyze import analyze
 from supportscope.cli.convert_cmd import convert_gguf
 from supportscope.cli.demo_cmd import demo
+from supportscope.cli.grade_cmd import grade
 from supportscope.cli.report_cmd import report
 from supportscope.cli.organism_cmd import organism_app
 from supportscope.cli.run_cmd import run
@@ -31,6 +32,7 @@ app.command(help=sample.__doc__)(sample)
 app.command(help=score.__doc__)(score)
 app.command(help=run.__doc__)(run)
 app.command("audit-data", help=audit_data.__doc__)(audit_data)
+app.command(help=grade.__doc__)(grade)
 app.command("convert-gguf", help=convert_gguf.__doc__)(convert_gguf)
 app.add_typer(organism_app, name="organism")
 
