@@ -70,6 +70,21 @@ class AnalyzeConfig:
         metadata={"help": "For per-sample rows with a real-valued `reward` column instead of `correct`: "
                   "a sample succeeds when reward >= this."})
 
+    format: str | None = field(
+        default=None,
+        metadata={"help": "How to read the result files: lm-eval (--log_samples samples_<task>_<date>.jsonl), lcb "
+                  "(LiveCodeBench *_eval_all.json), rates (a rate column and a sample count, e.g. pass1 and N), "
+                  "samples or counts (supportscope's own columns). Default: recognised from each file's content.",
+                  "example": "lm-eval"})
+    filter: str | None = field(
+        default=None,
+        metadata={"help": "lm-eval: the filter whose answers to count (e.g. strict-match), needed when a samples "
+                  "file holds several; a file with one filter uses it.", "example": "strict-match"})
+    metric: str | None = field(
+        default=None,
+        metadata={"help": "lm-eval: the per-document metric to count (e.g. exact_match; a float metric succeeds "
+                  "when >= --success-threshold). Default: the task's first metric.", "example": "acc"})
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -85,12 +100,23 @@ class AnalyzeConfig:
             v = getattr(self, name)
             if not 0.0 < v < 1.0:
                 raise ConfigError(f"`{name}` {v} must lie strictly between 0 and 1. Fix: e.g. `{name}` 0.05")
+        from supportscope.io.importers import FORMAT_CHOICES
+
+        if self.format is not None and self.format not in FORMAT_CHOICES:
+            raise ConfigError(f"`format` {self.format!r} is not a known format. Fix: use one of "
+                              f"{', '.join(FORMAT_CHOICES)}, or leave it out to recognise each file by content")
         if not 0.0 < self.success_threshold <= 1.0:
             raise ConfigError(f"`success_threshold` {self.success_threshold} must lie in (0, 1]. "
                               "Fix: e.g. `success_threshold` 1.0")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def import_options(self, model: str | None = None):
+        """How ``io.load_counts`` reads other harnesses' files under this config."""
+        from supportscope.io.importers import ImportOptions
+
+        return ImportOptions(format=self.format, filter=self.filter, metric=self.metric, model=model)
 
 
 #: Curve columns per bootstrap replicate when n > 2048 (analysis.curves then uses its log grid).

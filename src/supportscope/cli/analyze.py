@@ -13,7 +13,9 @@ from supportscope.pipeline.analyse import analyse
 
 @with_config_options(AnalyzeConfig, flags={"anytime": "--anytime/--no-anytime"})
 def analyze(
-    results: list[Path] = typer.Argument(None, help="Counts or per-sample files (CSV, JSONL, Parquet)."),
+    results: list[Path] = typer.Argument(None, help="Counts, per-sample or rate files (CSV, JSONL, "
+                                 "JSON, Parquet), lm-eval --log_samples files, LiveCodeBench *_eval_all.json, run "
+                                 "directories; or two lm-eval/LiveCodeBench output folders DIR_BASE DIR_TUNED."),
     base: str = typer.Option(None, "--base", help="Base model: a value of the `model` column."),
     tuned: str = typer.Option(None, "--tuned", help="Tuned model: a value of the `model` column."),
     base_file: Path = typer.Option(None, "--base-file", help="A file holding the base model's results "

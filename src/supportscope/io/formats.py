@@ -6,7 +6,11 @@ messages; see ``source_csv.py``) plus one line here::
 
     register_format("feather", "supportscope.io.source_feather:FeatherSource", extensions=(".feather",))
 
-The source module is imported only when a file of its format is read.
+A format recognised by content rather than extension (lm-eval samples, LiveCodeBench, rate
+tables) registers a ``sniff`` hook instead: ``sniff(columns) -> bool`` on the columns of the file
+as its extension's reader sees them; its class has ``wrap(inner, options, note)`` returning the
+source that reads the file (:mod:`.importers` runs the hooks). The source module is imported only
+when a file of its format is read.
 """
 
 from __future__ import annotations
@@ -18,32 +22,44 @@ from ..errors import InputError
 from ..registry import Registry
 from .files import HEAD_BYTES, check_binary, check_text, regular_file
 
-__all__ = ["FORMATS", "accepted_extensions", "check_path", "input_formats", "register_format", "source_class"]
+__all__ = ["FORMATS", "accepted_extensions", "check_path", "content_formats", "input_formats", "register_format",
+           "source_class"]
 
 #: format name -> Source subclass ("module:Class"), with meta ``extensions``
 FORMATS = Registry("input format")
 
 
-def register_format(name: str, source: str | type, extensions: tuple[str, ...], *, replace: bool = False) -> None:
+def register_format(name: str, source: str | type, extensions: tuple[str, ...] = (), *, sniff: str | None = None,
+                    replace: bool = False) -> None:
     """Read files ending in ``extensions`` (lower case, with the dot) with ``source``, a
-    :class:`~supportscope.io.source.Source` subclass or its ``"module:Class"``."""
+    :class:`~supportscope.io.source.Source` subclass or its ``"module:Class"``; or, with no
+    extensions, files whose columns ``sniff`` (``"module:function"``) recognises."""
     taken = {e: f for f in FORMATS.names() for e in FORMATS.meta(f)["extensions"] if f != name}
     clash = [e for e in extensions if e in taken]
     if clash:
         raise ValueError(f"extension {clash[0]} is already read as {taken[clash[0]]}")
-    if not extensions or any(not e.startswith(".") or e != e.lower() for e in extensions):
+    if (not extensions and sniff is None) or any(not e.startswith(".") or e != e.lower() for e in extensions):
         raise ValueError(f"extensions must be lower case and start with '.', got {extensions!r}")
-    FORMATS.register(name, source, replace=replace, extensions=tuple(extensions))
+    FORMATS.register(name, source, replace=replace, extensions=tuple(extensions), sniff=sniff)
 
 
 register_format("csv", "supportscope.io.source_csv:CsvSource", (".csv",))
 register_format("jsonl", "supportscope.io.source_jsonl:JsonlSource", (".jsonl", ".ndjson"))
 register_format("parquet", "supportscope.io.source_parquet:ParquetSource", (".parquet", ".pq"))
+register_format("json", "supportscope.io.source_json:JsonArraySource", (".json",))
+register_format("lm-eval", "supportscope.io.source_lmeval:LmEvalSource", sniff="supportscope.io.source_lmeval:sniff")
+register_format("lcb", "supportscope.io.source_lcb:LcbSource", sniff="supportscope.io.source_lcb:sniff")
+register_format("rates", "supportscope.io.source_rates:RatesSource", sniff="supportscope.io.source_rates:sniff")
 
 
 def input_formats() -> dict[str, tuple[str, ...]]:
-    """Format name -> its extensions, in registration order."""
-    return {f: FORMATS.meta(f)["extensions"] for f in FORMATS.names()}
+    """Format name -> its extensions, in registration order (formats read by extension)."""
+    return {f: FORMATS.meta(f)["extensions"] for f in FORMATS.names() if FORMATS.meta(f)["extensions"]}
+
+
+def content_formats() -> dict[str, str]:
+    """Format name -> its sniff hook (``"module:function"``), for formats recognised by content."""
+    return {f: FORMATS.meta(f)["sniff"] for f in FORMATS.names() if FORMATS.meta(f).get("sniff")}
 
 
 def source_class(fmt: str) -> type:
@@ -88,4 +104,4 @@ def check_path(path: str | os.PathLike[str]) -> str:
 
 
 #: the built-in text formats, as messages call them
-_TEXT = {"csv": "CSV text", "jsonl": "JSON Lines text"}
+_TEXT = {"csv": "CSV text", "jsonl": "JSON Lines text", "json": "JSON text"}

@@ -15,7 +15,7 @@ may be split over several per-sample files (shards, e.g. one file per seed), as 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import numpy as np
@@ -24,7 +24,8 @@ import pyarrow as pa
 from .aggregate import GroupTally
 from .columns import Layout, detect_layout
 from ..errors import InputError
-from .formats import check_path, source_class
+from .formats import check_path
+from .importers import ImportOptions, open_source, stderr_note
 from .keys import SeenKeys, Vocab, pack_place, unpack_place
 from .schema import COUNTS_SCHEMA
 from .source import Source
@@ -47,6 +48,8 @@ def load_counts(
     *,
     default_model: str | None = None,
     success_threshold: float = 1.0,
+    options: ImportOptions | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> pa.Table:
     """Read result files and return one counts table (schema :data:`COUNTS_SCHEMA`).
 
@@ -56,6 +59,9 @@ def load_counts(
         default_model: the model name for the rows of a file with no ``model`` column (a
             file that has one keeps its own). If None, a missing ``model`` column is an error.
         success_threshold: a per-sample ``reward`` counts as a success when >= this.
+        options: how to read other harnesses' files (:class:`~.importers.ImportOptions`: format,
+            lm-eval filter and metric, a model name for their rows); default: recognised by content.
+        note: called with each one-line note (column aliases, n = 1); default: printed on stderr.
 
     Returns:
         ``problem_id, model, n, correct, source, line``: one row per (problem_id, model), in
@@ -73,7 +79,7 @@ def load_counts(
     path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not path_list:
         raise ValueError("no input files given")
-    loader = _Loader(default_model, float(success_threshold))
+    loader = _Loader(default_model, float(success_threshold), options or ImportOptions(), note or stderr_note)
     parts = [loader.read(i, p) for i, p in enumerate(path_list)]
     return pa.concat_tables([loader.finish(part) for part in parts])
 
@@ -81,8 +87,10 @@ def load_counts(
 class _Loader:
     """State shared by the files of one :func:`load_counts` call."""
 
-    def __init__(self, default_model: str | None, threshold: float) -> None:
+    def __init__(self, default_model: str | None, threshold: float, options: ImportOptions,
+                 note: Callable[[str], None]) -> None:
         self.default_model = default_model
+        self.options, self.note = options, note
         self.threshold = threshold
         self.problem_ids = Vocab()
         self.models = Vocab()
@@ -99,9 +107,13 @@ class _Loader:
         if real in self.real_paths:
             raise InputError(path, f"this file was already given (as {self.real_paths[real]})", "pass each file once")
         self.real_paths[real] = os.fspath(path)
-        source = source_class(fmt)(path)
+        source = open_source(os.fspath(path), fmt, self.options, self.note)
         self.sources.append(source)
         layout = detect_layout(source, self.default_model)
+        if self.options.format in ("counts", "samples") and layout.kind != self.options.format:
+            raise InputError(path, f"--format {self.options.format} but the file holds {layout.kind} rows "
+                             f"(columns {', '.join(source.columns[:8])})", "drop --format to read each file by its "
+                             "content, or pass the right one", line=source.header_line)
         try:
             if layout.kind == "counts":
                 return self._counts(index, source, layout)
@@ -192,7 +204,7 @@ class _Loader:
                     pos,
                     f"sample_idx {int(sb.sample_idx[pos])} of {self._pair_text(pairs[pos])} appears twice: "
                     f"at {self._elsewhere(first)} and at {source.where(offset + pos)}",
-                    _FIX_DUP_SAMPLE,
+                    _dup_sample_fix(source),
                 )
             # a group new to the samples must not be a counts row (groups seen in an earlier
             # sample file were checked then; their samples merge)
@@ -230,6 +242,17 @@ class _Groups(NamedTuple):
 
     groups: np.ndarray
     table: pa.Table
+
+
+def _dup_sample_fix(source: Source) -> str:
+    """The fix for a sample written twice: the source's own, or the lm-eval filter hint for a file
+    with a ``filter`` column (one row per document and filter), else :data:`_FIX_DUP_SAMPLE`."""
+    if source.dup_fix:
+        return source.dup_fix
+    if "filter" in source.columns:
+        return ("the file has a 'filter' column: lm-eval writes one row per document for each filter; keep the "
+                "rows of one filter, or pass the lm-eval samples file itself with --filter NAME")
+    return _FIX_DUP_SAMPLE
 
 
 def _raise_earliest(issues: Issues, source: Source, offset: int) -> None:

@@ -18,8 +18,8 @@ from ..errors import InputError
 
 __all__ = ["Source", "ID_COLUMNS", "NUMBER_COLUMNS"]
 
-#: columns read as text
-ID_COLUMNS = ("problem_id", "model")
+#: columns read as text (with the id aliases of :mod:`.aliases` and lm-eval's ``filter``)
+ID_COLUMNS = ("problem_id", "model", "doc_id", "example_id", "question_id", "task_id", "filter")
 #: columns read as numbers
 NUMBER_COLUMNS = ("n", "correct", "sample_idx", "reward")
 
@@ -35,6 +35,8 @@ class Source(ABC):
         self.columns: list[str] = []
         #: where the column names are (line 1 for CSV), for missing-column messages
         self.header_line: int | None = None
+        #: the fix for a sample written twice, when this kind of file knows a better one
+        self.dup_fix: str | None = None
 
     @abstractmethod
     def batches(self, names: list[str], bool_columns: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:

@@ -61,6 +61,7 @@ class JsonlSource(Source):
         bools = [n for n in names if n in bool_columns]
         types = {n: _canonical(n) for n in names}  # current guess, carried from chunk to chunk
         utf8, line, rows = Utf8Check(self.path), 1, 0
+        self._lines = []  # a second pass (an importer's pre-scan) starts afresh
         with open(self.path, "rb") as fh:
             for _, chunk in line_chunks(fh):
                 utf8.feed(chunk, line)

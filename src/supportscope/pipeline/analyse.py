@@ -21,13 +21,15 @@ from supportscope.analysis import AnalyzeConfig, compare, model_counts
 from supportscope.atomic import write_set
 from supportscope.errors import InputError
 from supportscope.io import load_counts
+from supportscope.io.importers import default_model_name, folder_files
 from supportscope.pipeline.outputs import ANALYSIS_FILES, check_out_dir
 from supportscope.report.terminal import print_summary
 from supportscope.report.writers import json_bytes, table_files
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.versions import library_versions
 
-__all__ = ["analyse", "analyse_and_write", "check_unique", "load_results", "pick_model", "sha256_file"]
+__all__ = ["analyse", "analyse_and_write", "check_unique", "load_results", "load_side", "pick_model", "result_files",
+           "sha256_file"]
 
 
 def sha256_file(path: Path) -> str:
@@ -49,22 +51,42 @@ def pick_model(table, name: str | None, path: Path, role: str):
     return model_counts(table, name, [str(path)])
 
 
-def load_results(paths: list[Path], success_threshold: float):
-    """Counts from files and run directories (a folder with manifest.json), concatenated.
+def _is_run(p: Path) -> bool:
+    return p.is_dir() and (p / "manifest.json").is_file()
+
+
+def result_files(paths: list[Path]) -> list[Path]:
+    """The files among ``paths``, with each lm-eval or LiveCodeBench output folder replaced by its
+    result files; a folder that is neither (nor a run directory) is an error."""
+    files: list[Path] = []
+    for p in paths:
+        if _is_run(p):
+            continue
+        if p.is_dir():
+            found = folder_files(p)
+            if found is None:
+                raise InputError(str(p), "a folder without manifest.json, lm-eval samples_*.jsonl or LiveCodeBench "
+                                 "*_eval_all.json files is not a results folder",
+                                 "pass result files, the --out folder of `supportscope sample`, or an lm-eval "
+                                 "--output_path folder")
+            files += found
+        else:
+            files.append(p)
+    return files
+
+
+def load_results(paths: list[Path], success_threshold: float, options=None):
+    """Counts from files, lm-eval/LiveCodeBench output folders and run directories (a folder with
+    manifest.json), concatenated.
 
     Returns (counts table, the run store when exactly one run directory was given)."""
     import pyarrow as pa
 
-
-    files = [p for p in paths if not (p.is_dir() and (p / "manifest.json").is_file())]
-    runs = [RunStore(p) for p in paths if p.is_dir() and (p / "manifest.json").is_file()]
-    for p in files:
-        if p.is_dir():
-            raise InputError(str(p), "a folder without manifest.json is not a run directory",
-                             "pass result files, or the --out folder of `supportscope sample`")
+    files = result_files(paths)
+    runs = [RunStore(p) for p in paths if _is_run(p)]
     tables = [counts_from_samples(r) for r in runs]
     if files:
-        tables.append(load_counts(files, success_threshold=success_threshold))
+        tables.append(load_counts(files, success_threshold=success_threshold, options=options))
     if len(tables) == 1:
         return tables[0], (runs[0] if runs else None)
     table = pa.concat_tables(tables)
@@ -88,6 +110,16 @@ def check_unique(table) -> None:
         seen[k] = i
 
 
+def load_side(files: list[Path], name: str | None, role: str, config: AnalyzeConfig):
+    """One model's counts from its own files (--base-file, or a DIR_BASE folder): rows without a
+    model column, and lm-eval/LiveCodeBench rows, are named ``name`` (--base/--tuned) or else after
+    the file's folder (lm-eval: the results_*.json model_name), never after a file stem such as
+    samples_copa_2026-..."""
+    table = load_counts(files, default_model=name or default_model_name(files[0]),
+                        success_threshold=config.success_threshold, options=config.import_options(model=name))
+    return pick_model(table, name, files[0] if len(files) == 1 else files[0].parent, role)
+
+
 def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned: str | None = None,
             base_file: Path | None = None, tuned_file: Path | None = None, out: Path | None = None,
             config: AnalyzeConfig | None = None, quiet: bool = False) -> dict:
@@ -109,26 +141,27 @@ def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned
             if results:
                 raise InputError(str(results[0]), "RESULTS cannot be combined with --base-file/--tuned-file",
                                  "use either RESULTS with --base/--tuned, or --base-file/--tuned-file")
-            tb = load_counts([base_file], default_model=base or base_file.stem,
-                             success_threshold=config.success_threshold)
-            tt = load_counts([tuned_file], default_model=tuned or tuned_file.stem,
-                             success_threshold=config.success_threshold)
-            b, t = pick_model(tb, base, base_file, "base"), pick_model(tt, tuned, tuned_file, "tuned")
+            b, t = load_side([base_file], base, "base", config), load_side([tuned_file], tuned, "tuned", config)
             run = None
             inputs = [base_file, tuned_file]
+        elif len(results) == 2 and all(p.is_dir() and not _is_run(p) for p in results):
+            sides = [result_files([p]) for p in results]  # DIR_BASE DIR_TUNED: lm-eval or LiveCodeBench folders
+            b, t = load_side(sides[0], base, "base", config), load_side(sides[1], tuned, "tuned", config)
+            run = None
+            inputs = sides[0] + sides[1]
         else:
             if not results:
                 raise InputError("<command line>", "no results given",
                                  "pass one or more files: supportscope analyze FILE --base NAME --tuned NAME")
             if not (base and tuned):
-                table, _ = load_results(results, config.success_threshold)
+                table, _ = load_results(results, config.success_threshold, config.import_options())
                 names = sorted(set(table["model"].to_pylist()))
                 raise InputError(str(results[0]), "--base and --tuned are required; the model column "
                                  f"holds: {', '.join(names[:10])}", "pass --base NAME --tuned NAME")
-            table, run = load_results(results, config.success_threshold)
+            table, run = load_results(results, config.success_threshold, config.import_options())
             srcs = [str(p) for p in results]
             b, t = model_counts(table, base, srcs), model_counts(table, tuned, srcs)
-            inputs = [p for p in results if p.is_file()]
+            inputs = result_files(results)
     out = Path(out) if out else Path("results") / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{b.name}_vs_{t.name}")
     return analyse_and_write(b, t, config, out, inputs, run, quiet=quiet)
 
