@@ -582,7 +582,7 @@ for _name, _changes, _needles in [
     ("seed-too-big-for-int64", {"decoding": {"seed": "9223372036854775808"}}, ("cfg.toml:9", "[decoding] seed")),
     ("same-names", {"base": {"name": '"m"'}, "tuned": {"name": '"m"'}}, ("cfg.toml:12", "name")),
     ("decoding-not-a-table", {"": {"decoding": "3"}, "decoding": None}, ("cfg.toml:6", "decoding")),
-    ("invalid-syntax", {}, ("cfg.toml", "line 18")),  # the error is on the last line
+    ("invalid-syntax", {}, ("cfg.toml:18:", "column")),  # the error is on the last line
     # a value that names a thing (a task spec, a path) may name itself instead of the file
     ("tasks-unknown-generator", {"": {"tasks": '"rg:nosuch"'}}, ("rg:nosuch",)),
     ("model-path-missing", {"base": {"model": '"no-such-model"'}}, ("no-such-model",)),
