@@ -35,15 +35,13 @@ from supportscope.analysis.curves import passk_table, pooled_curves
 from supportscope.analysis.gibbs_fit import gibbs_account
 from supportscope.analysis.inputs import ModelCounts, PairedCounts, pair_models
 from supportscope.analysis.label_summary import label_summary, passk_gain, share_budget
-from supportscope.analysis.labels import (CREATED, UNDETERMINED, could_be, created_from, cs_difference,
-                                          label_problems)
+from supportscope.analysis.labels import CREATED, UNDETERMINED, could_be, created_from, label_counts
 from supportscope.analysis.support_claims import support_claims
 from supportscope.analysis.support_sets import support_sets
 from supportscope.analysis.verdict import verdict
 from supportscope.errors import InputError
 from supportscope.stats.sequences import max_certifiable_budget_anytime
-from supportscope.stats import (REGIMES, PairedBootstrap, RegimeResult, classify, eps, max_certifiable_budget,
-                                n_to_decide, two_proportion_pvalues)
+from supportscope.stats import REGIMES, PairedBootstrap, RegimeResult, eps, max_certifiable_budget, n_to_decide
 
 
 
@@ -175,16 +173,9 @@ class _Labels:
 
 def _label(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup) -> _Labels:
     c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
-    interval = "cs" if st.anytime else "cp"
-    r0 = classify(c0, n0, st.K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
-    r1 = classify(c1, n1, st.K, cfg.basin_budget, cfg.zeta, cfg.alpha, interval=interval)
-    if st.anytime:
-        up, down = cs_difference(c0, n0, c1, n1, cfg.alpha)
-        p_gt = p_lt = np.full(len(c0), np.nan)
-    else:
-        up = down = None
-        p_gt, p_lt = two_proportion_pvalues(c0, n0, c1, n1)
-    label, possible = label_problems(r0.accessible, r1.accessible, p_gt, p_lt, cfg.alpha, up, down)
+    rule = label_counts(c0, n0, c1, n1, st.K, cfg.basin_budget, cfg.zeta, cfg.alpha, st.anytime)
+    r0, r1, p_gt, p_lt, up, down = rule.r0, rule.r1, rule.p_gt, rule.p_lt, rule.up, rule.down
+    label, possible = rule.label, rule.possible
     t_K = eps(st.K, cfg.zeta)
     if st.anytime:  # samples that would decide the regime at K (the label needs both accessibilities)
         need0 = np.where(r0.accessible == -1, r0.n_needed, 0.0)

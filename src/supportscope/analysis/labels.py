@@ -19,6 +19,9 @@ several give "undetermined" with the candidates listed in `possible` (e.g. "crea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 ELICITED, CREATED, LOST, UNCHANGED, WEAKENED, UNSOLVED, UNDETERMINED = (
@@ -79,3 +82,42 @@ def created_from(label: np.ndarray, base_regime: np.ndarray) -> np.ndarray:
     out[is_c & (base_regime == "barrier")] = "barrier"
     out[is_c & (base_regime == "singular")] = "nothing"
     return out
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """Everything :func:`label_counts` decides per problem: each model's regimes at K (``r0``, ``r1``:
+    stats.RegimeResult), the one-sided Fisher p-values (NaN when anytime), the anytime difference
+    bounds (None unless anytime), and the labels with their possible states."""
+
+    r0: Any
+    r1: Any
+    p_gt: np.ndarray
+    p_lt: np.ndarray
+    up: np.ndarray | None
+    down: np.ndarray | None
+    label: np.ndarray
+    possible: np.ndarray
+
+
+def label_counts(c0, n0, c1, n1, K: int, basin_budget: int, zeta: float, alpha: float,
+                 anytime: bool = False) -> LabelRule:
+    """The labels of base counts ``c0``/``n0`` and tuned ``c1``/``n1`` at audit budget ``K``: each
+    model's accessibility at K (stats.classify: Clopper-Pearson, or the confidence sequences when
+    ``anytime``), then :func:`label_problems` with the two-sided Fisher test (or the anytime
+    difference bounds). The one rule ``analyze`` uses (analysis.compare) and anything that
+    relabels counts (analysis.verifier_agreement)."""
+    from supportscope.stats import classify, two_proportion_pvalues
+
+    c0, n0, c1, n1 = (np.asarray(a, dtype=np.int64) for a in (c0, n0, c1, n1))
+    interval = "cs" if anytime else "cp"
+    r0 = classify(c0, n0, K, basin_budget, zeta, alpha, interval=interval)
+    r1 = classify(c1, n1, K, basin_budget, zeta, alpha, interval=interval)
+    if anytime:
+        up, down = cs_difference(c0, n0, c1, n1, alpha)
+        p_gt = p_lt = np.full(len(c0), np.nan)
+    else:
+        up = down = None
+        p_gt, p_lt = two_proportion_pvalues(c0, n0, c1, n1)
+    label, possible = label_problems(r0.accessible, r1.accessible, p_gt, p_lt, alpha, up, down)
+    return LabelRule(r0, r1, p_gt, p_lt, up, down, label, possible)

@@ -30,8 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from supportscope.analysis.labels import CREATED, LOST, cs_difference, label_problems
-from supportscope.stats import classify, two_proportion_pvalues
+from supportscope.analysis.labels import CREATED, LOST, label_counts
 
 __all__ = ["VerifierAgreement", "labels_from_counts", "verifier_agreement", "verifier_agreement_from_summary"]
 
@@ -42,19 +41,8 @@ ALTERNATIVES = ("base", "tuned", "both")
 def labels_from_counts(c0, n0, c1, n1, K: int, *, basin_budget: int = 8, zeta: float = 0.05,
                        alpha: float = 0.05, anytime: bool = False) -> np.ndarray:
     """The per-problem labels ``analyze`` gives base counts ``c0`` of ``n0`` and tuned ``c1`` of ``n1`` at
-    audit budget ``K`` (object array of str; the rule of ``analysis.compare._label``)."""
-    c0, n0, c1, n1 = (np.asarray(a, dtype=np.int64) for a in (c0, n0, c1, n1))
-    interval = "cs" if anytime else "cp"
-    r0 = classify(c0, n0, K, basin_budget, zeta, alpha, interval=interval)
-    r1 = classify(c1, n1, K, basin_budget, zeta, alpha, interval=interval)
-    if anytime:
-        up, down = cs_difference(c0, n0, c1, n1, alpha)
-        p_gt = p_lt = np.full(len(c0), np.nan)
-    else:
-        up = down = None
-        p_gt, p_lt = two_proportion_pvalues(c0, n0, c1, n1)
-    label, _ = label_problems(r0.accessible, r1.accessible, p_gt, p_lt, alpha, up, down)
-    return label
+    audit budget ``K`` (object array of str): :func:`supportscope.analysis.labels.label_counts`."""
+    return label_counts(c0, n0, c1, n1, K, basin_budget, zeta, alpha, anytime).label
 
 
 @dataclass(frozen=True)
