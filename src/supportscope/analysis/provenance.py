@@ -1,0 +1,398 @@
+"""Provenance checks on the samples behind an analysis: duplicates, truncation, prompt mismatch.
+
+Reported next to the labels whenever completions are known (imported samples or our own runs).
+Each check needs only some columns of the samples table and is ``None`` (with a note) when they
+are missing; ``problem_id`` and ``model`` are always needed.
+
+1. **Duplicated completions** (per model, within a problem). Two samples are identical when their
+   ``token_ids`` are (when the model's rows carry token ids) or else their ``completion`` texts.
+   Reported: problems with duplicates, identical pairs (sum over distinct completions of C(m, 2)),
+   duplicated samples (n minus the number of distinct completions) and their share, and whether
+   ``seed`` repeats within a problem. Identical completions alone are no fault: short answers
+   repeat under honest sampling. A problem is *flagged* only when its seeds repeat (the known
+   vLLM pitfall: one seed reused for "independent" requests gives identical outputs) and the
+   identical pairs among same-seed samples exceed what the distinct-completion frequencies
+   predict: collapse each seed group to its first sample (G independent draws), estimate the
+   collision rate r = sum_j C(m_j, 2) / C(G, 2) from their completion counts m_j, and flag when
+   P(Bin(S, r) >= D) <= alpha, with S same-seed pairs of which D are identical. The pairs are not
+   independent, so this is a screen, not a calibrated test: a reused seed with deterministic
+   outputs gives D = S against r near 0 (flagged); honest short answers give r near 1 (not
+   flagged). With one seed for the whole problem (G = 1; also a run-level seed recorded on every
+   row) r cannot be estimated: the problem is flagged only when every sample is identical (its
+   effective sample size is 1, whether the seed was reused or the output is deterministic);
+   differing completions under one seed show the seed does not fix the output. Without a
+   ``seed`` column only the counts are reported.
+2. **Truncation**: the share of samples cut at the length limit (``finish_reason`` in
+   :data:`TRUNCATED`) per model. The problems both models have are relabelled without the
+   truncated samples (c and n recounted, labels from
+   :func:`supportscope.analysis.labels.label_counts` with the analysis' K, basin_budget, zeta,
+   alpha, anytime); each problem with truncated samples whose label changes, or that keeps no
+   sample of a model, is listed (``claim``: the label with or without truncated samples is created
+   or lost, e.g. a tuned model that writes longer answers looks "lost"). Dropping samples conditions
+   on finishing (harder attempts run longer), so the relabel is a sensitivity check, not a
+   corrected estimate.
+3. **Prompt mismatch**: per problem and model the set of prompt hashes (SHA-256 of the
+   ``prompt_ids`` as little-endian int32 bytes; else a ``prompt_hash`` column; else SHA-256 of a
+   ``prompt`` text column, the first source every row has, else the first any row has). A problem
+   whose base and tuned sets differ is a mismatch (another chat template, system prompt or
+   tokenizer: models with different vocabularies differ everywhere, compare ``prompt`` texts
+   then); a few examples give the hashes, prompt lengths and the first differing token.
+
+``flagged`` lists one line per check that found a fault (empty for honest samples).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from supportscope.analysis.labels import CREATED, LOST, label_counts
+
+__all__ = ["TRUNCATED", "Provenance", "provenance", "provenance_from_summary"]
+
+#: ``finish_reason`` values of a sample cut at the length limit (vLLM/OpenAI, Anthropic).
+TRUNCATED = ("length", "max_tokens")
+#: Examples kept per list (flagged duplicate problems, prompt mismatches).
+N_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What :func:`provenance` finds (see the module docstring).
+
+    duplicates: model -> ``{"source", "samples", "problems", "distinct_seeds", "problems_with_duplicates",
+        "identical_pairs", "duplicated_samples", "duplicated_share", "seed_available",
+        "seed_repeats", "problems_with_repeated_seed", "problems_flagged", "examples"}``; None
+        without completions.
+    truncation: model -> ``{"samples", "truncated", "share", "problems_with_truncated",
+        "problems_all_truncated"}``; None without ``finish_reason``.
+    label_flips_without_truncated: one dict per listed problem: ``problem_id``, ``label``,
+        ``label_without_truncated`` (None when a model keeps no sample), ``claim``,
+        ``truncated_base``, ``truncated_tuned`` and the counts ``c_/n_base``, ``c_/n_tuned`` with and
+        without (``_kept``) the truncated samples.
+    prompt_mismatch: problems whose base and tuned prompt hashes differ; None without prompts.
+    """
+
+    base: str
+    tuned: str
+    duplicates: dict | None
+    truncation: dict | None
+    label_flips_without_truncated: list[dict] = field(default_factory=list)
+    prompt_mismatch: int | None = None
+    prompt_mismatch_examples: list[dict] = field(default_factory=list)
+    prompt_source: str | None = None
+    prompt_varies_within_model: dict | None = None
+    flagged: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"base": self.base, "tuned": self.tuned, "duplicates": self.duplicates,
+                "truncation": self.truncation, "label_flips_without_truncated": self.label_flips_without_truncated,
+                "prompt_mismatch": self.prompt_mismatch, "prompt_mismatch_examples": self.prompt_mismatch_examples,
+                "prompt_source": self.prompt_source, "prompt_varies_within_model": self.prompt_varies_within_model,
+                "flagged": self.flagged, "notes": self.notes}
+
+
+# ---------------------------------------------------------------------------------------------
+# per-row keys
+
+
+def _list_bytes(t: pa.Table, name: str) -> list[bytes | None]:
+    """Each row's list of ints as little-endian int32 bytes; None for a null or empty list."""
+    arr = t[name].combine_chunks().cast(pa.list_(pa.int32()))
+    offsets = arr.offsets.to_numpy()
+    raw = np.asarray(arr.values.to_numpy(zero_copy_only=False), dtype="<i4").tobytes()
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    return [raw[4 * offsets[i]:4 * offsets[i + 1]] if valid[i] and offsets[i + 1] > offsets[i] else None
+            for i in range(len(arr))]
+
+
+def _texts(t: pa.Table, name: str) -> list[str | None]:
+    return [None if v is None or v == "" else str(v) for v in t[name].to_pylist()]
+
+
+def _completion_keys(t: pa.Table) -> tuple[str, list] | None:
+    """(source, key per row): token ids when any row has them (an empty list then keys the empty
+    completion), else the completion text; None without either."""
+    if "token_ids" in t.column_names:
+        toks = _list_bytes(t, "token_ids")
+        if any(k is not None for k in toks):
+            return "token_ids", [k or b"" for k in toks]
+    if "completion" in t.column_names:
+        return "completion", [v or "" for v in t["completion"].to_pylist()]
+    return None
+
+
+def _prompt_keys(t: pa.Table) -> tuple[str, list[str | None]] | None:
+    """(source, hex hash per row or None): the first source every row has, else the first any row has."""
+    cand = []
+    if "prompt_ids" in t.column_names:
+        cand.append(("prompt_ids", [None if b is None else hashlib.sha256(b).hexdigest()
+                                    for b in _list_bytes(t, "prompt_ids")]))
+    if "prompt_hash" in t.column_names:
+        cand.append(("prompt_hash", _texts(t, "prompt_hash")))
+    if "prompt" in t.column_names:
+        cand.append(("prompt", [None if s is None else hashlib.sha256(s.encode()).hexdigest()
+                                for s in _texts(t, "prompt")]))
+    cand = [(s, k) for s, k in cand if any(v is not None for v in k)]
+    for s, k in cand:
+        if all(v is not None for v in k):
+            return s, k
+    return cand[0] if cand else None
+
+
+def _by_problem(t: pa.Table) -> dict[str, list[int]]:
+    """Row indices per problem, ordered by ``sample_idx`` when present."""
+    pids = [str(p) for p in t["problem_id"].to_pylist()]
+    order = range(len(pids))
+    if "sample_idx" in t.column_names:
+        order = np.argsort(np.asarray(t["sample_idx"].fill_null(0).to_numpy(zero_copy_only=False)), kind="stable")
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i in order:
+        rows[pids[i]].append(int(i))
+    return dict(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. duplicates
+
+
+def _pairs(counts) -> int:
+    return int(sum(m * (m - 1) // 2 for m in counts))
+
+
+def _seed_screen(keys: list, seeds: list, alpha: float) -> dict | None:
+    """Same-seed pairs S, identical among them D, collision rate r of the seed groups' first
+    samples, and the binomial tail P(Bin(S, r) >= D); None when no seed repeats."""
+    from scipy.stats import binom
+
+    groups: dict = defaultdict(list)
+    for k, s in zip(keys, seeds):
+        groups[s].append(k)
+    if len(groups) == len(seeds):
+        return None
+    S = _pairs(len(g) for g in groups.values())
+    D = sum(_pairs(Counter(g).values()) for g in groups.values())
+    G = len(groups)
+    if G < 2:  # one seed for the problem: only "every sample identical" is told apart from collisions
+        return {"same_seed_pairs": S, "identical_same_seed_pairs": D, "collision_rate": None, "p_value": None,
+                "flagged": bool(D == S)}
+    reps = Counter(g[0] for g in groups.values())
+    r = _pairs(reps.values()) / (G * (G - 1) / 2)
+    p = float(binom.sf(D - 1, S, r)) if D > 0 else 1.0
+    return {"same_seed_pairs": S, "identical_same_seed_pairs": D, "collision_rate": r, "p_value": p,
+            "flagged": bool(D > 0 and p <= alpha)}
+
+
+def _duplicates(t: pa.Table, alpha: float) -> dict | None:
+    """One model's duplicate counts and seed screen (module docstring, check 1)."""
+    got = _completion_keys(t)
+    if got is None:
+        return None
+    source, keys = got
+    seeds = t["seed"].to_pylist() if "seed" in t.column_names else None
+    n_dup_problems = pairs = dup = rep_seed = 0
+    flagged = []
+    rows = _by_problem(t)
+    for pid, idx in rows.items():
+        counts = Counter(keys[i] for i in idx)
+        pairs += _pairs(counts.values())
+        dup += len(idx) - len(counts)
+        n_dup_problems += len(counts) < len(idx)
+        if seeds is None or any(seeds[i] is None for i in idx):
+            continue
+        screen = _seed_screen([keys[i] for i in idx], [seeds[i] for i in idx], alpha)
+        if screen is not None:
+            rep_seed += 1
+            if screen["flagged"]:
+                flagged.append({"problem_id": pid, "samples": len(idx), "distinct": len(counts), **screen})
+    seed_ok = seeds is not None and all(s is not None for s in seeds)
+    return {"source": source, "samples": t.num_rows, "problems": len(rows),
+            "distinct_seeds": len(set(seeds)) if seed_ok else None,
+            "problems_with_duplicates": n_dup_problems, "identical_pairs": pairs, "duplicated_samples": dup,
+            "duplicated_share": dup / t.num_rows if t.num_rows else 0.0, "seed_available": seed_ok,
+            "seed_repeats": (rep_seed > 0) if seed_ok else None, "problems_with_repeated_seed": rep_seed,
+            "problems_flagged": len(flagged), "examples": flagged[:N_EXAMPLES]}
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. truncation
+
+
+def _counts(t: pa.Table, ids: list[str]) -> dict[str, np.ndarray]:
+    """Per problem of ``ids``: n, c, truncated, c and n of the untruncated samples (int64 arrays)."""
+    ok = pc.fill_null(pc.greater(pc.cast(t["correct"], pa.float64()), 0.0), False)
+    tr = pc.fill_null(pc.is_in(pc.cast(t["finish_reason"], pa.string()), pa.array(TRUNCATED)), False)
+    keep = pc.invert(tr)
+    g = pa.table({"problem_id": pc.cast(t["problem_id"], pa.string()), "c": pc.cast(ok, pa.int64()),
+                  "tr": pc.cast(tr, pa.int64()), "ck": pc.cast(pc.and_(ok, keep), pa.int64()),
+                  "nk": pc.cast(keep, pa.int64())})
+    g = g.group_by("problem_id").aggregate([("c", "count"), ("c", "sum"), ("tr", "sum"), ("ck", "sum"),
+                                            ("nk", "sum")])
+    where = {pid: i for i, pid in enumerate(g["problem_id"].to_pylist())}
+    rows = np.array([where[p] for p in ids], dtype=np.int64)
+    return {k: np.asarray(g[col].to_numpy(zero_copy_only=False), dtype=np.int64)[rows]
+            for k, col in (("n", "c_count"), ("c", "c_sum"), ("tr", "tr_sum"), ("ck", "ck_sum"),
+                           ("nk", "nk_sum"))}
+
+
+def _truncation_stats(k: dict[str, np.ndarray]) -> dict:
+    n, tr = int(k["n"].sum()), int(k["tr"].sum())
+    return {"samples": n, "truncated": tr, "share": tr / n if n else 0.0,
+            "problems_with_truncated": int((k["tr"] > 0).sum()), "problems_all_truncated": int((k["nk"] == 0).sum())}
+
+
+def _label_flips(ids: list[str], b: dict, t: dict, settings: dict) -> list[dict]:
+    """Problems with truncated samples whose label changes without them (module docstring, check 2)."""
+    K, bb, zeta, alpha, anytime = (settings[k] for k in ("K", "basin_budget", "zeta", "alpha", "anytime"))
+    before = label_counts(b["c"], b["n"], t["c"], t["n"], K, bb, zeta, alpha, anytime).label
+    after = np.full(len(ids), None, dtype=object)
+    left = (b["nk"] > 0) & (t["nk"] > 0)
+    if left.any():
+        after[left] = label_counts(b["ck"][left], b["nk"][left], t["ck"][left], t["nk"][left], K, bb, zeta,
+                                   alpha, anytime).label
+    flips = []
+    for i in np.flatnonzero((b["tr"] + t["tr"] > 0) & (after != before)):
+        lab, new = str(before[i]), None if after[i] is None else str(after[i])
+        flips.append({"problem_id": ids[i], "label": lab, "label_without_truncated": new,
+                      "claim": lab in (CREATED, LOST) or new in (CREATED, LOST),
+                      "truncated_base": int(b["tr"][i]), "truncated_tuned": int(t["tr"][i]),
+                      "c_base": int(b["c"][i]), "n_base": int(b["n"][i]), "c_tuned": int(t["c"][i]),
+                      "n_tuned": int(t["n"][i]), "c_base_kept": int(b["ck"][i]), "n_base_kept": int(b["nk"][i]),
+                      "c_tuned_kept": int(t["ck"][i]), "n_tuned_kept": int(t["nk"][i])})
+    return flips
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. prompt mismatch
+
+
+def _first_difference(a: bytes | None, b: bytes | None) -> int | None:
+    if a is None or b is None:
+        return None
+    x, y = np.frombuffer(a, "<i4"), np.frombuffer(b, "<i4")
+    m = min(len(x), len(y))
+    diff = np.flatnonzero(x[:m] != y[:m])
+    return int(diff[0]) if len(diff) else m
+
+
+def _prompts(t0: pa.Table, t1: pa.Table, ids: list[str]) -> tuple[str, int, list[dict], dict] | None:
+    """(source, mismatches, examples, problems whose prompt varies within each model)."""
+    both = pa.concat_tables([t0, t1])
+    got = _prompt_keys(both)
+    if got is None:
+        return None
+    source, keys = got
+    ids_b = _list_bytes(both, "prompt_ids") if source == "prompt_ids" else [None] * both.num_rows
+    sets: list[dict[str, dict]] = []
+    first: list[dict[str, int]] = []
+    for off, tab in ((0, t0), (t0.num_rows, t1)):
+        rows = _by_problem(tab)
+        sets.append({p: {keys[off + i] for i in r} - {None} for p, r in rows.items()})
+        first.append({p: off + r[0] for p, r in rows.items()})
+    varies = {"base": sum(len(s) > 1 for s in sets[0].values()), "tuned": sum(len(s) > 1 for s in sets[1].values())}
+    mism, examples = 0, []
+    for p in ids:
+        h0, h1 = sets[0].get(p, set()), sets[1].get(p, set())
+        if not h0 or not h1 or h0 == h1:
+            continue
+        mism += 1
+        if len(examples) < N_EXAMPLES:
+            a, b = ids_b[first[0][p]], ids_b[first[1][p]]
+            examples.append({"problem_id": p, "base_hashes": sorted(h[:16] for h in h0),
+                             "tuned_hashes": sorted(h[:16] for h in h1),
+                             "base_prompt_tokens": None if a is None else len(a) // 4,
+                             "tuned_prompt_tokens": None if b is None else len(b) // 4,
+                             "first_differing_token": _first_difference(a, b)})
+    return source, mism, examples, varies
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points
+
+
+def _model(samples: pa.Table, name: str) -> pa.Table:
+    t = samples.filter(pc.equal(pc.cast(samples["model"], pa.string()), name))
+    if t.num_rows == 0:
+        raise ValueError(f"no samples of model {name!r} (models: {sorted(set(samples['model'].to_pylist()))})")
+    return t
+
+
+def _flag_lines(dups: dict | None, flips: list[dict], prompt) -> list[str]:
+    out = []
+    for m, d in (dups or {}).items():
+        if d and d["problems_flagged"]:
+            out.append(f"duplicates: {m}: {d['problems_flagged']} problems with identical completions under a "
+                       f"reused seed beyond what their completion frequencies predict")
+    if flips:
+        claims = sum(f["claim"] for f in flips)
+        out.append(f"truncation: {len(flips)} problems change label without truncated samples "
+                   f"({claims} created/lost)")
+    if prompt is not None and prompt[1]:
+        out.append(f"prompt: {prompt[1]} problems whose base and tuned prompts differ ({prompt[0]})")
+    return out
+
+
+def provenance(samples: pa.Table, *, base: str, tuned: str, K: int, basin_budget: int, zeta: float,
+               alpha: float, anytime: bool = False) -> Provenance:
+    """The three provenance checks of the module docstring on the samples of ``base`` and ``tuned``.
+
+    Args:
+        samples: per-sample rows of both models (``problem_id``, ``model``; ``completion`` or
+            ``token_ids``, ``seed``, ``sample_idx``, ``finish_reason``, ``correct``, ``prompt_ids`` /
+            ``prompt_hash`` / ``prompt`` as available), e.g. ``RunStore.read("samples")``.
+        base, tuned: the two values of ``model``.
+        K, basin_budget, zeta, alpha, anytime: the analysis' settings (summary.json's ``budget``);
+            alpha is also the level of the duplicate screen.
+
+    Raises:
+        ValueError: a column or a model's samples are missing.
+    """
+    for col in ("problem_id", "model"):
+        if col not in samples.column_names:
+            raise ValueError(f"the samples have no column {col!r} (found {samples.column_names})")
+    t0, t1 = _model(samples, base), _model(samples, tuned)
+    notes = []
+    dups = {base: _duplicates(t0, alpha), tuned: _duplicates(t1, alpha)}
+    if all(d is None for d in dups.values()):
+        dups = None
+        notes.append("no completion or token_ids column: duplicates not checked")
+    in0 = set(pc.cast(t0["problem_id"], pa.string()).to_pylist())
+    ids = [p for p in dict.fromkeys(pc.cast(t1["problem_id"], pa.string()).to_pylist()) if p in in0]
+    ids.sort()
+    trunc, flips = None, []
+    if "finish_reason" not in samples.column_names or "correct" not in samples.column_names:
+        notes.append("no finish_reason or correct column: truncation not checked")
+    elif not ids:
+        notes.append("no problem has samples of both models: truncation not relabelled")
+    else:
+        k0, k1 = _counts(t0, ids), _counts(t1, ids)
+        trunc = {base: _truncation_stats(k0), tuned: _truncation_stats(k1)}
+        settings = {"K": int(K), "basin_budget": int(basin_budget), "zeta": float(zeta), "alpha": float(alpha),
+                    "anytime": bool(anytime)}
+        flips = _label_flips(ids, k0, k1, settings)
+    prompt = _prompts(t0, t1, ids)
+    if prompt is None:
+        notes.append("no prompt_ids, prompt_hash or prompt column: prompt mismatch not checked")
+    return Provenance(base=base, tuned=tuned, duplicates=dups, truncation=trunc,
+                      label_flips_without_truncated=flips,
+                      prompt_mismatch=None if prompt is None else prompt[1],
+                      prompt_mismatch_examples=[] if prompt is None else prompt[2],
+                      prompt_source=None if prompt is None else prompt[0],
+                      prompt_varies_within_model=None if prompt is None else prompt[3],
+                      flagged=_flag_lines(dups, flips, prompt), notes=notes)
+
+
+def provenance_from_summary(samples: pa.Table, summary: Mapping) -> Provenance:
+    """:func:`provenance` with the models and settings of an analysis' ``summary`` (summary.json:
+    ``base``, ``tuned`` and the ``budget`` block's ``K``, ``basin_budget``, ``zeta``, ``alpha``, ``intervals``)."""
+    bud = summary["budget"]
+    return provenance(samples, base=str(summary["base"]), tuned=str(summary["tuned"]), K=int(bud["K"]),
+                      basin_budget=int(bud["basin_budget"]), zeta=float(bud["zeta"]), alpha=float(bud["alpha"]),
+                      anytime="anytime" in str(bud.get("intervals", "")))
