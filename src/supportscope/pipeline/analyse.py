@@ -4,7 +4,9 @@
 takes counts already loaded (``analysis.model_counts``) and writes per_problem.parquet/.csv,
 summary.json (with the config, input hashes, command line and versions) and report.html as one
 set (:func:`supportscope.atomic.write_set`: every file rendered first, then all or nothing), then
-prints the terminal summary. ``--out`` is checked before anything is read or computed
+prints the terminal summary. With per-sample rows at hand (a run directory, or a graded per-sample
+file: :mod:`.per_sample`) summary.json also gets the ``answers``, ``provenance`` and
+``verifier_agreement`` blocks (:mod:`supportscope.analysis.sample_checks`). ``--out`` is checked before anything is read or computed
 (:func:`.outputs.check_out_dir`); nothing is written when the analysis or a write fails.
 """
 
@@ -23,6 +25,7 @@ from supportscope.errors import InputError
 from supportscope.io import load_counts
 from supportscope.io.importers import default_model_name, folder_files
 from supportscope.pipeline.outputs import ANALYSIS_FILES, check_out_dir
+from supportscope.pipeline.per_sample import per_sample_rows
 from supportscope.report.terminal import print_summary
 from supportscope.report.writers import json_bytes, table_files
 from supportscope.store import RunStore, counts_from_samples
@@ -167,6 +170,20 @@ def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned
 
 
 
+def _add_sample_blocks(summary: dict, per_problem, inputs: list[Path], run):
+    """The ``answers``, ``provenance`` and ``verifier_agreement`` blocks (``analysis.sample_checks``) when
+    per-sample rows are at hand (a run directory, or a graded per-sample file); else nothing changes."""
+    samples, reference = per_sample_rows(inputs, run)
+    if samples is None:
+        return per_problem
+    from supportscope.analysis.sample_checks import sample_blocks
+
+    blocks, per_problem, notes = sample_blocks(samples, summary, per_problem, reference)
+    summary.update(blocks)
+    summary["notes"] = [*summary["notes"], *notes]
+    return per_problem
+
+
 def analyse_and_write(b, t, config: AnalyzeConfig, out: Path, inputs: list[Path], run=None,
                       extra: dict | None = None, augment=None, quiet: bool = False) -> dict:
     """compare(), then per_problem.parquet/.csv, summary.json and report.html in `out` (rendered
@@ -181,6 +198,7 @@ def analyse_and_write(b, t, config: AnalyzeConfig, out: Path, inputs: list[Path]
         result = compare(b, t, config, run=run)
     summary = result.summary
     per_problem = result.per_problem if augment is None else augment(summary, result.per_problem)
+    per_problem = _add_sample_blocks(summary, per_problem, inputs, run)
     summary["config"] = {**config.to_dict(), **(extra or {})}
     summary["inputs"] = [{"path": str(p), "sha256": sha256_file(p)} for p in inputs]
     if run is not None:

@@ -66,6 +66,12 @@ SECTIONS.register("gibbs", "supportscope.report.sections:gibbs_section", title="
 SECTIONS.register("kl", "supportscope.report.kl_section:kl_section", title="KL account", needs="kl")
 SECTIONS.register("truth", "supportscope.report.truth_section:truth_section", title="Ground truth",
                   needs="ground_truth")
+SECTIONS.register("answers", "supportscope.report.sample_sections:answers_section", title="Answers",
+                  needs="answers")
+SECTIONS.register("provenance", "supportscope.report.sample_sections:provenance_section", title="Provenance",
+                  needs="provenance")
+SECTIONS.register("verifiers", "supportscope.report.sample_sections:verifier_agreement_section",
+                  title="Verifier agreement", nav="Verifiers", needs="verifier_agreement")
 SECTIONS.register("problems", "supportscope.report.problems_section:problems_section",
                   title="Most interesting problems", nav="Problems")
 SECTIONS.register("config", "supportscope.report.sections:config_section", title="Config and versions",

@@ -88,6 +88,8 @@ def print_summary(s: dict, console: Console | None = None, outputs: list[str] | 
     cvb = " ".join(f"K={r['K']}:{r['counts']['created']}" + ("" if r["certifiable"] else "*")
                    for r in s["created_vs_budget"])
     con.print(f"created vs budget: {cvb}  (* = n too small to certify inaccessibility at that K)")
+    for line in sample_check_lines(s):
+        con.print(line)
     for note in s["notes"]:
         con.print(Text.assemble(("note: ", "yellow"), note))
     for path in outputs or []:
@@ -114,6 +116,25 @@ def _gibbs_line(g: dict) -> str:
     return (f"Gibbs fit: lambda = 1/beta = {_ci(g['lambda'], g['lambda_lo'], g['lambda_hi'])} "
             f"({beta}) on {g['fitted_on']} problems the base solves; {test}{r2}; "
             f"{g['over_tilt']} over-tilted problems{over}, {g['anti_tilt']} anti-tilted")
+
+
+def sample_check_lines(s: dict) -> list[str]:
+    """One line per per-sample block (answers, provenance, verifier agreement) that flags something."""
+    out = []
+    a = s.get("answers")
+    if a:
+        ms = a.get("models") or {}
+        g = [f"{m['model']} {m['n_guessable']}" for m in ms.values() if m.get("n_guessable")]
+        if g:
+            out.append(f"answers: problems not shown to beat guessing: {', '.join(g)}")
+    p = s.get("provenance")
+    if p and p.get("flagged"):
+        out.append("provenance: " + "; ".join(p["flagged"]))
+    v = s.get("verifier_agreement")
+    if v and v.get("flips"):
+        out.append(f"verifier agreement: {len(v['flips'])} created/lost labels change when the samples "
+                   f"{v['primary']} and {v['alternative']} disagree on are rescored")
+    return out
 
 
 def support_change_lines(s: dict) -> list[str]:
