@@ -24,7 +24,7 @@ default audit budget is the one the adaptive rounds decided.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pyarrow as pa
@@ -35,13 +35,13 @@ from supportscope.analysis.curves import passk_table, pooled_curves
 from supportscope.analysis.gibbs_fit import gibbs_account
 from supportscope.analysis.inputs import ModelCounts, PairedCounts, pair_models
 from supportscope.analysis.label_summary import label_summary, passk_gain, share_budget
-from supportscope.analysis.labels import CREATED, UNDETERMINED, could_be, created_from, label_counts
+from supportscope.analysis.labels import CREATED, UNDETERMINED, LabelRule, could_be, created_from, label_counts
 from supportscope.analysis.support_claims import support_claims
 from supportscope.analysis.support_sets import support_sets
 from supportscope.analysis.verdict import verdict
 from supportscope.errors import InputError
 from supportscope.stats.sequences import max_certifiable_budget_anytime
-from supportscope.stats import REGIMES, PairedBootstrap, RegimeResult, eps, max_certifiable_budget, n_to_decide
+from supportscope.stats import REGIMES, PairedBootstrap, eps, max_certifiable_budget, n_to_decide
 
 
 
@@ -156,26 +156,18 @@ def _setup(cfg: AnalyzeConfig, pair: PairedCounts, run) -> _Setup:
     return _Setup(K, k_cert, anytime, adaptive, ks, notes)
 
 
-@dataclass
-class _Labels:
-    """Per-problem regimes, tests and labels at the audit budget."""
+@dataclass(frozen=True)
+class _Labels(LabelRule):
+    """Per-problem regimes, tests and labels at the audit budget (:class:`LabelRule`), and the
+    samples per model that would decide an undetermined label."""
 
-    r0: RegimeResult
-    r1: RegimeResult
-    p_gt: np.ndarray
-    p_lt: np.ndarray
-    up: np.ndarray | None
-    down: np.ndarray | None
-    label: np.ndarray
-    possible: np.ndarray
     need_label: np.ndarray
 
 
 def _label(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup) -> _Labels:
     c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
     rule = label_counts(c0, n0, c1, n1, st.K, cfg.basin_budget, cfg.zeta, cfg.alpha, st.anytime)
-    r0, r1, p_gt, p_lt, up, down = rule.r0, rule.r1, rule.p_gt, rule.p_lt, rule.up, rule.down
-    label, possible = rule.label, rule.possible
+    r0, r1, label = rule.r0, rule.r1, rule.label
     t_K = eps(st.K, cfg.zeta)
     if st.anytime:  # samples that would decide the regime at K (the label needs both accessibilities)
         need0 = np.where(r0.accessible == -1, r0.n_needed, 0.0)
@@ -184,7 +176,7 @@ def _label(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup) -> _Labels:
         need0 = np.where(r0.accessible == -1, n_to_decide(c0, n0, t_K, cfg.alpha), 0.0)
         need1 = np.where(r1.accessible == -1, n_to_decide(c1, n1, t_K, cfg.alpha), 0.0)
     need_label = np.where(label == UNDETERMINED, np.maximum(need0, need1), 0.0)
-    return _Labels(r0, r1, p_gt, p_lt, up, down, label, possible, need_label)
+    return _Labels(**{f.name: getattr(rule, f.name) for f in fields(rule)}, need_label=need_label)
 
 
 def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None,
