@@ -180,19 +180,25 @@ def _label(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup) -> _Labels:
 
 
 def compare(base: ModelCounts, tuned: ModelCounts, config: AnalyzeConfig | None = None,
-            run=None) -> Comparison:
+            run=None, bootstrap: PairedBootstrap | None = None) -> Comparison:
     """Analyse base vs tuned counts. See the module docstring for where each number comes from.
 
     `run`: a `store.RunStore` holding both models' samples; when it also holds the tuned
     samples scored by the base, the KL account (`analysis.kl_account`) is added, and when it holds a
     follow-up of the candidates (`sample --adaptive --problems-from`), their confirmation.
+
+    `bootstrap`: a `PairedBootstrap` over the same problems with the config's replicates and seed,
+    to share its cached weights between analyses (`analysis.many`); the weights are the same either way.
     """
     cfg = config or AnalyzeConfig()
     pair = pair_models(base, tuned, intersect=cfg.intersect)
     check_bootstrap_memory(cfg.bootstrap, len(pair.c0), int(min(pair.n0.min(), pair.n1.min())))
     st = _setup(cfg, pair, run)
     lb = _label(pair, cfg, st)
-    blocks = _account(pair, cfg, st, lb, run)
+    boot = bootstrap or PairedBootstrap(len(pair.c0), cfg.bootstrap, cfg.seed)
+    if (boot.n_items, boot.n_replicates, boot.seed) != (len(pair.c0), cfg.bootstrap, cfg.seed):
+        raise ValueError(f"{boot!r} does not match {len(pair.c0)} problems, bootstrap={cfg.bootstrap}, seed={cfg.seed}")
+    blocks = _account(pair, cfg, st, lb, run, boot)
     summary = _summary(pair, blocks, st.notes)
     return Comparison(_per_problem(pair, lb, blocks.columns), summary)
 
@@ -216,10 +222,9 @@ class _Blocks:
     columns: dict
 
 
-def _account(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup, lb: _Labels, run) -> _Blocks:
+def _account(pair: PairedCounts, cfg: AnalyzeConfig, st: _Setup, lb: _Labels, run, boot: PairedBootstrap) -> _Blocks:
     """The computation: each block from the function that documents its formula (module docstring)."""
     c0, n0, c1, n1 = pair.c0, pair.n0, pair.c1, pair.n1
-    boot = PairedBootstrap(len(c0), cfg.bootstrap, cfg.seed)
     k_share = share_budget(st.K, n0, n1)
     g = passk_gain(c0, n0, c1, n1, k_share)
     labels, gain = label_summary(lb.label, lb.possible, pair.problem_id, g, k_share, boot, cfg.alpha)

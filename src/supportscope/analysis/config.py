@@ -84,6 +84,19 @@ class AnalyzeConfig:
         default=None,
         metadata={"help": "lm-eval: the per-document metric to count (e.g. exact_match; a float metric succeeds "
                   "when >= --success-threshold). Default: the task's first metric.", "example": "acc"})
+    order: str = field(
+        default="step",
+        metadata={"help": "Several --tuned models: step (by the training step in each name, step-150, "
+                  "global_step_450, ckpt-3000, or --step: a trajectory), given (the command line's order, read as a "
+                  "trajectory) or name (sorted: a set of methods).", "example": "step"})
+    step: list[str] | None = field(
+        default=None,
+        metadata={"help": "A tuned model's training step when its name has none, NAME=STEP (repeat the option).",
+                  "example": "my-run=450"})
+    contrast: tuple[str, str] | None = field(
+        default=None,
+        metadata={"help": "Two tuned models T1 T2 analysed with T1 in the base role (did T2 create anything "
+                  "beyond T1?).", "example": "step-150 step-450"})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -105,6 +118,11 @@ class AnalyzeConfig:
         if self.format is not None and self.format not in FORMAT_CHOICES:
             raise ConfigError(f"`format` {self.format!r} is not a known format. Fix: use one of "
                               f"{', '.join(FORMAT_CHOICES)}, or leave it out to recognise each file by content")
+        if self.order not in ("step", "given", "name"):
+            raise ConfigError(f"`order` {self.order!r} is not one of step, given, name. Fix: e.g. `order` step")
+        if self.contrast is not None and len(self.contrast) != 2:
+            raise ConfigError(f"`contrast` takes two tuned model names, got {len(self.contrast)}. "
+                              "Fix: e.g. `contrast` step-150 step-450")
         if not 0.0 < self.success_threshold <= 1.0:
             raise ConfigError(f"`success_threshold` {self.success_threshold} must lie in (0, 1]. "
                               "Fix: e.g. `success_threshold` 1.0")

@@ -103,6 +103,22 @@ def _take(m: ModelCounts, idx: np.ndarray) -> ModelCounts:
         None if m.source is None else m.source[idx], None if m.line is None else m.line[idx])
 
 
+def common_problems(models: list[ModelCounts]) -> tuple[list[ModelCounts], int]:
+    """Every model restricted to the problems all of them have (in the first model's order), and
+    how many problems were dropped from the union (--intersect with several tuned models)."""
+    keep = set(models[0].problem_id.tolist())
+    union = set(keep)
+    for m in models[1:]:
+        ids = set(m.problem_id.tolist())
+        keep &= ids
+        union |= ids
+    out = []
+    for m in models:
+        idx = np.flatnonzero(np.fromiter((p in keep for p in m.problem_id), bool, len(m.problem_id)))
+        out.append(_take(m, idx))
+    return out, len(union) - len(keep)
+
+
 def pair_models(base: ModelCounts, tuned: ModelCounts, intersect: bool = False) -> PairedCounts:
     """Align tuned to base's problem order. Different problem sets are an error unless `intersect`."""
     if base.name == tuned.name and base.source is not None and tuned.source is not None \

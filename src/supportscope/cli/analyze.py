@@ -17,7 +17,9 @@ def analyze(
                                  "JSON, Parquet), lm-eval --log_samples files, LiveCodeBench *_eval_all.json, run "
                                  "directories; or two lm-eval/LiveCodeBench output folders DIR_BASE DIR_TUNED."),
     base: str = typer.Option(None, "--base", help="Base model: a value of the `model` column."),
-    tuned: str = typer.Option(None, "--tuned", help="Tuned model: a value of the `model` column."),
+    tuned: list[str] = typer.Option(None, "--tuned", help="Tuned model: a value of the `model` column. Repeat it, "
+                                    "or pass a quoted glob ('step-*'), to analyse several tuned models against the same "
+                                    "base in one report (see --order, --step, --contrast)."),
     base_file: Path = typer.Option(None, "--base-file", help="A file holding the base model's results "
                                    "(the model column may be absent)."),
     tuned_file: Path = typer.Option(None, "--tuned-file", help="A file holding the tuned model's results."),
@@ -27,6 +29,7 @@ def analyze(
     """Analyse base vs tuned results: pass@k with bands, regimes, elicited/created/lost labels, verdict.
 
     Writes per_problem.parquet/.csv, summary.json (config, versions, inputs) and report.html
-    (one self-contained file with plots) to --out.
+    (one self-contained file with plots) to --out. With several --tuned models (a training trajectory,
+    or methods side by side): one combined report, plus each model's own analysis under --out/models/.
     """
     analyse(results, base=base, tuned=tuned, base_file=base_file, tuned_file=tuned_file, out=out, config=config)

@@ -123,14 +123,21 @@ def load_side(files: list[Path], name: str | None, role: str, config: AnalyzeCon
     return pick_model(table, name, files[0] if len(files) == 1 else files[0].parent, role)
 
 
-def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned: str | None = None,
+def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned: str | list[str] | None = None,
             base_file: Path | None = None, tuned_file: Path | None = None, out: Path | None = None,
             config: AnalyzeConfig | None = None, quiet: bool = False) -> dict:
     """The whole analysis of existing results (``supportscope analyze``): read ``results`` (counts or
     per-sample files, or run directories) and pick ``base``/``tuned`` from their model column, or
     read one file per model (``base_file``/``tuned_file``); then :func:`analyse_and_write` to
-    ``out`` (default ``results/BASE_vs_TUNED``). Returns the summary (as in summary.json)."""
+    ``out`` (default ``results/BASE_vs_TUNED``). Returns the summary (as in summary.json).
+
+    ``tuned`` may name several models (a list, globs such as ``step-*`` allowed): then every one is
+    analysed against the base in one multi-model analysis (:mod:`.analyse_many`)."""
     config = config or AnalyzeConfig()
+    tuned_list = [tuned] if isinstance(tuned, str) else list(tuned or [])
+    if len(tuned_list) > 1 or any(ch in t for t in tuned_list for ch in "*?["):
+        return _analyse_many(results, base, tuned_list, base_file, tuned_file, out, config, quiet)
+    tuned = tuned_list[0] if tuned_list else None
     if out is not None:
         check_out_dir(out, ANALYSIS_FILES)  # before minutes of reading and bootstrap
     results = [Path(p) for p in results or []]
@@ -165,9 +172,56 @@ def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned
             srcs = [str(p) for p in results]
             b, t = model_counts(table, base, srcs), model_counts(table, tuned, srcs)
             inputs = result_files(results)
-    out = Path(out) if out else Path("results") / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{b.name}_vs_{t.name}")
+    out = Path(out) if out else _default_out(b.name, t.name)
     return analyse_and_write(b, t, config, out, inputs, run, quiet=quiet)
 
+
+
+def _analyse_many(results, base, tuned: list[str], base_file, tuned_file, out, config: AnalyzeConfig, quiet: bool):
+    """Several tuned models from RESULTS (files or run directories holding every model)."""
+    from supportscope.analysis.model_order import expand_names
+    from supportscope.pipeline.analyse_many import MANY_FILES, analyse_many_and_write
+
+    if base_file or tuned_file:
+        raise InputError(str(base_file or tuned_file), "--base-file/--tuned-file take one model each",
+                         "put every model in RESULTS (one file or run directory, or several) and pass --base NAME "
+                         "--tuned NAME --tuned NAME ...")
+    if out is not None:
+        check_out_dir(out, MANY_FILES)
+    results = [Path(p) for p in results or []]
+    if not results:
+        raise InputError("<command line>", "no results given",
+                         "pass one or more files: supportscope analyze FILE --base NAME --tuned NAME --tuned NAME")
+    err = Console(stderr=True)
+    with err.status("reading results"):
+        table, run = load_results(results, config.success_threshold, config.import_options())
+    names = sorted(set(table["model"].to_pylist()))
+    if not base:
+        raise InputError(str(results[0]), f"--base is required; the model column holds: {', '.join(names[:10])}",
+                         "pass --base NAME")
+    tuned = [t for t in expand_names(tuned, names, str(results[0])) if t != base]
+    if len(tuned) > 1:  # the order and the contrasts are checked before minutes of analysis
+        from supportscope.analysis.many import check_contrasts
+        from supportscope.analysis.model_order import order_models, parse_steps
+
+        check_contrasts([tuple(config.contrast)] if config.contrast else [],
+                        order_models(tuned, config.order, parse_steps(config.step)).names)
+    srcs = [str(p) for p in results]
+    b = model_counts(table, base, srcs)
+    ts = [model_counts(table, t, srcs) for t in tuned]
+    inputs = result_files(results)
+    hashes = [{"path": str(p), "sha256": sha256_file(p)} for p in inputs]
+    if run is not None:
+        hashes.append({"path": str(run.path), "run_manifest_sha256": sha256_file(run.path / "manifest.json")})
+    if len(ts) == 1:
+        return analyse_and_write(b, ts[0], config, Path(out) if out else _default_out(b.name, ts[0].name), inputs, run,
+                                 quiet=quiet)
+    out = Path(out) if out else _default_out(b.name, f"{len(ts)}_models")
+    return analyse_many_and_write(b, ts, config, out, inputs, run, quiet=quiet, input_hashes=hashes)
+
+
+def _default_out(base: str, tuned: str) -> Path:
+    return Path("results") / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{base}_vs_{tuned}")
 
 
 def _add_sample_blocks(summary: dict, per_problem, inputs: list[Path], run):

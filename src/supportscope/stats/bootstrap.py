@@ -38,6 +38,7 @@ class PairedBootstrap:
         # Weights are regenerated for every statistic unless they fit in one chunk's budget, in
         # which case the (identical) chunks are kept: an analysis computes ~20 statistics.
         self._cache: list[np.ndarray] | None = None
+        self._float_cache: list[np.ndarray] | None = None  # float64 copies for means(), same condition
         self._cacheable = self.n_replicates * self.n_items <= self.chunk_elems
 
     def __repr__(self) -> str:
@@ -113,6 +114,11 @@ class PairedBootstrap:
                 f"at problem {row}. Drop those columns first (e.g. pass@k with k > min n)."
             )
         inv_q = 1.0 / self.n_items
+        if self._cacheable:  # the float64 weights are converted once, not once per statistic
+            if self._float_cache is None:
+                self._float_cache = [w.astype(np.float64) for w in self.weights_chunks()]
+            out = np.concatenate([(w @ flat) * inv_q for w in self._float_cache], axis=0)
+            return out.reshape((self.n_replicates,) + v.shape[1:])
         out = self.map(lambda w: (w.astype(np.float64) @ flat) * inv_q)
         return out.reshape((self.n_replicates,) + v.shape[1:])
 
