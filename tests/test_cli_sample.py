@@ -183,3 +183,45 @@ def test_kill_and_resume_gives_identical_samples(models, tmp_path):
     want = RunStore(ref).read("samples", "base").to_pylist()
     assert got == want
     assert _shards(run) == _shards(ref)  # same bytes, shard by shard
+
+
+def test_run_config_several_tuned(models, tmp_path):
+    """[[tuned]] tables: every checkpoint sampled and scored, one multi-model analysis with the KL
+    account per model and the steps from the file."""
+    base, tuned, problems = models
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f"""
+out = "runs/r"
+tasks = "{problems}"
+n = 3
+problems_per_shard = 6
+kl = true
+
+[decoding]
+max_new_tokens = 6
+
+[base]
+model = "{base}"
+[[tuned]]
+model = "{tuned}"
+step = 20
+[[tuned]]
+model = "{tuned}"
+name = "late"
+step = 40
+
+[analyze]
+bootstrap = 200
+""")
+    r = run_cli("run", cfg)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "runs" / "r" / "analysis"
+    s = json.loads((out / "summary.json").read_text())
+    assert [m["name"] for m in s["models"]] == ["step-20", "late"] and [m["step"] for m in s["models"]] == [20, 40]
+    assert all(m["kl"] and m["kl"]["kl"]["value"] > 0 for m in s["models"])
+    assert s["config"]["step"] == ["step-20=20", "late=40"]
+    assert (out / "models" / "late" / "summary.json").is_file()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(cfg.read_text().replace('name = "late"', 'name = "step-20"'))
+    r = run_cli("run", bad)
+    assert r.returncode == 2 and "two models are named 'step-20'" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -68,7 +68,7 @@ def model_row(name: str, step: int | None, s: dict, series: ModelSeries, j: int)
     sc = s["support_change"]
     kl = s.get("kl")
     g = s["gibbs"]
-    cross = s["curves"]["crossover"]
+    cross = s["curves"]["crossover"] or {}  # None when pass@1 is equal
     return {
         "name": name, "step": step,
         "pass1": series.value(j, "pass1"), "passK": series.value(j, "passk"), "k": series.k,
@@ -89,10 +89,10 @@ def model_row(name: str, step: int | None, s: dict, series: ModelSeries, j: int)
         "venn": {key: s["venn"][key] for key in ("both", "base_only", "tuned_only", "neither", "k")},
         "leash": {key: _ci(v) for key, v in s["leash"].items()},
         "kl": None if not kl else {"observed": kl.get("kl_observed"),
-                                   "kl": _ci(kl.get(kl.get("kl_observed") or "k1")),
-                                   "kl_min": _ci(kl.get("kl_min")),
-                                   "efficiency": _ci(kl, "efficiency_aggregate")
-                                   if kl.get("efficiency_aggregate") is not None else None},
+                                   "kl": _ci(kl.get(kl.get("kl_observed") or "k1"), "mean"),
+                                   "kl_min": _ci(kl.get("kl_min"), "mean"),
+                                   "efficiency": {"value": kl.get("efficiency_aggregate"),
+                                                  "lo": kl.get("efficiency_lo"), "hi": kl.get("efficiency_hi")}},
         "verdict": {"kind": s["verdict"]["kind"], "sentence": s["verdict"]["sentence"]},
     }
 

@@ -21,6 +21,15 @@ line and the type expected; see supportscope.config_checks):
     [tuned]
     model = "path/to/tuned"
 
+    # or several tuned models (checkpoints of one run, or methods), analysed in one report
+    # (analysis.many): each a Policy plus an optional training step; name defaults to step-STEP
+    # [[tuned]]
+    # model = "ckpt/step-150"
+    # step = 150
+    # [[tuned]]
+    # model = "ckpt/step-450"
+    # step = 450
+
     [analyze]                     # AnalyzeConfig: budget, basin_budget, zeta, alpha, bootstrap, seed, ...
     bootstrap = 10000
 
@@ -40,7 +49,7 @@ from __future__ import annotations
 import re
 import tomllib
 from contextlib import ExitStack
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -57,7 +66,8 @@ from supportscope.store import RunStore, counts_from_samples
 from supportscope.tasks import load_task
 from supportscope.scale.adaptive import AdaptiveConfig
 from supportscope.scale.config import SampleJobConfig
-from supportscope.pipeline.analyse import analyse_and_write
+from supportscope.pipeline.analyse import analyse_and_write, sha256_file
+from supportscope.pipeline.analyse_many import MANY_FILES, analyse_many_and_write
 from supportscope.pipeline.sample import run_sample, run_score
 from supportscope.scale.ray_exec import RayConfig
 
@@ -150,10 +160,13 @@ def load_run_config(path: Path) -> dict:
             raise InputError(str(path), f"unknown key {k!r}",
                              f"use {', '.join(sorted(_TOP))} or the tables [{'], ['.join(_TABLES)}]",
                              line=_line_of(text, k))
+        if k == "tuned" and isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            continue  # [[tuned]]: several tuned models
         if k in _TABLES and not isinstance(v, dict):
             raise InputError(str(path), f"{k!r} must be a table", f"write it as [{k}]", line=_line_of(text, k))
-    for role in ("base", "tuned"):
-        if "model" not in data.get(role, {}):
+    tuned_tables = data.get("tuned") if isinstance(data.get("tuned"), list) else [data.get("tuned", {})]
+    for role, table in [("base", data.get("base", {}))] + [("tuned", t) for t in tuned_tables]:
+        if "model" not in table:
             raise InputError(str(path), f"[{role}] needs a model", f'add [{role}] model = "path/to/model"')
     if "out" not in data:
         raise InputError(str(path), "no out folder", 'add out = "runs/NAME"')
@@ -174,14 +187,26 @@ def load_run_config(path: Path) -> dict:
         "adaptive": _build(AdaptiveConfig, data.get("adaptive", {}), path, text, "adaptive"),
         "ray": _ray_config(data, path, text),
     }
-    for role in ("base", "tuned"):
-        d = _checked(Policy, dict(data[role]), path, text, role)  # model is a string before it is a path
-        d.setdefault("name", role)
-        if not Path(d["model"]).is_absolute():
-            d["model"] = str((path.parent / d["model"]).resolve())
-        cfg[role] = _build(Policy, d, path, text, role)
-    if cfg["base"].name == cfg["tuned"].name:
-        raise InputError(str(path), f"base and tuned are both named {cfg['base'].name!r}",
+    cfg["base"] = _policy(dict(data["base"]), "base", path, text)
+    several = isinstance(data["tuned"], list)
+    cfg["tuned_all"], cfg["steps"] = [], {}
+    for i, table in enumerate(tuned_tables):
+        table = dict(table)
+        step = table.pop("step", None)
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise InputError(str(path), f"[[tuned]] step = {short(step)} is not a whole number >= 0",
+                             "write e.g. step = 450", line=_line_of(text, "step", "tuned"))
+        default = "tuned" if not several else (f"step-{step}" if step is not None else f"tuned-{i + 1}")
+        pol = _policy(table, "tuned", path, text, default)
+        cfg["tuned_all"].append(pol)
+        if step is not None:
+            cfg["steps"][pol.name] = step
+    cfg["tuned"] = cfg["tuned_all"][0]
+    names = [cfg["base"].name] + [t.name for t in cfg["tuned_all"]]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InputError(str(path), f"two models are named {dup!r}" if dup != cfg["base"].name
+                         else f"base and tuned are both named {dup!r}",
                          "give them different names", line=_line_of(text, "name"))
     try:
         job.require()  # every config's values were checked when it was built; tasks must be set
@@ -189,6 +214,15 @@ def load_run_config(path: Path) -> dict:
         raise _config_error(e, path, text, None) from None
     _check_memory(cfg, path, text)
     return cfg
+
+
+def _policy(d: dict, role: str, path: Path, text: str, default_name: str | None = None) -> Policy:
+    """One [base] / [tuned] / [[tuned]] table as a Policy; a relative model path is relative to the file."""
+    d = _checked(Policy, d, path, text, role)  # model is a string before it is a path
+    d.setdefault("name", default_name or role)
+    if not Path(d["model"]).is_absolute():
+        d["model"] = str((path.parent / d["model"]).resolve())
+    return _build(Policy, d, path, text, role)
 
 
 def _check_memory(cfg: dict, path: Path, text: str) -> None:
@@ -231,32 +265,41 @@ def run_from_config(config: Path) -> dict:
     cfg = load_run_config(config)
     out, job, ray = cfg["out"], cfg["job"], cfg["ray"]
     check_out_dir(out, flag="out")  # a file, under a file, or read-only: refused before any sampling
-    check_out_dir(out / "analysis", ANALYSIS_FILES, flag="out")
-    for role in ("base", "tuned"):  # both models and the tasks, before anything is sampled or printed
-        check_model_path(cfg[role].model)
+    tuned_all = cfg["tuned_all"]
+    check_out_dir(out / "analysis", ANALYSIS_FILES if len(tuned_all) == 1 else MANY_FILES, flag="out")
+    for pol in (cfg["base"], *tuned_all):  # every model and the tasks, before anything is sampled or printed
+        check_model_path(pol.model)
     load_task(job.tasks, limit=job.limit, seed=job.task_seed)
     con = Console(stderr=True)
+    b = cfg["base"]
     with ExitStack() as stack:
-        if ray.ray:  # one Ray session for the four jobs (each starts and stops its own workers)
+        if ray.ray:  # one Ray session for every job (each starts and stops its own workers)
             from supportscope.scale.ray_exec import ray_session
 
             stack.enter_context(ray_session(ray))
-        for role in ("base", "tuned"):
-            con.print(f"[bold]{role}[/bold]: {cfg[role].model}")
-            run_sample(cfg[role], cfg["decoding"], job, out, cfg["adaptive"], ray)
-        same_prompts = cfg["base"].chat == cfg["tuned"].chat
-        if cfg["kl"] and not same_prompts:
-            con.print("[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
-                      "(chat); scoring without the exact KL")
-        b, t = cfg["base"], cfg["tuned"]
-        run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name], ray)
-        run_score(out, t, job.batch_size, False, [b.name], ray)
+        for role, pol in [("base", b)] + [("tuned", t) for t in tuned_all]:
+            con.print(f"[bold]{role}[/bold] {pol.name}: {pol.model}")
+            run_sample(pol, cfg["decoding"], job, out, cfg["adaptive"], ray)
+        for t in tuned_all:
+            same_prompts = b.chat == t.chat
+            if cfg["kl"] and not same_prompts:
+                con.print(f"[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
+                          f"(chat); scoring {t.name} without the exact KL")
+            run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name], ray)
+            run_score(out, t, job.batch_size, False, [b.name], ray)
     store = RunStore(out)
     table = counts_from_samples(store)
     srcs = [str(out)]
-    return analyse_and_write(model_counts(table, b.name, srcs), model_counts(table, t.name, srcs), cfg["analyze"],
-                      out / "analysis", [config], run=store,
-                      extra={"run_config": {"job": job.to_dict(), "decoding": cfg["decoding"].to_dict(),
-                                            "base": b.to_dict(), "tuned": t.to_dict(), "kl": cfg["kl"],
-                                            "adaptive": cfg["adaptive"].to_dict() if cfg["adaptive"].adaptive
-                                            else None}})
+    extra = {"run_config": {"job": job.to_dict(), "decoding": cfg["decoding"].to_dict(), "base": b.to_dict(),
+                            "tuned": [t.to_dict() for t in tuned_all] if len(tuned_all) > 1 else tuned_all[0].to_dict(),
+                            "kl": cfg["kl"],
+                            "adaptive": cfg["adaptive"].to_dict() if cfg["adaptive"].adaptive else None}}
+    base_counts = model_counts(table, b.name, srcs)
+    if len(tuned_all) == 1:
+        return analyse_and_write(base_counts, model_counts(table, tuned_all[0].name, srcs), cfg["analyze"],
+                                 out / "analysis", [config], run=store, extra=extra)
+    steps = [f"{n}={s}" for n, s in cfg["steps"].items()]
+    acfg = replace(cfg["analyze"], step=[*(cfg["analyze"].step or []), *steps] or None)
+    return analyse_many_and_write(base_counts, [model_counts(table, t.name, srcs) for t in tuned_all], acfg,
+                                  out / "analysis", [config], run=store, extra=extra,
+                                  input_hashes=[{"path": str(config), "sha256": sha256_file(config)}])
