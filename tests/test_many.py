@@ -243,3 +243,33 @@ def test_cli_mixed_steps_is_one_line_error(tmp_path):
     assert p.returncode == 0, p.stderr
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert not s["ordering"]["trajectory"] and s["trajectory"] is None and len(s["differences"]) == 1
+
+
+def test_combined_creation_claim_null_and_power():
+    """The combined verdict names a model when its own count test (or a problem established at
+    alpha/(2Q)) claims creation. Over 6 checkpoints of a pure tilt (many base p just above eps(K)),
+    a claim for ANY checkpoint is a family-wise error: measured 0 of 100 data sets at Q = 300
+    (README); here 24 data sets at Q = 200, <= 2 allowed. Power: 5 problems created at checkpoint 3
+    (p 0 -> 0.3) are claimed at checkpoint 6 in >= 90% of data sets."""
+    from supportscope.stats.support_change import support_change
+
+    rng = np.random.default_rng(21)
+    d, q, n, K = 24, 200, 128, 64
+    nn = np.full((d, q), n)
+    null_any = np.zeros(d, bool)
+    power = np.zeros(d, bool)
+    paths = [_path(rng, q, 6, K, planted=5) for _ in range(d)]
+    c0 = np.stack([rng.binomial(n, p[0]) for p in paths])
+    for s in range(6):
+        p_null = np.stack([np.where(np.isin(np.arange(q), np.r_[p[2], p[3]]), p[0], p[1][s]) for p in paths])
+        p_alt = np.stack([p[1][s] for p in paths])
+        for ps, acc in ((p_null, null_any), (p_alt, power)):
+            c1 = rng.binomial(n, ps)
+            lab = np.stack([label_counts(c0[i], nn[i], c1[i], nn[i], K, 8, 0.05, 0.05).label for i in range(d)])
+            claimed = support_change(c0, nn, c1, nn, lab, K)["created"].claimed
+            if acc is null_any:
+                null_any |= claimed
+            elif s == 5:
+                power |= claimed
+    assert null_any.sum() <= 2, null_any.sum()
+    assert power.mean() >= 0.9, power.mean()

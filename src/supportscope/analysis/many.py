@@ -257,8 +257,15 @@ def _per_model(o: Ordering, pairs: list[Comparison]) -> pa.Table:
 
 def many_verdict(s: dict) -> dict:
     """The combined verdict: per model its pairwise verdict kind; a sentence that says which models
-    created (count test rejects or established problems), which only reweighted, and, for a
-    trajectory, where creation first appeared and whether it was kept."""
+    created (their own count test rejects, or a problem is established at alpha/(2Q):
+    ``support_change.claimed``), and, for a trajectory, how many problems were created and kept,
+    created then lost, lost.
+
+    Each model's claim is a test at level alpha; naming *any* of M models is a union of M tests, so
+    its family-wise error is at most M alpha by Bonferroni. Measured on 6 checkpoints of a pure tilt
+    with many base rates just above eps(K) (100 data sets, Q = 300, n = 128, K = 64): 0 claims
+    (tests/test_many.py::test_combined_creation_claim_null_and_power repeats it on 24 data sets):
+    the count test's bound is conservative and the checkpoints share the base's counts."""
     rows = s["models"]
     created = [r["name"] for r in rows if r["creation_test"]["created"]["claimed"]]
     lost = [r["name"] for r in rows if r["creation_test"]["lost"]["claimed"]]
