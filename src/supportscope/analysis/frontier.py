@@ -11,9 +11,9 @@ Formulas of the frontier itself are in `stats.frontier` (DESIGN.md section 4). W
 - reachable.passK: F_K(K, lam) = (1/Q) sum_i E_post[1{p0_i >= eps} (1 - (1 - tilt)^K)], drawn at
   x = F(1, lam); its limit at lam = +inf is
 - ceiling: C_K = (1/Q) sum_i P_post(p0_i >= eps), the posterior share of the K-accessible support.
-- ceiling_certified: C+_K = (1/Q) #{i : U_i >= eps}, U_i the Clopper-Pearson upper bound of c0_i/n0_i
-  at level 1 - alpha: the share of problems the base is not certified to lack at K (DESIGN.md
-  section 2). C_K is a shrunk estimate (a problem at p0 just above eps counts about 1/2), so the
+- ceiling_certified: C+_K = (1/Q) #{i : U_i >= eps}, U_i the upper end of the two-sided 1 - alpha
+  Clopper-Pearson interval of c0_i/n0_i: the share of problems the base is not certified to lack
+  at K (the certification rule of DESIGN.md section 2). C_K is a shrunk estimate (a problem at p0 just above eps counts about 1/2), so the
   base's own pass@K can exceed it; C+_K is the bound the creation flag uses.
 Per tuned model (c1_i, n1_i), all models on one paired bootstrap (the same resampled problems):
 - pass (per k): unbiased pooled pass@k, (1/Q) sum_i [1 - C(n1_i - c1_i, k)/C(n1_i, k)] (Chen et al.
