@@ -1,7 +1,7 @@
 """Pure numpy/scipy statistics for supportscope (DESIGN.md sections 2-4).
 
 pass@k curves, paired bootstrap, Clopper-Pearson bounds and budgets, regimes, per-problem
-difference tests, the Gibbs tilt, KL estimators, the support metrics of "The Invisible Leash",
+difference tests, the Gibbs tilt and the elicitation frontier, KL estimators, the support metrics of "The Invisible Leash",
 anytime-valid confidence sequences and the adaptive allocation rule.
 No torch, pandas or pyarrow here.
 """
@@ -9,6 +9,15 @@ No torch, pandas or pyarrow here.
 from .bootstrap import PairedBootstrap, percentile_interval
 from .bounds import clopper_pearson, eps, max_certifiable_budget, n_to_decide
 from .difference import two_proportion_pvalues
+from .frontier import (
+    FrontierContributions,
+    ceiling_probabilities,
+    default_lams,
+    frontier_contributions,
+    posterior_nodes,
+    posterior_passk,
+    solve_on_curve,
+)
 from .gibbs import (
     fit_global_tilt,
     fit_global_tilt_batched,
@@ -75,6 +84,13 @@ __all__ = [
     "dpi_pvalues",
     "dpi_violations",
     "eps",
+    "FrontierContributions",
+    "ceiling_probabilities",
+    "default_lams",
+    "frontier_contributions",
+    "posterior_nodes",
+    "posterior_passk",
+    "solve_on_curve",
     "fit_global_tilt",
     "fit_global_tilt_batched",
     "gibbs_tilt",

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from supportscope.report.plots import _svg  # noqa: F401  (first: selects the Agg backend)
 from supportscope.report.plots.budget import plot_created_vs_budget
+from supportscope.report.plots.frontier import plot_frontier
 from supportscope.report.plots.kl import plot_kl_efficiency, plot_kl_singular, plot_kl_surprisal
 from supportscope.report.plots.passk import plot_passk
 from supportscope.report.plots.regimes import plot_transition
 from supportscope.report.plots.scatter import plot_scatter
 from supportscope.report.plots.support import plot_support
 
-__all__ = ["plot_created_vs_budget", "plot_kl_efficiency", "plot_kl_singular", "plot_kl_surprisal",
+__all__ = ["plot_created_vs_budget", "plot_frontier", "plot_kl_efficiency", "plot_kl_singular", "plot_kl_surprisal",
            "plot_passk", "plot_scatter", "plot_support", "plot_transition"]
 
