@@ -178,6 +178,14 @@ def compare_many(base: ModelCounts, tuned: list[ModelCounts], config: AnalyzeCon
                        + [np.asarray(p.per_problem["regime_tuned"].to_pylist(), dtype=object) for p in pairs], axis=1)
     traj_block, traj_cols = _trajectory(ordering, labels, regimes, base.problem_id)
     frontier = _frontier(base, pairs_in, ordering, K, k, cfg, boot)
+    for row, fm in zip(rows, (frontier or {}).get("models") or []):
+        at_k = next((b for b in fm["by_k"] if b["k"] == K), None)
+        row["frontier"] = {"lambda_star": fm["lambda_star"], "gap_K": at_k["gap"] if at_k else None,
+                           "excess_K": at_k["excess"] if at_k else None,
+                           "first_k_above_frontier": fm["first_k_above_frontier"],
+                           "first_k_above_ceiling": fm["first_k_above_ceiling"]}
+    if frontier is None:
+        notes.append(f"The elicitation frontier needs pass@K at K = {K}, but the smallest n is {n_min}: not computed.")
     s0 = pairs[0].summary
     summary = {
         "base": base.name, "n_problems": q, "models": rows, "ordering": {
@@ -233,13 +241,15 @@ def _trajectory(o: Ordering, labels: np.ndarray, regimes: np.ndarray, problem_id
 
 def _frontier(base: ModelCounts, pairs_in, o: Ordering, K: int, k: int, cfg: AnalyzeConfig,
               boot: PairedBootstrap) -> dict | None:
-    """The elicitation frontier block (`analysis.frontier`), every tuned model against it."""
-    try:
-        from supportscope.analysis.frontier import frontier_block
-    except ImportError:  # pragma: no cover - until the frontier module lands
+    """The elicitation frontier block (`analysis.frontier`), every tuned model against it, at the
+    powers of two up to K; None when K exceeds the smallest n (pass@K is not estimable)."""
+    from supportscope.analysis.frontier import frontier_block
+
+    if k < K:
         return None
     tuned = [(n, p.c1, p.n1) for n, p in zip(o.names, pairs_in)]
-    return frontier_block(base.correct, base.n, tuned, K, cfg.zeta, sorted({1, k}), boot, cfg.alpha)
+    ks = [2 ** i for i in range(int(np.log2(K)) + 1)]
+    return frontier_block(base.correct, base.n, tuned, K, cfg.zeta, ks, boot, cfg.alpha)
 
 
 def _per_model(o: Ordering, pairs: list[Comparison]) -> pa.Table:

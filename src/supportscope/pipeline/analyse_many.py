@@ -61,7 +61,7 @@ def analyse_many_and_write(base, tuned: list, config: AnalyzeConfig, out: Path, 
     from supportscope.report.many_html import build_many_html
     from supportscope.report.many_terminal import print_many
 
-    out = check_out_dir(out, MANY_FILES + ("models", "contrasts"))
+    out = check_out_dir(out, MANY_FILES)
     err = Console(stderr=True)
     with progress_bar(f"analysing {len(tuned)} models against {base.name} ({config.bootstrap} bootstrap replicates)",
                       len(tuned), unit="models") as adv:

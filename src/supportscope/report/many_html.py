@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from supportscope.report.html import page
 from supportscope.report.html_blocks import _dl, _e, _figure, _table
+from supportscope.report.many_terminal import _above
 from supportscope.report.sections import config_section
 from supportscope.report.style import fmt_num
 
@@ -23,6 +24,11 @@ def _ci(d: dict | None, digits: int = 3, signed: bool = False) -> str:
     return f"{v} [{fmt_num(d['lo'], digits, signed)}, {fmt_num(d['hi'], digits, signed)}]"
 
 
+def _est(d: dict | None) -> dict | None:
+    """The frontier block's {estimate, lo, hi} as {value, lo, hi}."""
+    return None if not d else {"value": d.get("estimate"), "lo": d.get("lo"), "hi": d.get("hi")}
+
+
 def _verdict(s: dict) -> str:
     kinds = s["verdict"]["kinds"]
     rows = [[_e(n), _e(k)] for n, k in kinds.items()]
@@ -34,7 +40,7 @@ def _models(s: dict) -> str:
     k = s["base_passk"]["k"]
     folders = s.get("model_folders") or {}
     head = ["model", "step", "pass@1", f"pass@{k}", f"base pass@{k} − pass@1", "created", "elicited", "lost",
-            "count test (created)", "λ", "KL", "crossover k", "verdict"]
+            "count test (created)", "λ", "above frontier / ceiling at k", "KL", "crossover k", "verdict"]
     rows = []
     for r in s["models"]:
         name = _e(r["name"])
@@ -45,12 +51,12 @@ def _models(s: dict) -> str:
         kl = (r.get("kl") or {}).get("kl")
         rows.append([name, _e("" if r["step"] is None else r["step"]), _ci(r["pass1"]), _ci(r["passK"]),
                      _ci(r["efficiency_gap"], signed=True), _ci(r["created"], 0), _e(r["labels"]["elicited"]),
-                     _ci(r["lost"], 0), _e(test), _ci(r["gibbs_lambda"], 2), _ci(kl, 3),
+                     _ci(r["lost"], 0), _e(test), _ci(r["gibbs_lambda"], 2), _e(_above(r.get("frontier"))), _ci(kl, 3),
                      _e(r["crossover"]["k"] if r["crossover"]["k"] is not None else "none"), _e(r["verdict"]["kind"])])
     base = s["base_passk"]
     cap = (f"Base {_e(s['base'])}: pass@1 {_ci(base['pass1'])}, pass@{k} {_ci(base['passK'])}. Intervals: "
            "paired bootstrap over problems, the same resampled problems for every model.")
-    return _table(head, rows, left={0, 12}, caption=cap)
+    return _table(head, rows, left={0, 13}, caption=cap)
 
 
 def _frontier(s: dict) -> str:
@@ -61,11 +67,25 @@ def _frontier(s: dict) -> str:
 
     order = s["ordering"]["names"] if s["ordering"]["trajectory"] else None
     svg = plot_frontier(f, order=order)
-    return _figure(svg, "pass@1 against pass@K. The curve is what a uniform reweighting (Gibbs tilt) of the base "
-                   "reaches at each tilt, averaged over each problem's posterior; the horizontal line is the ceiling "
-                   "of any reweighting inside the support the base reaches at K. A model above the curve reaches "
-                   "more at K than reweighting with its pass@1 would; above the ceiling, it solves problems the "
-                   "base cannot reach at K (creation).", "The frontier plot")
+    k = f["budget"]
+    rows = [[_e(m["name"]), _ci(_est(m["lambda_star"]), 2)] + [_ci(_est(b["gap"]), 3, True) for b in m["by_k"]]
+            + [_e(m["first_k_above_frontier"] or "no"), _e(m["first_k_above_ceiling"] or "no")] for m in f["models"]]
+    head = ["model", "λ*"] + [f"gap at k={b['k']}" for b in f["models"][0]["by_k"]] + ["above frontier at k",
+                                                                                        "above ceiling at k"]
+    cc, c = f["ceiling_certified"], f["ceiling"]
+    return (_figure(svg, f"pass@1 against pass@{k}. The curve F is what a uniform reweighting (Gibbs tilt λ) of the "
+                    "base reaches, each problem's rate averaged over its Jeffreys posterior; each model sits at its "
+                    "posterior-mean pass@1 and pass@K. A model above the curve reaches more at K than a tilt with its "
+                    f"pass@1 would; below it, it is narrower (the pass@k crossover). The certified ceiling C+ = "
+                    f"{fmt_num(cc['estimate'])} is the share of problems the base is not certified unable to reach at K "
+                    f"(Clopper-Pearson upper bound >= eps(K)); pass@K above it means problems outside the base's "
+                    f"reach were solved. The posterior ceiling C = {fmt_num(c['estimate'])} (the expected share with "
+                    "p0 >= eps(K)) can lie below the base's own point: problems just above eps(K) count about "
+                    "half in C and fully in pass@K.", "The frontier plot")
+            + _table(head, rows, left={0}, caption="gap at k: the model's pass@k minus the frontier at its own "
+                     "λ* (the tilt with its pass@1), with paired-bootstrap intervals; \"above at k\": the first k "
+                     "whose lower bound (at alpha over the k's searched) is above 0. Creation itself is the count "
+                     "test's claim (models table)."))
 
 
 def _series(s: dict) -> str:

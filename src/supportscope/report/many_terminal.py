@@ -17,6 +17,14 @@ def _ci(d: dict | None, fmt: str = "{:.3f}") -> str:
     return f"{fmt.format(d['value'])} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
+def _above(f: dict | None) -> str:
+    """The first k at which the model is above the frontier / above the certified ceiling."""
+    if not f:
+        return "-"
+    a, c = f.get("first_k_above_frontier"), f.get("first_k_above_ceiling")
+    return f"{a if a is not None else 'no'} / {c if c is not None else 'no'}"
+
+
 def model_table(s: dict) -> Table:
     """One row per tuned model: step, pass@1, pass@K, efficiency gap, created / elicited / lost,
     the count test, the Gibbs lambda, the KL to the base (when scored) and the pairwise verdict."""
@@ -25,15 +33,15 @@ def model_table(s: dict) -> Table:
                     f"(base pass@1 {_ci(s['base_passk']['pass1'])}, pass@{k} {_ci(s['base_passk']['passK'])})")
     kl = any(r.get("kl") for r in s["models"])
     cols = ["model", "step", "pass@1", f"pass@{k}", f"base@{k} - pass@1", "created", "elicited", "lost",
-            "creation", "lambda", *(["KL"] if kl else []), "verdict"]
+            "creation", "lambda", "above frontier / ceiling at k", *(["KL"] if kl else []), "verdict"]
     for c in cols:
-        t.add_column(c, justify="left" if c in ("model", "verdict", "creation") else "right")
+        t.add_column(c, justify="left" if c in ("model", "verdict", "creation") else "right", no_wrap=c == "model")
     for r in s["models"]:
         test = r["creation_test"]["created"]
         claim = "established" if test["claimed"] else f"p={test['p_count']:.2g}" if test["p_count"] is not None else "-"
         row = [r["name"], "" if r["step"] is None else str(r["step"]), _ci(r["pass1"]), _ci(r["passK"]),
                _ci(r["efficiency_gap"], "{:+.3f}"), str(r["labels"]["created"]), str(r["labels"]["elicited"]),
-               str(r["labels"]["lost"]), claim, _ci(r["gibbs_lambda"], "{:.2f}")]
+               str(r["labels"]["lost"]), claim, _ci(r["gibbs_lambda"], "{:.2f}"), _above(r.get("frontier"))]
         if kl:
             row.append(_ci((r.get("kl") or {}).get("kl"), "{:.3g}"))
         row.append(r["verdict"]["kind"])
@@ -43,8 +51,8 @@ def model_table(s: dict) -> Table:
 
 def print_many(s: dict, console: Console | None = None, outputs: list[str] | None = None) -> None:
     con = console or Console(markup=False)
-    if not con.is_terminal and con.width < 160:
-        con.width = 160
+    if not con.is_terminal and con.width < 220:  # files and pipes: one line per model
+        con.width = 220
     con.print(Panel(Text(s["verdict"]["sentence"]), title="verdict", subtitle=f"{s['base']} -> "
                     f"{len(s['models'])} tuned models", expand=True))
     b = s["budget"]
