@@ -114,8 +114,8 @@ def test_lcb_folders_and_files(tmp_path):
 def test_rate_tables(tmp_path):
     """eval-arena JSONL (example_id, pass1, N) and an LCB-derived CSV (pass@1, count): n and rate * n."""
     rows = [json.loads(line) for line in (DATA / "rates" / "arena.jsonl").read_text().splitlines()]
-    by = {m: {r["example_id"]: (r["N"], round(r["pass1"] * r["N"])) for r in rows if r["model"] == m}
-          for m in ("base-7b", "tuned-7b")}
+    by = {m: {f"{r['benchmark_id']}/{r['example_id']}": (r["N"], round(r["pass1"] * r["N"])) for r in rows
+              if r["model"] == m} for m in ("base-7b", "tuned-7b")}
     r = analyze(DATA / "rates" / "arena.jsonl", "--base", "base-7b", "--tuned", "tuned-7b", out=tmp_path / "a")
     assert r.returncode == 0, r.stderr
     assert per_problem(tmp_path / "a") == joined(by["base-7b"], by["tuned-7b"])
@@ -127,6 +127,30 @@ def test_rate_tables(tmp_path):
     r = analyze(DATA / "rates" / "lcb_rates.csv", "--base", "base", "--tuned", "tuned", out=tmp_path / "b")
     assert r.returncode == 0, r.stderr
     assert per_problem(tmp_path / "b") == joined(by["base"], by["tuned"])
+
+
+def test_rate_table_with_two_benchmarks_sharing_example_ids(tmp_path):
+    """eval-arena tables hold several benchmarks; example id 0 of humaneval and of mbpp are two problems
+    (benchmark_id/example_id), not one problem given twice."""
+    rows = [{"benchmark_id": b, "model": m, "example_id": i, "pass1": ((i + len(b) + len(m)) % 5) / 4, "N": 4}
+            for b in ("humaneval", "mbpp") for m in ("base", "tuned") for i in range(5)]
+    path = tmp_path / "arena.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    r = analyze(path, "--base", "base", "--tuned", "tuned", out=tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    by = {m: {f"{x['benchmark_id']}/{x['example_id']}": (4, round(x["pass1"] * 4)) for x in rows if x["model"] == m}
+          for m in ("base", "tuned")}
+    got = per_problem(tmp_path / "o")
+    assert got == joined(by["base"], by["tuned"]) and len(got) == 10
+    assert "problem_id = benchmark_id/problem_id" in r.stderr
+    text = path.read_text().splitlines()
+    text[3] = "," + text[3].split(",", 1)[1]  # line 4: no benchmark_id
+    path.write_text("\n".join(text) + "\n")
+    assert_bad(analyze(path, "--base", "base", "--tuned", "tuned", out=tmp_path / "p"), f"{path}:4:",
+               "benchmark_id is empty")
 
 
 def test_aliases_in_a_json_array(tmp_path):
