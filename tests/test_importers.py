@@ -46,19 +46,21 @@ def assert_bad(r, *needles):
     return errors[0]
 
 
-def hand_lmeval(folder: Path, filter_name: str, metric: str | None = None, threshold: float = 1.0,
+def hand_lmeval(folder: Path, filter_name: str, metric: str | dict | None = None, threshold: float = 1.0,
                 task_glob: str = "*") -> dict:
     """problem_id -> (n, correct) from lm-eval samples files, by plain json: one row per document of
-    the chosen filter (or the file's only one), the task's first metric, success when >= threshold."""
+    the chosen filter (or the file's only one), the given metric (a dict: per task) else the task's
+    first metric, success when >= threshold."""
     out = {}
     for path in sorted(folder.glob(f"samples_{task_glob}_{DATE}.jsonl")):
         task = path.name[len("samples_"):-len(f"_{DATE}.jsonl")]
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         filters = {r["filter"] for r in rows}
         chosen = filter_name if filter_name in filters else rows[0]["filter"]
+        name = metric.get(task) if isinstance(metric, dict) else metric
         for r in rows:
             if r["filter"] == chosen:
-                value = float(r[metric or r["metrics"][0]])
+                value = float(r[name or r["metrics"][0]])
                 out[f"{task}/{r['doc_id']}"] = (1, int(value >= threshold))
     return out
 
@@ -96,6 +98,45 @@ def test_lmeval_float_metric_threshold_and_metric_choice(tmp_path):
     assert r.returncode == 0, r.stderr
     want = joined(hand_lmeval(BASE_DIR, "none", "em", 1.0, "drop"), hand_lmeval(TUNED_DIR, "none", "em", 1.0, "drop"))
     assert per_problem(tmp_path / "b") == want
+
+
+def test_lmeval_metric_per_task(tmp_path):
+    """Each task counts its own first metric by default; --metric TASK=NAME (repeated or a comma list)
+    changes one task; a plain NAME applies to the other tasks; errors list the task's metrics."""
+    import shutil
+
+    lm = tmp_path / "lm"
+    shutil.copytree(LMEVAL, lm)
+    base_dir, tuned_dir = lm / BASE_DIR.relative_to(LMEVAL), lm / TUNED_DIR.relative_to(LMEVAL)
+    for path in [*base_dir.glob("samples_copa_*"), *tuned_dir.glob("samples_copa_*"), *base_dir.glob("samples_drop_*"),
+                 *tuned_dir.glob("samples_drop_*")]:  # make the second metric of each task differ from the first
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for i, r in enumerate(rows):
+            second = r["metrics"][1]
+            r[second] = type(r[second])(1 - float(r[r["metrics"][0]]) if i % 2 else float(r[second]))
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def run(*metric, out):
+        return analyze(lm / "base", lm / "tuned", "--filter", "strict-match", *metric, out=tmp_path / out)
+
+    r = run(out="a")  # default: copa acc, gsm8k exact_match, drop f1 (each task's first)
+    assert r.returncode == 0, r.stderr
+    assert per_problem(tmp_path / "a") == joined(hand_lmeval(base_dir, "strict-match"),
+                                                 hand_lmeval(tuned_dir, "strict-match"))
+    assert "task copa" in r.stderr and "metric 'acc'" in r.stderr and "metric 'f1'" in r.stderr
+    chosen = {"drop": "em", "copa": "acc_norm"}
+    want = joined(hand_lmeval(base_dir, "strict-match", chosen), hand_lmeval(tuned_dir, "strict-match", chosen))
+    assert want != per_problem(tmp_path / "a")  # the metrics tell the documents apart
+    for i, args in enumerate((["--metric", "drop=em", "--metric", "copa=acc_norm"], ["--metric", "drop=em,copa=acc_norm"])):
+        r = run(*args, out=f"b{i}")
+        assert r.returncode == 0, r.stderr
+        assert per_problem(tmp_path / f"b{i}") == want
+    copa = base_dir / f"samples_copa_{DATE}.jsonl"
+    assert_bad(run("--metric", "em", out="c"), f"{copa}:1:", "'em'", "task copa; its metrics: acc, acc_norm",
+               "--metric copa=NAME")
+    assert_bad(run("--metric", "dorp=em", out="d"), "'dorp'", "copa, drop, gsm8k")
+    assert_bad(run("--metric", "=em", out="e"), "--metric", "empty task name")
+    assert_bad(run("--metric", "drop=em,drop=f1", out="f"), "--metric", "two metrics for task 'drop'")
 
 
 def test_lcb_folders_and_files(tmp_path):

@@ -54,15 +54,17 @@ class LmEvalSource(DerivedSource):
         config = ((results or {}).get("configs") or {}).get(self.task) or {}
         self.model = options.model or (results or {}).get("model_name") or folder_model_name(self.path)
         metrics = [m for m in first.get("metrics") or [] if isinstance(m, str)]
-        self.metric = options.metric or (metrics[0] if metrics else None)
+        self.metric = options.metric_for(self.task) or (metrics[0] if metrics else None)
         if self.metric is None or self.metric not in inner.columns:
             have = ", ".join(metrics) or "none"
             what = f"metric {self.metric!r} is not a field of the samples" if self.metric else "the samples name no metric"
-            raise self._error(f"{what} (task {self.task}; metrics: {have})", f"pass --metric NAME, one of: {have}")
+            raise self._error(f"{what} (task {self.task}; its metrics: {have})",
+                              f"pass --metric {self.task}=NAME for this task, NAME one of: {have}")
         if isinstance(first.get(self.metric), (list, dict, str)):
+            numeric = ", ".join(m for m in metrics if isinstance(first.get(m), (int, float))) or "none"
             raise self._error(f"metric {self.metric!r} is not a number per document (it is aggregated over the corpus, "
-                              f"e.g. bleu)", f"pass --metric NAME of a per-document metric, one of: "
-                              f"{', '.join(m for m in metrics if isinstance(first.get(m), (int, float))) or 'none'}")
+                              f"e.g. bleu; task {self.task}; its metrics: {', '.join(metrics)})",
+                              f"pass --metric {self.task}=NAME of a per-document metric, one of: {numeric}")
         filters = {f.get("name"): f.get("filter") or [] for f in config.get("filter_list") or [] if isinstance(f, dict)}
         self.filter, self.chosen = self._choose_filter(options.filter, list(filters), note)
         self.filter = self.filter or first.get("filter")
