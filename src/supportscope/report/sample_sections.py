@@ -68,6 +68,8 @@ def provenance_section(s: dict, per_problem=None) -> str:
     pm = p.get("prompt_mismatch")
     items.append(("problems whose base and tuned prompts differ",
                   "not checked" if pm is None else f"{fmt_int(pm)} ({_e(p.get('prompt_source'))})"))
+    if p.get("reference_mismatch") is not None:
+        items.append(("problems graded against different references", fmt_int(p["reference_mismatch"])))
     notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in p.get("notes") or [])
     return _dl(items) + "\n<h3>Flagged</h3>\n" + _flags(p.get("flagged") or []) + notes
 
