@@ -117,7 +117,8 @@ def _row(pid, model, idx, *, correct, completion, seed, finish="stop"):
 
 def _run(tmp_path):
     """A run directory written directly: 6 problems x 8 samples per model; the tuned model's p0
-    samples all share one seed and one completion (the reused-seed fault)."""
+    samples reuse two seeds, each for 4 samples of one completion (the reused-seed fault: A = 2
+    monochromatic groups against E[A] = 4 / C(8, 4), p = 0.029)."""
     store = RunStore.open(tmp_path / "run")
     problems = build_table("problems", [{"problem_id": f"p{i}", "prompt": f"{i}+{i}=", "answer": str(2 * i),
                                          "task": "add"} for i in range(6)])
@@ -129,8 +130,9 @@ def _run(tmp_path):
             for j in range(8):
                 ok = j < min(8, i + shift)
                 ans = 2 * i if ok else 100 + j
-                if m == "tuned" and i == 0:
-                    rows.append(_row(f"p{i}", m, j, correct=True, completion=f"<answer>{2 * i}</answer>", seed=7))
+                if m == "tuned" and i == 0:  # two seeds, each reused for 4 samples of one completion
+                    rows.append(_row(f"p{i}", m, j, correct=True, completion=f"v{j % 2} <answer>{2 * i}</answer>",
+                                     seed=7 + j % 2))
                 else:
                     rows.append(_row(f"p{i}", m, j, correct=ok, completion=f"work {j} <answer>{ans}</answer>",
                                      seed=1000 * i + j))

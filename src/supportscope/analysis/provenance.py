@@ -9,19 +9,17 @@ are missing; ``problem_id`` and ``model`` are always needed.
    Reported: problems with duplicates, identical pairs (sum over distinct completions of C(m, 2)),
    duplicated samples (n minus the number of distinct completions) and their share, and whether
    ``seed`` repeats within a problem. Identical completions alone are no fault: short answers
-   repeat under honest sampling. A problem is *flagged* only when its seeds repeat (the known
-   vLLM pitfall: one seed reused for "independent" requests gives identical outputs) and the
-   identical pairs among same-seed samples exceed what the distinct-completion frequencies
-   predict: collapse each seed group to its first sample (G independent draws), estimate the
-   collision rate r = sum_j C(m_j, 2) / C(G, 2) from their completion counts m_j, and flag when
-   P(Bin(S, r) >= D) <= alpha, with S same-seed pairs of which D are identical. The pairs are not
-   independent, so this is a screen, not a calibrated test: a reused seed with deterministic
-   outputs gives D = S against r near 0 (flagged); honest short answers give r near 1 (not
-   flagged). With one seed for the whole problem (G = 1; also a run-level seed recorded on every
-   row) r cannot be estimated: the problem is flagged only when every sample is identical (its
-   effective sample size is 1, whether the seed was reused or the output is deterministic);
-   differing completions under one seed show the seed does not fix the output. Without a
-   ``seed`` column only the counts are reported.
+   repeat under honest sampling. Problems are *flagged* by the reused-seed screen of
+   :mod:`supportscope.stats.duplicates` (the known vLLM pitfall: one seed reused for "independent"
+   requests gives identical outputs): where seeds repeat within a problem, A = the seed groups whose
+   samples are all one completion against its expectation E[A] when the seed does not fix the
+   output (the completions of the problem exchangeable), p = min(1, E[A]/A) (Markov), flagged by
+   Benjamini-Hochberg at alpha over the model's tested problems; where one seed covers every sample
+   of a problem, the model's one-seed problems (at least 5) are flagged only when every one has all
+   its samples identical. Without a ``seed`` column only the counts are reported. (The former
+   screen, a binomial tail of identical same-seed pairs against a collision rate from each seed
+   group's first sample, flagged 15% of honest problems with 8 seeds reused 4 times and small
+   answer spaces, and 24% with one seed per problem: ``tests/test_provenance_sim.py``.)
 2. **Truncation**: the share of samples cut at the length limit (``finish_reason`` in
    :data:`TRUNCATED`) per model. The problems both models have are relabelled without the
    truncated samples (c and n recounted, labels from
@@ -30,7 +28,18 @@ are missing; ``problem_id`` and ``model`` are always needed.
    sample of a model, is listed (``claim``: the label with or without truncated samples is created
    or lost, e.g. a tuned model that writes longer answers looks "lost"). Dropping samples conditions
    on finishing (harder attempts run longer), so the relabel is a sensitivity check, not a
-   corrected estimate.
+   corrected estimate; labels near a threshold also change when any samples are dropped. A listed
+   problem is *flagged* only when the label with or without truncated samples is created or lost
+   and its truncation differs between the models: the two-sided (central) Fisher exact test of
+   truncated / n, base against tuned (:func:`supportscope.stats.two_proportion_pvalues`,
+   p = min(1, 2 min(p_greater, p_less))), Benjamini-Hochberg adjusted over the problems with
+   truncated samples, <= alpha. With truncation equally likely in both models (per sample, whatever
+   its outcome) the chance of any flag is at most alpha. When truncation hits only samples that
+   fail anyway, its share follows each model's failure rate, so the test finds a difference
+   wherever the success rates differ; such label changes (1.7% of problems in
+   ``tests/test_provenance_sim.py``) were never created/lost there, and none was flagged. (The former
+   rule flagged every label change: 4-6% of honest problems, some in every model, at 5-20%
+   truncation in both.)
 3. **Prompt mismatch**: per problem and model the set of prompt hashes (SHA-256 of the
    ``prompt_ids`` as little-endian int32 bytes; else a ``prompt_hash`` column; else SHA-256 of a
    ``prompt`` text column, the first source every row has, else the first any row has). A problem
@@ -56,8 +65,10 @@ import pyarrow.compute as pc
 from supportscope.analysis.labels import CREATED, LOST, label_counts
 from supportscope.analysis.provenance_duplicates import N_EXAMPLES, duplicates
 from supportscope.analysis.provenance_rows import by_problem, list_bytes, prompt_keys
+from supportscope.stats.answers import bh_adjust
+from supportscope.stats.difference import two_proportion_pvalues
 
-__all__ = ["TRUNCATED", "Provenance", "provenance", "provenance_from_summary"]
+__all__ = ["TRUNCATED", "Provenance", "provenance", "provenance_from_summary", "truncation_differs", "truncation_flips"]
 
 #: ``finish_reason`` values of a sample cut at the length limit (vLLM/OpenAI, Anthropic).
 TRUNCATED = ("length", "max_tokens")
@@ -69,12 +80,13 @@ class Provenance:
 
     duplicates: model -> ``{"source", "samples", "problems", "distinct_seeds", "problems_with_duplicates",
         "identical_pairs", "duplicated_samples", "duplicated_share", "seed_available",
-        "seed_repeats", "problems_with_repeated_seed", "problems_flagged", "examples"}``; None
-        without completions.
+        "seed_repeats", "problems_with_repeated_seed", "problems_tested", "one_seed_problems",
+        "one_seed_all_identical", "problems_flagged", "examples"}``; None without completions.
     truncation: model -> ``{"samples", "truncated", "share", "problems_with_truncated",
         "problems_all_truncated"}``; None without ``finish_reason``.
     label_flips_without_truncated: one dict per listed problem: ``problem_id``, ``label``,
-        ``label_without_truncated`` (None when a model keeps no sample), ``claim``,
+        ``label_without_truncated`` (None when a model keeps no sample), ``claim``, ``truncation_p``
+        and ``truncation_p_adjusted`` (Fisher, BH), ``flagged``,
         ``truncated_base``, ``truncated_tuned`` and the counts ``c_/n_base``, ``c_/n_tuned`` with and
         without (``_kept``) the truncated samples.
     prompt_mismatch: problems whose base and tuned prompt hashes differ; None without prompts.
@@ -133,8 +145,21 @@ def _truncation_stats(k: dict[str, np.ndarray]) -> dict:
             "problems_with_truncated": int((k["tr"] > 0).sum()), "problems_all_truncated": int((k["nk"] == 0).sum())}
 
 
-def _label_flips(ids: list[str], b: dict, t: dict, settings: dict) -> list[dict]:
-    """Problems with truncated samples whose label changes without them (module docstring, check 2)."""
+def truncation_differs(b: dict, t: dict, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(p, BH-adjusted p) of "truncation differs between the models", per problem (module docstring,
+    check 2): two-sided central Fisher test of b["tr"] / b["n"] against t["tr"] / t["n"], adjusted
+    over the problems with truncated samples (NaN elsewhere)."""
+    some = (b["tr"] + t["tr"]) > 0
+    p = np.full(b["tr"].shape, np.nan)
+    if some.any():
+        greater, less = two_proportion_pvalues(b["tr"][some], b["n"][some], t["tr"][some], t["n"][some])
+        p[some] = np.minimum(1.0, 2.0 * np.minimum(greater, less))
+    return p, bh_adjust(p)
+
+
+def truncation_flips(ids: list[str], b: dict, t: dict, settings: dict) -> list[dict]:
+    """Problems with truncated samples whose label changes without them, each ``flagged`` when its
+    truncation differs between the models (module docstring, check 2)."""
     K, bb, zeta, alpha, anytime = (settings[k] for k in ("K", "basin_budget", "zeta", "alpha", "anytime"))
     before = label_counts(b["c"], b["n"], t["c"], t["n"], K, bb, zeta, alpha, anytime).label
     after = np.full(len(ids), None, dtype=object)
@@ -142,11 +167,14 @@ def _label_flips(ids: list[str], b: dict, t: dict, settings: dict) -> list[dict]
     if left.any():
         after[left] = label_counts(b["ck"][left], b["nk"][left], t["ck"][left], t["nk"][left], K, bb, zeta,
                                    alpha, anytime).label
+    p, p_adj = truncation_differs(b, t, alpha)
     flips = []
     for i in np.flatnonzero((b["tr"] + t["tr"] > 0) & (after != before)):
         lab, new = str(before[i]), None if after[i] is None else str(after[i])
         flips.append({"problem_id": ids[i], "label": lab, "label_without_truncated": new,
                       "claim": lab in (CREATED, LOST) or new in (CREATED, LOST),
+                      "truncation_p": float(p[i]), "truncation_p_adjusted": float(p_adj[i]),
+                      "flagged": bool(p_adj[i] <= alpha and (lab in (CREATED, LOST) or new in (CREATED, LOST))),
                       "truncated_base": int(b["tr"][i]), "truncated_tuned": int(t["tr"][i]),
                       "c_base": int(b["c"][i]), "n_base": int(b["n"][i]), "c_tuned": int(t["c"][i]),
                       "n_tuned": int(t["n"][i]), "c_base_kept": int(b["ck"][i]), "n_base_kept": int(b["nk"][i]),
@@ -231,10 +259,10 @@ def _flag_lines(dups: dict | None, flips: list[dict], prompt, refs) -> list[str]
         if d and d["problems_flagged"]:
             out.append(f"duplicates: {m}: {d['problems_flagged']} problems with identical completions under a "
                        f"reused seed beyond what their completion frequencies predict")
-    if flips:
-        claims = sum(f["claim"] for f in flips)
-        out.append(f"truncation: {len(flips)} problems change label without truncated samples "
-                   f"({claims} created/lost)")
+    flagged = sum(f["flagged"] for f in flips)
+    if flagged:
+        out.append(f"truncation: {flagged} created/lost labels change without truncated samples, truncated unequally "
+                   "in base and tuned")
     if prompt is not None and prompt[1]:
         out.append(f"prompt: {prompt[1]} problems whose base and tuned prompts differ ({prompt[0]})")
     if refs is not None and refs[0]:
@@ -280,7 +308,7 @@ def provenance(samples: pa.Table, *, base: str, tuned: str, K: int, basin_budget
         trunc = {base: _truncation_stats(k0), tuned: _truncation_stats(k1)}
         settings = {"K": int(K), "basin_budget": int(basin_budget), "zeta": float(zeta), "alpha": float(alpha),
                     "anytime": bool(anytime)}
-        flips = _label_flips(ids, k0, k1, settings)
+        flips = truncation_flips(ids, k0, k1, settings)
     prompt, refs = _prompts(t0, t1, ids), _references(t0, t1, ids)
     if prompt is None:
         notes.append("no prompt_ids, prompt_hash or prompt column: prompt mismatch not checked")
