@@ -10,7 +10,13 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
+
+from supportscope.analysis import AnalyzeConfig
+from supportscope.errors import ConfigError, InputError
+from supportscope.io import ImportOptions, load_counts
+from supportscope.io.importers import parse_metrics
 
 DATA = Path(__file__).parent / "data" / "importers"
 LMEVAL = DATA / "lmeval"
@@ -127,16 +133,31 @@ def test_lmeval_metric_per_task(tmp_path):
     chosen = {"drop": "em", "copa": "acc_norm"}
     want = joined(hand_lmeval(base_dir, "strict-match", chosen), hand_lmeval(tuned_dir, "strict-match", chosen))
     assert want != per_problem(tmp_path / "a")  # the metrics tell the documents apart
-    for i, args in enumerate((["--metric", "drop=em", "--metric", "copa=acc_norm"], ["--metric", "drop=em,copa=acc_norm"])):
-        r = run(*args, out=f"b{i}")
-        assert r.returncode == 0, r.stderr
-        assert per_problem(tmp_path / f"b{i}") == want
+    r = run("--metric", "drop=em", "--metric", "copa=acc_norm", out="b")
+    assert r.returncode == 0, r.stderr
+    assert per_problem(tmp_path / "b") == want
+    assert parse_metrics(["drop=em,copa=acc_norm"]) == parse_metrics(["drop=em", "copa=acc_norm"]) == \
+        (None, chosen)
+    assert parse_metrics(["acc", "drop=em"]) == ("acc", {"drop": "em"})  # NAME for the other tasks
+    assert ImportOptions(metric=("acc", "drop=em")).metric_for("drop") == "em"
+    assert ImportOptions(metric=("acc", "drop=em")).metric_for("copa") == "acc"
+
+    def load(*metric):
+        return load_counts(sorted(base_dir.glob("samples_*.jsonl")), note=lambda _: None,
+                           options=ImportOptions(filter="strict-match", metric=metric))
+
     copa = base_dir / f"samples_copa_{DATE}.jsonl"
-    assert_bad(run("--metric", "em", out="c"), f"{copa}:1:", "'em'", "task copa; its metrics: acc, acc_norm",
-               "--metric copa=NAME")
-    assert_bad(run("--metric", "dorp=em", out="d"), "'dorp'", "copa, drop, gsm8k")
+    with pytest.raises(InputError) as e:
+        load("em")
+    assert str(e.value).startswith(f"{copa}:1: metric 'em' is not a field of the samples (task copa; its metrics: "
+                                   "acc, acc_norm)") and "--metric copa=NAME" in str(e.value)
+    with pytest.raises(InputError, match="task 'dorp', which is not among the lm-eval tasks read .copa, drop, gsm8k."):
+        load("dorp=em")
+    for bad, what in (("=em", "empty task name"), ("drop=em,drop=f1", "two metrics for task 'drop'"),
+                      ("acc,em", "two metrics for every task")):
+        with pytest.raises(ConfigError, match=what):
+            AnalyzeConfig(metric=[bad])
     assert_bad(run("--metric", "=em", out="e"), "--metric", "empty task name")
-    assert_bad(run("--metric", "drop=em,drop=f1", out="f"), "--metric", "two metrics for task 'drop'")
 
 
 def test_lcb_folders_and_files(tmp_path):
