@@ -52,7 +52,7 @@ def _analyze(path, out, *names):
 
 def test_graded_file_gives_three_blocks_and_sections(tmp_path):
     graded = _graded(tmp_path)
-    r, s, pp, html = _analyze(graded, tmp_path / "an")
+    _, s, pp, html = _analyze(graded, tmp_path / "an")
     for key in BLOCKS:
         assert s.get(key) is not None, key
     a = s["answers"]
@@ -117,7 +117,8 @@ def _row(pid, model, idx, *, correct, completion, seed, finish="stop"):
 
 def _run(tmp_path):
     """A run directory written directly: 6 problems x 8 samples per model; the tuned model's p0
-    samples all share one seed and one completion (the reused-seed fault)."""
+    samples reuse two seeds, each for 4 samples of one completion (the reused-seed fault: A = 2
+    monochromatic groups against E[A] = 4 / C(8, 4), p = 0.029)."""
     store = RunStore.open(tmp_path / "run")
     problems = build_table("problems", [{"problem_id": f"p{i}", "prompt": f"{i}+{i}=", "answer": str(2 * i),
                                          "task": "add"} for i in range(6)])
@@ -129,8 +130,9 @@ def _run(tmp_path):
             for j in range(8):
                 ok = j < min(8, i + shift)
                 ans = 2 * i if ok else 100 + j
-                if m == "tuned" and i == 0:
-                    rows.append(_row(f"p{i}", m, j, correct=True, completion=f"<answer>{2 * i}</answer>", seed=7))
+                if m == "tuned" and i == 0:  # two seeds, each reused for 4 samples of one completion
+                    rows.append(_row(f"p{i}", m, j, correct=True, completion=f"v{j % 2} <answer>{2 * i}</answer>",
+                                     seed=7 + j % 2))
                 else:
                     rows.append(_row(f"p{i}", m, j, correct=ok, completion=f"work {j} <answer>{ans}</answer>",
                                      seed=1000 * i + j))
@@ -151,3 +153,53 @@ def test_run_directory_gives_blocks_and_flag_line(tmp_path):
     assert 'id="answers"' in html and 'id="provenance"' in html
     assert pp.column_names[-8:] == ANSWER_COLS
     assert pp["guessable_tuned"].type == "bool" and min(pp["distinct_base"].to_pylist()) >= 1
+
+
+def test_graded_files_carry_prompt_hash_and_reference_to_provenance(tmp_path):
+    """Base and tuned graded separately: the tuned problems file wraps two prompts in a chat template
+    and holds another reference answer for one problem. The graded rows carry prompt_hash and
+    reference, and analyze reports both mismatches; a generation's own prompt wins over the
+    problems file's."""
+    import hashlib
+
+    from supportscope.pipeline.grade import grade
+
+    rng = random.Random(1)
+    gens = []
+    for model, rate in (("base", 0.3), ("tuned", 0.6)):
+        for i in range(6):
+            for j in range(8):
+                ans = 3 * i if rng.random() < rate else 100 + j
+                gens.append({"problem_id": f"q{i}", "model": model, "sample_idx": j, "completion": rf"\boxed{{{ans}}}"})
+    for model in ("base", "tuned"):
+        probs = [{"id": f"q{i}", "prompt": f"question {i}", "answer": str(3 * i)} for i in range(6)]
+        if model == "tuned":
+            for i in (1, 4):
+                probs[i]["prompt"] = f"<|im_start|>user\nquestion {i}<|im_end|>\n<|im_start|>assistant\n"
+            probs[5]["answer"] = "16"
+        (tmp_path / f"problems_{model}.jsonl").write_text("".join(json.dumps(p) + "\n" for p in probs))
+        (tmp_path / f"gens_{model}.jsonl").write_text("".join(json.dumps(g) + "\n" for g in gens if g["model"] == model))
+        table = grade(tmp_path / f"gens_{model}.jsonl", tmp_path / f"problems_{model}.jsonl", tmp_path / f"{model}.parquet")
+        want = {p["id"]: hashlib.sha256(p["prompt"].encode()).hexdigest() for p in probs}
+        assert table["prompt_hash"].to_pylist() == [want[p] for p in table["problem_id"].to_pylist()]
+        assert table["reference"].to_pylist() == [{p["id"]: p["answer"] for p in probs}[q]
+                                                  for q in table["problem_id"].to_pylist()]
+    r = run_cli("analyze", "--base-file", tmp_path / "base.parquet", "--tuned-file", tmp_path / "tuned.parquet",
+                "--bootstrap", "100", "--out", tmp_path / "an")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "an" / "summary.json").read_text())
+    p = s["provenance"]
+    assert p["prompt_source"] == "prompt_hash" and p["prompt_mismatch"] == 2
+    assert sorted(e["problem_id"] for e in p["prompt_mismatch_examples"]) == ["q1", "q4"]
+    assert p["reference_mismatch"] == 1 and p["reference_mismatch_examples"] == [
+        {"problem_id": "q5", "base_references": ["15"], "tuned_references": ["16"]}]
+    assert "prompt: 2 problems whose base and tuned prompts differ (prompt_hash)" in p["flagged"]
+    assert "reference: 1 problems graded against different reference answers for base and tuned" in p["flagged"]
+    assert s["answers"]["reference"] is True
+    html = (tmp_path / "an" / "report.html").read_text()
+    assert "graded against different references" in html
+    # a generation's own prompt (the text actually sent) is hashed instead of the problems file's
+    (tmp_path / "own.jsonl").write_text(json.dumps({**gens[0], "prompt": [{"role": "user", "content": "q0"}]}) + "\n")
+    own = grade(tmp_path / "own.jsonl", tmp_path / "problems_base.jsonl", tmp_path / "own.parquet")
+    sent = json.dumps([{"role": "user", "content": "q0"}], sort_keys=True, ensure_ascii=False)
+    assert own["prompt_hash"].to_pylist() == [hashlib.sha256(sent.encode()).hexdigest()]

@@ -86,16 +86,60 @@ def test_maj_at_k_exact_at_n64_k16():
 
 
 def test_maj_at_k_vectorised_rows_and_speed():
+    """500 problems x 64 samples, every k up to 64 (the former DP took ~3-10 s here; benchmarks/majk.py
+    times both): rows agree with one-row calls, maj@1 = pass@1, maj@n = the value of the full plurality."""
     rng = np.random.default_rng(3)
-    counts = rng.multinomial(64, [0.4, 0.2, 0.1] + [0.3 / 20] * 20, size=400)
+    counts = rng.multinomial(64, [0.4, 0.2, 0.1] + [0.3 / 20] * 20, size=500)
     values = (rng.random(counts.shape) < 0.3).astype(float)
+    ks = [1, 2, 4, 8, 16, 32, 64]
     t = time.perf_counter()
-    all_rows = maj_at_k(counts, values, [1, 4, 16])
+    all_rows = maj_at_k(counts, values, ks)
     elapsed = time.perf_counter() - t
-    for i in (0, 17, 399):
-        np.testing.assert_allclose(all_rows[i], maj_at_k(counts[i], values[i], [1, 4, 16])[0], rtol=1e-12)
+    for i in (0, 17, 499):
+        np.testing.assert_allclose(all_rows[i], maj_at_k(counts[i], values[i], ks)[0], rtol=1e-12)
     np.testing.assert_allclose(all_rows[:, 0], (counts * values).sum(1) / 64, rtol=1e-12)
-    assert elapsed < 5.0
+    top = counts == counts.max(axis=1, keepdims=True)
+    np.testing.assert_allclose(all_rows[:, -1], (values * top).sum(1) / top.sum(1), rtol=1e-12)
+    assert elapsed < 3.0, elapsed
+
+
+def _bounded_vectors(caps, k):
+    """Every count vector x with 0 <= x_j <= caps[j] and sum x = k."""
+    if not caps:
+        if k == 0:
+            yield ()
+        return
+    for x in range(min(caps[0], k) + 1):
+        for rest in _bounded_vectors(caps[1:], k - x):
+            yield (x, *rest)
+
+
+def _maj_exact_law(counts, values, k):
+    """maj@k from the multivariate hypergeometric law of the count vector, prod C(m_j, x_j) / C(n, k)."""
+    total = 0.0
+    for x in _bounded_vectors(list(counts), k):
+        top = max(x)
+        weight = math.prod(math.comb(m, xi) for m, xi in zip(counts, x))
+        total += weight * np.mean([v for xi, v in zip(x, values) if xi == top])
+    return total / math.comb(sum(counts), k)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=2, max_size=5), st.data())
+def test_maj_at_k_rows_of_mixed_sizes_equal_count_vector_enumeration(counts, data):
+    """Rows of different n, zero categories and ties in one call: each equals the exact law of the
+    count vector, for every k <= n."""
+    if sum(counts) == 0:
+        counts[0] = 1
+    values = [data.draw(st.sampled_from([0.0, 1.0, 0.5])) for _ in counts]
+    other = ([3, 0, 1] + [0] * 3)[:len(counts)]
+    ks = list(range(1, sum(counts) + 1))
+    got = maj_at_k([counts, other], [values, values], ks)
+    want = [_maj_exact_law(counts, values, k) for k in ks]
+    np.testing.assert_allclose(got[0], want, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(got[1, :sum(other)], [_maj_exact_law(other, values, k) for k in ks[:sum(other)]],
+                               rtol=1e-10, atol=1e-15)
+    assert np.isnan(got[1, sum(other):]).all()
 
 
 def test_entropy_closed_forms_and_miller_madow():

@@ -82,12 +82,13 @@ def test_exact_primary_and_regex_verifier(tmp_path):
     pfile, gfile = _write_set(tmp_path)
     table = grade(gfile, pfile, tmp_path / "g.parquet", GradeConfig(verifier="exact"))
     assert table.column_names == ["problem_id", "model", "sample_idx", "answer", "correct_exact", "correct_math",
-                                  "correct", "disagree"]
+                                  "correct", "disagree", "reference", "prompt_hash"]
     assert table["correct"].to_pylist() == table["correct_exact"].to_pylist()
     assert pq.read_table(tmp_path / "g.parquet").equals(table)
     cfg = GradeConfig(verifier=r"regex:\\boxed\{([^}]*)\}", second_verifier="none")
     t2 = grade(gfile, pfile, tmp_path / "r.csv", cfg)
-    assert t2.column_names == ["problem_id", "model", "sample_idx", "answer", "correct_regex", "correct", "disagree"]
+    assert t2.column_names == ["problem_id", "model", "sample_idx", "answer", "correct_regex", "correct", "disagree",
+                               "reference", "prompt_hash"]
     got = dict(zip(t2["problem_id"].to_pylist(), t2["answer"].to_pylist()))
     assert got["boxed-twice-last"] == "3" and got["wrong"] is None
     assert not any(t2["disagree"].to_pylist())

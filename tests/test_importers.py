@@ -10,7 +10,13 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
+
+from supportscope.analysis import AnalyzeConfig
+from supportscope.errors import ConfigError, InputError
+from supportscope.io import ImportOptions, load_counts
+from supportscope.io.importers import parse_metrics
 
 DATA = Path(__file__).parent / "data" / "importers"
 LMEVAL = DATA / "lmeval"
@@ -46,19 +52,21 @@ def assert_bad(r, *needles):
     return errors[0]
 
 
-def hand_lmeval(folder: Path, filter_name: str, metric: str | None = None, threshold: float = 1.0,
+def hand_lmeval(folder: Path, filter_name: str, metric: str | dict | None = None, threshold: float = 1.0,
                 task_glob: str = "*") -> dict:
     """problem_id -> (n, correct) from lm-eval samples files, by plain json: one row per document of
-    the chosen filter (or the file's only one), the task's first metric, success when >= threshold."""
+    the chosen filter (or the file's only one), the given metric (a dict: per task) else the task's
+    first metric, success when >= threshold."""
     out = {}
     for path in sorted(folder.glob(f"samples_{task_glob}_{DATE}.jsonl")):
         task = path.name[len("samples_"):-len(f"_{DATE}.jsonl")]
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         filters = {r["filter"] for r in rows}
         chosen = filter_name if filter_name in filters else rows[0]["filter"]
+        name = metric.get(task) if isinstance(metric, dict) else metric
         for r in rows:
             if r["filter"] == chosen:
-                value = float(r[metric or r["metrics"][0]])
+                value = float(r[name or r["metrics"][0]])
                 out[f"{task}/{r['doc_id']}"] = (1, int(value >= threshold))
     return out
 
@@ -98,6 +106,60 @@ def test_lmeval_float_metric_threshold_and_metric_choice(tmp_path):
     assert per_problem(tmp_path / "b") == want
 
 
+def test_lmeval_metric_per_task(tmp_path):
+    """Each task counts its own first metric by default; --metric TASK=NAME (repeated or a comma list)
+    changes one task; a plain NAME applies to the other tasks; errors list the task's metrics."""
+    import shutil
+
+    lm = tmp_path / "lm"
+    shutil.copytree(LMEVAL, lm)
+    base_dir, tuned_dir = lm / BASE_DIR.relative_to(LMEVAL), lm / TUNED_DIR.relative_to(LMEVAL)
+    for path in [*base_dir.glob("samples_copa_*"), *tuned_dir.glob("samples_copa_*"), *base_dir.glob("samples_drop_*"),
+                 *tuned_dir.glob("samples_drop_*")]:  # make the second metric of each task differ from the first
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for i, r in enumerate(rows):
+            second = r["metrics"][1]
+            r[second] = type(r[second])(1 - float(r[r["metrics"][0]]) if i % 2 else float(r[second]))
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def run(*metric, out):
+        return analyze(lm / "base", lm / "tuned", "--filter", "strict-match", *metric, out=tmp_path / out)
+
+    r = run(out="a")  # default: copa acc, gsm8k exact_match, drop f1 (each task's first)
+    assert r.returncode == 0, r.stderr
+    assert per_problem(tmp_path / "a") == joined(hand_lmeval(base_dir, "strict-match"),
+                                                 hand_lmeval(tuned_dir, "strict-match"))
+    assert "task copa" in r.stderr and "metric 'acc'" in r.stderr and "metric 'f1'" in r.stderr
+    chosen = {"drop": "em", "copa": "acc_norm"}
+    want = joined(hand_lmeval(base_dir, "strict-match", chosen), hand_lmeval(tuned_dir, "strict-match", chosen))
+    assert want != per_problem(tmp_path / "a")  # the metrics tell the documents apart
+    r = run("--metric", "drop=em", "--metric", "copa=acc_norm", out="b")
+    assert r.returncode == 0, r.stderr
+    assert per_problem(tmp_path / "b") == want
+    assert parse_metrics(["drop=em,copa=acc_norm"]) == parse_metrics(["drop=em", "copa=acc_norm"]) == \
+        (None, chosen)
+    assert parse_metrics(["acc", "drop=em"]) == ("acc", {"drop": "em"})  # NAME for the other tasks
+    assert ImportOptions(metric=("acc", "drop=em")).metric_for("drop") == "em"
+    assert ImportOptions(metric=("acc", "drop=em")).metric_for("copa") == "acc"
+
+    def load(*metric):
+        return load_counts(sorted(base_dir.glob("samples_*.jsonl")), note=lambda _: None,
+                           options=ImportOptions(filter="strict-match", metric=metric))
+
+    copa = base_dir / f"samples_copa_{DATE}.jsonl"
+    with pytest.raises(InputError) as e:
+        load("em")
+    assert str(e.value).startswith(f"{copa}:1: metric 'em' is not a field of the samples (task copa; its metrics: "
+                                   "acc, acc_norm)") and "--metric copa=NAME" in str(e.value)
+    with pytest.raises(InputError, match="task 'dorp', which is not among the lm-eval tasks read .copa, drop, gsm8k."):
+        load("dorp=em")
+    for bad, what in (("=em", "empty task name"), ("drop=em,drop=f1", "two metrics for task 'drop'"),
+                      ("acc,em", "two metrics for every task")):
+        with pytest.raises(ConfigError, match=what):
+            AnalyzeConfig(metric=[bad])
+    assert_bad(run("--metric", "=em", out="e"), "--metric", "empty task name")
+
+
 def test_lcb_folders_and_files(tmp_path):
     """LiveCodeBench: one row per graded generation; the model is the folder's name."""
     b, t = LCB / "Qwen2.5-Coder-7B" / LCB_FILE, LCB / "Qwen2.5-Coder-7B-RL" / LCB_FILE
@@ -114,8 +176,8 @@ def test_lcb_folders_and_files(tmp_path):
 def test_rate_tables(tmp_path):
     """eval-arena JSONL (example_id, pass1, N) and an LCB-derived CSV (pass@1, count): n and rate * n."""
     rows = [json.loads(line) for line in (DATA / "rates" / "arena.jsonl").read_text().splitlines()]
-    by = {m: {r["example_id"]: (r["N"], round(r["pass1"] * r["N"])) for r in rows if r["model"] == m}
-          for m in ("base-7b", "tuned-7b")}
+    by = {m: {f"{r['benchmark_id']}/{r['example_id']}": (r["N"], round(r["pass1"] * r["N"])) for r in rows
+              if r["model"] == m} for m in ("base-7b", "tuned-7b")}
     r = analyze(DATA / "rates" / "arena.jsonl", "--base", "base-7b", "--tuned", "tuned-7b", out=tmp_path / "a")
     assert r.returncode == 0, r.stderr
     assert per_problem(tmp_path / "a") == joined(by["base-7b"], by["tuned-7b"])
@@ -127,6 +189,30 @@ def test_rate_tables(tmp_path):
     r = analyze(DATA / "rates" / "lcb_rates.csv", "--base", "base", "--tuned", "tuned", out=tmp_path / "b")
     assert r.returncode == 0, r.stderr
     assert per_problem(tmp_path / "b") == joined(by["base"], by["tuned"])
+
+
+def test_rate_table_with_two_benchmarks_sharing_example_ids(tmp_path):
+    """eval-arena tables hold several benchmarks; example id 0 of humaneval and of mbpp are two problems
+    (benchmark_id/example_id), not one problem given twice."""
+    rows = [{"benchmark_id": b, "model": m, "example_id": i, "pass1": ((i + len(b) + len(m)) % 5) / 4, "N": 4}
+            for b in ("humaneval", "mbpp") for m in ("base", "tuned") for i in range(5)]
+    path = tmp_path / "arena.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    r = analyze(path, "--base", "base", "--tuned", "tuned", out=tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    by = {m: {f"{x['benchmark_id']}/{x['example_id']}": (4, round(x["pass1"] * 4)) for x in rows if x["model"] == m}
+          for m in ("base", "tuned")}
+    got = per_problem(tmp_path / "o")
+    assert got == joined(by["base"], by["tuned"]) and len(got) == 10
+    assert "problem_id = benchmark_id/problem_id" in r.stderr
+    text = path.read_text().splitlines()
+    text[3] = "," + text[3].split(",", 1)[1]  # line 4: no benchmark_id
+    path.write_text("\n".join(text) + "\n")
+    assert_bad(analyze(path, "--base", "base", "--tuned", "tuned", out=tmp_path / "p"), f"{path}:4:",
+               "benchmark_id is empty")
 
 
 def test_aliases_in_a_json_array(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pyarrow as pa
@@ -69,22 +70,39 @@ def test_honest_control_flags_nothing():
 
 
 def test_reused_seed_duplicates_are_flagged():
+    """p5: 4 seeds each reused for 8 samples, each group one completion: A = 4 monochromatic groups
+    against E[A] = 4 * 4 / C(32, 8), flagged. p3: one seed and one completion for all 32 samples: not
+    testable within the problem, and a single such problem is counted, not flagged."""
     rows = [r for r in _honest_rows() if not (r["model"] == "tuned" and r["problem_id"] in ("p3", "p5"))]
-    for i in range(32):  # p3: one seed for every sample -> one completion 32 times
+    for i in range(32):
         rows.append(_row("p3", "tuned", i, correct=i < 8, seed=7, completion="the same long derivation = 12"))
-    for i in range(32):  # p5: 4 seeds reused 8 times each -> 4 distinct completions
+    for i in range(32):
         g = i % 4
         rows.append(_row("p5", "tuned", i, correct=g == 0, seed=50 + g, completion=f"derivation variant {g}"))
     p = _run(rows)
     d = p.duplicates["tuned"]
-    assert d["seed_repeats"] is True and d["problems_with_repeated_seed"] == 2
-    assert d["problems_flagged"] == 2
-    assert {e["problem_id"] for e in d["examples"]} == {"p3", "p5"}
-    ex5 = next(e for e in d["examples"] if e["problem_id"] == "p5")
-    assert ex5["same_seed_pairs"] == ex5["identical_same_seed_pairs"] == 4 * 28 and ex5["collision_rate"] == 0
+    assert d["seed_repeats"] is True and d["problems_with_repeated_seed"] == 2 and d["problems_tested"] == 1
+    assert (d["one_seed_problems"], d["one_seed_all_identical"]) == (1, 1)
+    assert d["problems_flagged"] == 1
+    (ex,) = d["examples"]
+    assert ex["problem_id"] == "p5" and ex["monochromatic_groups"] == 4 and not ex["one_seed"]
+    assert ex["expected"] == pytest.approx(4 * 4 / math.comb(32, 8)) and ex["p_value"] == pytest.approx(4 / math.comb(32, 8))
     assert d["duplicated_samples"] == 2 * 15 + 31 + 28
     assert p.duplicates["base"]["problems_flagged"] == 0
-    assert len(p.flagged) == 1 and p.flagged[0].startswith("duplicates: tuned: 2 problems")
+    assert p.flagged == [("duplicates: tuned: 1 problems with identical completions under a reused seed beyond what "
+                         "their completion frequencies predict")]
+
+
+def test_one_seed_for_a_whole_model_is_flagged():
+    """The vLLM pitfall run-wide: every request of the tuned model got seed 7, so each problem's 32
+    samples are one completion: all 8 one-seed problems identical (>= 5), all flagged."""
+    rows = [r for r in _honest_rows() if r["model"] == "base"]
+    for q in range(8):
+        rows += [_row(f"p{q}", "tuned", i, correct=q > 3, seed=7, completion=f"long derivation of p{q}")
+                 for i in range(32)]
+    d = _run(rows).duplicates["tuned"]
+    assert (d["one_seed_problems"], d["one_seed_all_identical"], d["problems_flagged"]) == (8, 8, 8)
+    assert all(e["one_seed"] and e["p_value"] is None for e in d["examples"])
 
 
 def test_reused_seed_on_short_answers_is_counted_not_flagged():
@@ -113,7 +131,9 @@ def test_truncation_only_in_tuned_looks_lost_and_is_flagged():
     assert f["problem_id"] == "p6" and f["label"] == LOST and f["label_without_truncated"] != LOST
     assert f["claim"] is True and f["truncated_tuned"] == 56 and f["truncated_base"] == 0
     assert (f["c_tuned"], f["n_tuned"], f["c_tuned_kept"], f["n_tuned_kept"]) == (6, 64, 6, 8)
-    assert p.flagged == ["truncation: 1 problems change label without truncated samples (1 created/lost)"]
+    assert f["flagged"] is True and f["truncation_p_adjusted"] < 1e-10  # 0 of 64 against 56 of 64
+    assert p.flagged == [("truncation: 1 created/lost labels change without truncated samples, truncated unequally "
+                         "in base and tuned")]
 
 
 def test_all_samples_truncated_is_listed_without_a_label():

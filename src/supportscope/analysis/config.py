@@ -6,12 +6,12 @@ The CLI options of `supportscope analyze` are generated from this dataclass
 
 from __future__ import annotations
 
-from supportscope.config_checks import SEED, check_fields
-from supportscope.errors import ConfigError
-
 import os
 import resource
 from dataclasses import asdict, dataclass, field
+
+from supportscope.config_checks import SEED, check_fields
+from supportscope.errors import ConfigError
 
 #: Largest audit budget K (and basin budget): certifying K needs about 1.2 K samples per problem
 #: with no success (zeta = alpha = 0.05), and stats.n_to_decide searches n only up to 10^7.
@@ -80,10 +80,17 @@ class AnalyzeConfig:
         default=None,
         metadata={"help": "lm-eval: the filter whose answers to count (e.g. strict-match), needed when a samples "
                   "file holds several; a file with one filter uses it.", "example": "strict-match"})
-    metric: str | None = field(
+    metric: list[str] | None = field(
         default=None,
         metadata={"help": "lm-eval: the per-document metric to count (e.g. exact_match; a float metric succeeds "
-                  "when >= --success-threshold). Default: the task's first metric.", "example": "acc"})
+                  "when >= --success-threshold): NAME for every task, or TASK=NAME for one task (repeat the "
+                  "option or give a comma list, e.g. --metric copa=acc,drop=em). Default: each task's first "
+                  "metric.", "items": {"max_len": 1000}, "example": "acc"})
+    regrade: bool = field(
+        default=False,
+        metadata={"help": "lm-eval files with repeats > 1: grade every generation of resps[0] again (the task's "
+                  "regex filter from results_*.json and exact_match, else math-verify) and count each as its own "
+                  "sample, instead of the one filtered answer per document."})
     order: str = field(
         default="step",
         metadata={"help": "Several --tuned models: step (by the training step in each name, step-150, "
@@ -99,6 +106,8 @@ class AnalyzeConfig:
                   "beyond T1?).", "example": "step-150 step-450"})
 
     def __post_init__(self) -> None:
+        if isinstance(self.metric, str):  # Python callers: one name or spec, as before
+            self.metric = [self.metric]
         self.validate()
 
     def validate(self) -> None:
@@ -118,6 +127,12 @@ class AnalyzeConfig:
         if self.format is not None and self.format not in FORMAT_CHOICES:
             raise ConfigError(f"`format` {self.format!r} is not a known format. Fix: use one of "
                               f"{', '.join(FORMAT_CHOICES)}, or leave it out to recognise each file by content")
+        from supportscope.io.importers import parse_metrics
+
+        try:
+            parse_metrics(self.metric)
+        except ValueError as e:
+            raise ConfigError(f"`metric` {e}. Fix: e.g. `metric` acc, or `metric` copa=acc,drop=em") from None
         if self.order not in ("step", "given", "name"):
             raise ConfigError(f"`order` {self.order!r} is not one of step, given, name. Fix: e.g. `order` step")
         if self.contrast is not None and len(self.contrast) != 2:
@@ -130,11 +145,13 @@ class AnalyzeConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def import_options(self, model: str | None = None):
-        """How ``io.load_counts`` reads other harnesses' files under this config."""
+    def import_options(self, model: str | None = None, math_grader=None):
+        """How ``io.load_counts`` reads other harnesses' files under this config; ``math_grader``:
+        the fallback grader of ``regrade`` (the pipeline passes math-verify's)."""
         from supportscope.io.importers import ImportOptions
 
-        return ImportOptions(format=self.format, filter=self.filter, metric=self.metric, model=model)
+        return ImportOptions(format=self.format, filter=self.filter, model=model, regrade=self.regrade,
+                             metric=tuple(self.metric) if self.metric else None, math_grader=math_grader)
 
 
 #: Curve columns per bootstrap replicate when n > 2048 (analysis.curves then uses its log grid).

@@ -1,4 +1,4 @@
-"""Provenance checks on the samples behind an analysis: duplicates, truncation, prompt mismatch.
+"""Provenance checks on the samples behind an analysis: duplicates, truncation, prompt/reference mismatch.
 
 Reported next to the labels whenever completions are known (imported samples or our own runs).
 Each check needs only some columns of the samples table and is ``None`` (with a note) when they
@@ -9,19 +9,17 @@ are missing; ``problem_id`` and ``model`` are always needed.
    Reported: problems with duplicates, identical pairs (sum over distinct completions of C(m, 2)),
    duplicated samples (n minus the number of distinct completions) and their share, and whether
    ``seed`` repeats within a problem. Identical completions alone are no fault: short answers
-   repeat under honest sampling. A problem is *flagged* only when its seeds repeat (the known
-   vLLM pitfall: one seed reused for "independent" requests gives identical outputs) and the
-   identical pairs among same-seed samples exceed what the distinct-completion frequencies
-   predict: collapse each seed group to its first sample (G independent draws), estimate the
-   collision rate r = sum_j C(m_j, 2) / C(G, 2) from their completion counts m_j, and flag when
-   P(Bin(S, r) >= D) <= alpha, with S same-seed pairs of which D are identical. The pairs are not
-   independent, so this is a screen, not a calibrated test: a reused seed with deterministic
-   outputs gives D = S against r near 0 (flagged); honest short answers give r near 1 (not
-   flagged). With one seed for the whole problem (G = 1; also a run-level seed recorded on every
-   row) r cannot be estimated: the problem is flagged only when every sample is identical (its
-   effective sample size is 1, whether the seed was reused or the output is deterministic);
-   differing completions under one seed show the seed does not fix the output. Without a
-   ``seed`` column only the counts are reported.
+   repeat under honest sampling. Problems are *flagged* by the reused-seed screen of
+   :mod:`supportscope.stats.duplicates` (the known vLLM pitfall: one seed reused for "independent"
+   requests gives identical outputs): where seeds repeat within a problem, A = the seed groups whose
+   samples are all one completion against its expectation E[A] when the seed does not fix the
+   output (the completions of the problem exchangeable), p = min(1, E[A]/A) (Markov), flagged by
+   Benjamini-Hochberg at alpha over the model's tested problems; where one seed covers every sample
+   of a problem, the model's one-seed problems (at least 5) are flagged only when every one has all
+   its samples identical. Without a ``seed`` column only the counts are reported. (The former
+   screen, a binomial tail of identical same-seed pairs against a collision rate from each seed
+   group's first sample, flagged 15% of honest problems with 8 seeds reused 4 times and small
+   answer spaces, and 24% with one seed per problem: ``tests/test_provenance_sim.py``.)
 2. **Truncation**: the share of samples cut at the length limit (``finish_reason`` in
    :data:`TRUNCATED`) per model. The problems both models have are relabelled without the
    truncated samples (c and n recounted, labels from
@@ -30,21 +28,33 @@ are missing; ``problem_id`` and ``model`` are always needed.
    sample of a model, is listed (``claim``: the label with or without truncated samples is created
    or lost, e.g. a tuned model that writes longer answers looks "lost"). Dropping samples conditions
    on finishing (harder attempts run longer), so the relabel is a sensitivity check, not a
-   corrected estimate.
+   corrected estimate; labels near a threshold also change when any samples are dropped. A listed
+   problem is *flagged* only when the label with or without truncated samples is created or lost
+   and its truncation differs between the models: the two-sided (central) Fisher exact test of
+   truncated / n, base against tuned (:func:`supportscope.stats.two_proportion_pvalues`,
+   p = min(1, 2 min(p_greater, p_less))), Benjamini-Hochberg adjusted over the problems with
+   truncated samples, <= alpha. With truncation equally likely in both models (per sample, whatever
+   its outcome) the chance of any flag is at most alpha. When truncation hits only samples that
+   fail anyway, its share follows each model's failure rate, so the test finds a difference
+   wherever the success rates differ; such label changes (1.7% of problems in
+   ``tests/test_provenance_sim.py``) were never created/lost there, and none was flagged. (The former
+   rule flagged every label change: 4-6% of honest problems, some in every model, at 5-20%
+   truncation in both.)
 3. **Prompt mismatch**: per problem and model the set of prompt hashes (SHA-256 of the
    ``prompt_ids`` as little-endian int32 bytes; else a ``prompt_hash`` column; else SHA-256 of a
    ``prompt`` text column, the first source every row has, else the first any row has). A problem
    whose base and tuned sets differ is a mismatch (another chat template, system prompt or
    tokenizer: models with different vocabularies differ everywhere, compare ``prompt`` texts
-   then); a few examples give the hashes, prompt lengths and the first differing token.
+   then); a few examples give the hashes, prompt lengths and the first differing token. Likewise
+   the ``reference`` answers (``supportscope grade`` writes the gold answer it graded against on
+   every row): a problem whose base and tuned files were graded against different references is a
+   mismatch, whatever the prompts.
 
 ``flagged`` lists one line per check that found a fault (empty for honest samples).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -53,13 +63,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from supportscope.analysis.labels import CREATED, LOST, label_counts
+from supportscope.analysis.provenance_duplicates import N_EXAMPLES, duplicates
+from supportscope.analysis.provenance_rows import by_problem, list_bytes, prompt_keys
+from supportscope.stats.answers import bh_adjust
+from supportscope.stats.difference import two_proportion_pvalues
 
-__all__ = ["TRUNCATED", "Provenance", "provenance", "provenance_from_summary"]
+__all__ = ["TRUNCATED", "Provenance", "provenance", "provenance_from_summary", "truncation_differs", "truncation_flips"]
 
 #: ``finish_reason`` values of a sample cut at the length limit (vLLM/OpenAI, Anthropic).
 TRUNCATED = ("length", "max_tokens")
-#: Examples kept per list (flagged duplicate problems, prompt mismatches).
-N_EXAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -68,15 +80,18 @@ class Provenance:
 
     duplicates: model -> ``{"source", "samples", "problems", "distinct_seeds", "problems_with_duplicates",
         "identical_pairs", "duplicated_samples", "duplicated_share", "seed_available",
-        "seed_repeats", "problems_with_repeated_seed", "problems_flagged", "examples"}``; None
-        without completions.
+        "seed_repeats", "problems_with_repeated_seed", "problems_tested", "one_seed_problems",
+        "one_seed_all_identical", "problems_flagged", "examples"}``; None without completions.
     truncation: model -> ``{"samples", "truncated", "share", "problems_with_truncated",
         "problems_all_truncated"}``; None without ``finish_reason``.
     label_flips_without_truncated: one dict per listed problem: ``problem_id``, ``label``,
-        ``label_without_truncated`` (None when a model keeps no sample), ``claim``,
+        ``label_without_truncated`` (None when a model keeps no sample), ``claim``, ``truncation_p``
+        and ``truncation_p_adjusted`` (Fisher, BH), ``flagged``,
         ``truncated_base``, ``truncated_tuned`` and the counts ``c_/n_base``, ``c_/n_tuned`` with and
         without (``_kept``) the truncated samples.
     prompt_mismatch: problems whose base and tuned prompt hashes differ; None without prompts.
+    reference_mismatch: problems whose base and tuned reference answers differ; None without a
+        ``reference`` column.
     """
 
     base: str
@@ -88,6 +103,8 @@ class Provenance:
     prompt_mismatch_examples: list[dict] = field(default_factory=list)
     prompt_source: str | None = None
     prompt_varies_within_model: dict | None = None
+    reference_mismatch: int | None = None
+    reference_mismatch_examples: list[dict] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -96,129 +113,9 @@ class Provenance:
                 "truncation": self.truncation, "label_flips_without_truncated": self.label_flips_without_truncated,
                 "prompt_mismatch": self.prompt_mismatch, "prompt_mismatch_examples": self.prompt_mismatch_examples,
                 "prompt_source": self.prompt_source, "prompt_varies_within_model": self.prompt_varies_within_model,
+                "reference_mismatch": self.reference_mismatch,
+                "reference_mismatch_examples": self.reference_mismatch_examples,
                 "flagged": self.flagged, "notes": self.notes}
-
-
-# ---------------------------------------------------------------------------------------------
-# per-row keys
-
-
-def _list_bytes(t: pa.Table, name: str) -> list[bytes | None]:
-    """Each row's list of ints as little-endian int32 bytes; None for a null or empty list."""
-    arr = t[name].combine_chunks().cast(pa.list_(pa.int32()))
-    offsets = arr.offsets.to_numpy()
-    raw = np.asarray(arr.values.to_numpy(zero_copy_only=False), dtype="<i4").tobytes()
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    return [raw[4 * offsets[i]:4 * offsets[i + 1]] if valid[i] and offsets[i + 1] > offsets[i] else None
-            for i in range(len(arr))]
-
-
-def _texts(t: pa.Table, name: str) -> list[str | None]:
-    return [None if v is None or v == "" else str(v) for v in t[name].to_pylist()]
-
-
-def _completion_keys(t: pa.Table) -> tuple[str, list] | None:
-    """(source, key per row): token ids when any row has them (an empty list then keys the empty
-    completion), else the completion text; None without either."""
-    if "token_ids" in t.column_names:
-        toks = _list_bytes(t, "token_ids")
-        if any(k is not None for k in toks):
-            return "token_ids", [k or b"" for k in toks]
-    if "completion" in t.column_names:
-        return "completion", [v or "" for v in t["completion"].to_pylist()]
-    return None
-
-
-def _prompt_keys(t: pa.Table) -> tuple[str, list[str | None]] | None:
-    """(source, hex hash per row or None): the first source every row has, else the first any row has."""
-    cand = []
-    if "prompt_ids" in t.column_names:
-        cand.append(("prompt_ids", [None if b is None else hashlib.sha256(b).hexdigest()
-                                    for b in _list_bytes(t, "prompt_ids")]))
-    if "prompt_hash" in t.column_names:
-        cand.append(("prompt_hash", _texts(t, "prompt_hash")))
-    if "prompt" in t.column_names:
-        cand.append(("prompt", [None if s is None else hashlib.sha256(s.encode()).hexdigest()
-                                for s in _texts(t, "prompt")]))
-    cand = [(s, k) for s, k in cand if any(v is not None for v in k)]
-    for s, k in cand:
-        if all(v is not None for v in k):
-            return s, k
-    return cand[0] if cand else None
-
-
-def _by_problem(t: pa.Table) -> dict[str, list[int]]:
-    """Row indices per problem, ordered by ``sample_idx`` when present."""
-    pids = [str(p) for p in t["problem_id"].to_pylist()]
-    order = range(len(pids))
-    if "sample_idx" in t.column_names:
-        order = np.argsort(np.asarray(t["sample_idx"].fill_null(0).to_numpy(zero_copy_only=False)), kind="stable")
-    rows: dict[str, list[int]] = defaultdict(list)
-    for i in order:
-        rows[pids[i]].append(int(i))
-    return dict(rows)
-
-
-# ---------------------------------------------------------------------------------------------
-# 1. duplicates
-
-
-def _pairs(counts) -> int:
-    return int(sum(m * (m - 1) // 2 for m in counts))
-
-
-def _seed_screen(keys: list, seeds: list, alpha: float) -> dict | None:
-    """Same-seed pairs S, identical among them D, collision rate r of the seed groups' first
-    samples, and the binomial tail P(Bin(S, r) >= D); None when no seed repeats."""
-    from scipy.stats import binom
-
-    groups: dict = defaultdict(list)
-    for k, s in zip(keys, seeds):
-        groups[s].append(k)
-    if len(groups) == len(seeds):
-        return None
-    S = _pairs(len(g) for g in groups.values())
-    D = sum(_pairs(Counter(g).values()) for g in groups.values())
-    G = len(groups)
-    if G < 2:  # one seed for the problem: only "every sample identical" is told apart from collisions
-        return {"same_seed_pairs": S, "identical_same_seed_pairs": D, "collision_rate": None, "p_value": None,
-                "flagged": bool(D == S)}
-    reps = Counter(g[0] for g in groups.values())
-    r = _pairs(reps.values()) / (G * (G - 1) / 2)
-    p = float(binom.sf(D - 1, S, r)) if D > 0 else 1.0
-    return {"same_seed_pairs": S, "identical_same_seed_pairs": D, "collision_rate": r, "p_value": p,
-            "flagged": bool(D > 0 and p <= alpha)}
-
-
-def _duplicates(t: pa.Table, alpha: float) -> dict | None:
-    """One model's duplicate counts and seed screen (module docstring, check 1)."""
-    got = _completion_keys(t)
-    if got is None:
-        return None
-    source, keys = got
-    seeds = t["seed"].to_pylist() if "seed" in t.column_names else None
-    n_dup_problems = pairs = dup = rep_seed = 0
-    flagged = []
-    rows = _by_problem(t)
-    for pid, idx in rows.items():
-        counts = Counter(keys[i] for i in idx)
-        pairs += _pairs(counts.values())
-        dup += len(idx) - len(counts)
-        n_dup_problems += len(counts) < len(idx)
-        if seeds is None or any(seeds[i] is None for i in idx):
-            continue
-        screen = _seed_screen([keys[i] for i in idx], [seeds[i] for i in idx], alpha)
-        if screen is not None:
-            rep_seed += 1
-            if screen["flagged"]:
-                flagged.append({"problem_id": pid, "samples": len(idx), "distinct": len(counts), **screen})
-    seed_ok = seeds is not None and all(s is not None for s in seeds)
-    return {"source": source, "samples": t.num_rows, "problems": len(rows),
-            "distinct_seeds": len(set(seeds)) if seed_ok else None,
-            "problems_with_duplicates": n_dup_problems, "identical_pairs": pairs, "duplicated_samples": dup,
-            "duplicated_share": dup / t.num_rows if t.num_rows else 0.0, "seed_available": seed_ok,
-            "seed_repeats": (rep_seed > 0) if seed_ok else None, "problems_with_repeated_seed": rep_seed,
-            "problems_flagged": len(flagged), "examples": flagged[:N_EXAMPLES]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,8 +145,21 @@ def _truncation_stats(k: dict[str, np.ndarray]) -> dict:
             "problems_with_truncated": int((k["tr"] > 0).sum()), "problems_all_truncated": int((k["nk"] == 0).sum())}
 
 
-def _label_flips(ids: list[str], b: dict, t: dict, settings: dict) -> list[dict]:
-    """Problems with truncated samples whose label changes without them (module docstring, check 2)."""
+def truncation_differs(b: dict, t: dict, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(p, BH-adjusted p) of "truncation differs between the models", per problem (module docstring,
+    check 2): two-sided central Fisher test of b["tr"] / b["n"] against t["tr"] / t["n"], adjusted
+    over the problems with truncated samples (NaN elsewhere)."""
+    some = (b["tr"] + t["tr"]) > 0
+    p = np.full(b["tr"].shape, np.nan)
+    if some.any():
+        greater, less = two_proportion_pvalues(b["tr"][some], b["n"][some], t["tr"][some], t["n"][some])
+        p[some] = np.minimum(1.0, 2.0 * np.minimum(greater, less))
+    return p, bh_adjust(p)
+
+
+def truncation_flips(ids: list[str], b: dict, t: dict, settings: dict) -> list[dict]:
+    """Problems with truncated samples whose label changes without them, each ``flagged`` when its
+    truncation differs between the models (module docstring, check 2)."""
     K, bb, zeta, alpha, anytime = (settings[k] for k in ("K", "basin_budget", "zeta", "alpha", "anytime"))
     before = label_counts(b["c"], b["n"], t["c"], t["n"], K, bb, zeta, alpha, anytime).label
     after = np.full(len(ids), None, dtype=object)
@@ -257,11 +167,14 @@ def _label_flips(ids: list[str], b: dict, t: dict, settings: dict) -> list[dict]
     if left.any():
         after[left] = label_counts(b["ck"][left], b["nk"][left], t["ck"][left], t["nk"][left], K, bb, zeta,
                                    alpha, anytime).label
+    p, p_adj = truncation_differs(b, t, alpha)
     flips = []
     for i in np.flatnonzero((b["tr"] + t["tr"] > 0) & (after != before)):
         lab, new = str(before[i]), None if after[i] is None else str(after[i])
         flips.append({"problem_id": ids[i], "label": lab, "label_without_truncated": new,
                       "claim": lab in (CREATED, LOST) or new in (CREATED, LOST),
+                      "truncation_p": float(p[i]), "truncation_p_adjusted": float(p_adj[i]),
+                      "flagged": bool(p_adj[i] <= alpha and (lab in (CREATED, LOST) or new in (CREATED, LOST))),
                       "truncated_base": int(b["tr"][i]), "truncated_tuned": int(t["tr"][i]),
                       "c_base": int(b["c"][i]), "n_base": int(b["n"][i]), "c_tuned": int(t["c"][i]),
                       "n_tuned": int(t["n"][i]), "c_base_kept": int(b["ck"][i]), "n_base_kept": int(b["nk"][i]),
@@ -285,15 +198,15 @@ def _first_difference(a: bytes | None, b: bytes | None) -> int | None:
 def _prompts(t0: pa.Table, t1: pa.Table, ids: list[str]) -> tuple[str, int, list[dict], dict] | None:
     """(source, mismatches, examples, problems whose prompt varies within each model)."""
     both = pa.concat_tables([t0, t1])
-    got = _prompt_keys(both)
+    got = prompt_keys(both)
     if got is None:
         return None
     source, keys = got
-    ids_b = _list_bytes(both, "prompt_ids") if source == "prompt_ids" else [None] * both.num_rows
+    ids_b = list_bytes(both, "prompt_ids") if source == "prompt_ids" else [None] * both.num_rows
     sets: list[dict[str, dict]] = []
     first: list[dict[str, int]] = []
     for off, tab in ((0, t0), (t0.num_rows, t1)):
-        rows = _by_problem(tab)
+        rows = by_problem(tab)
         sets.append({p: {keys[off + i] for i in r} - {None} for p, r in rows.items()})
         first.append({p: off + r[0] for p, r in rows.items()})
     varies = {"base": sum(len(s) > 1 for s in sets[0].values()), "tuned": sum(len(s) > 1 for s in sets[1].values())}
@@ -317,6 +230,22 @@ def _prompts(t0: pa.Table, t1: pa.Table, ids: list[str]) -> tuple[str, int, list
 # entry points
 
 
+def _references(t0: pa.Table, t1: pa.Table, ids: list[str]) -> tuple[int, list[dict]] | None:
+    """(problems whose base and tuned ``reference`` sets differ, examples); None without the column."""
+    if "reference" not in t0.column_names or "reference" not in t1.column_names:
+        return None
+    sets = []
+    for t in (t0, t1):
+        refs: dict[str, set[str]] = {}
+        for p, a in zip(pc.cast(t["problem_id"], pa.string()).to_pylist(), pc.cast(t["reference"], pa.string()).to_pylist()):
+            if a is not None and a.strip():
+                refs.setdefault(p, set()).add(a.strip())
+        sets.append(refs)
+    bad = [p for p in ids if sets[0].get(p) and sets[1].get(p) and sets[0][p] != sets[1][p]]
+    return len(bad), [{"problem_id": p, "base_references": sorted(r[:80] for r in sets[0][p]),
+                       "tuned_references": sorted(r[:80] for r in sets[1][p])} for p in bad[:N_EXAMPLES]]
+
+
 def _model(samples: pa.Table, name: str) -> pa.Table:
     t = samples.filter(pc.equal(pc.cast(samples["model"], pa.string()), name))
     if t.num_rows == 0:
@@ -324,18 +253,20 @@ def _model(samples: pa.Table, name: str) -> pa.Table:
     return t
 
 
-def _flag_lines(dups: dict | None, flips: list[dict], prompt) -> list[str]:
+def _flag_lines(dups: dict | None, flips: list[dict], prompt, refs) -> list[str]:
     out = []
     for m, d in (dups or {}).items():
         if d and d["problems_flagged"]:
             out.append(f"duplicates: {m}: {d['problems_flagged']} problems with identical completions under a "
                        f"reused seed beyond what their completion frequencies predict")
-    if flips:
-        claims = sum(f["claim"] for f in flips)
-        out.append(f"truncation: {len(flips)} problems change label without truncated samples "
-                   f"({claims} created/lost)")
+    flagged = sum(f["flagged"] for f in flips)
+    if flagged:
+        out.append(f"truncation: {flagged} created/lost labels change without truncated samples, truncated unequally "
+                   "in base and tuned")
     if prompt is not None and prompt[1]:
         out.append(f"prompt: {prompt[1]} problems whose base and tuned prompts differ ({prompt[0]})")
+    if refs is not None and refs[0]:
+        out.append(f"reference: {refs[0]} problems graded against different reference answers for base and tuned")
     return out
 
 
@@ -346,7 +277,8 @@ def provenance(samples: pa.Table, *, base: str, tuned: str, K: int, basin_budget
     Args:
         samples: per-sample rows of both models (``problem_id``, ``model``; ``completion`` or
             ``token_ids``, ``seed``, ``sample_idx``, ``finish_reason``, ``correct``, ``prompt_ids`` /
-            ``prompt_hash`` / ``prompt`` as available), e.g. ``RunStore.read("samples")``.
+            ``prompt_hash`` / ``prompt``, ``reference`` as available), e.g. ``RunStore.read("samples")``
+            or ``supportscope grade``'s output.
         base, tuned: the two values of ``model``.
         K, basin_budget, zeta, alpha, anytime: the analysis' settings (summary.json's ``budget``);
             alpha is also the level of the duplicate screen.
@@ -359,7 +291,7 @@ def provenance(samples: pa.Table, *, base: str, tuned: str, K: int, basin_budget
             raise ValueError(f"the samples have no column {col!r} (found {samples.column_names})")
     t0, t1 = _model(samples, base), _model(samples, tuned)
     notes = []
-    dups = {base: _duplicates(t0, alpha), tuned: _duplicates(t1, alpha)}
+    dups = {base: duplicates(t0, alpha), tuned: duplicates(t1, alpha)}
     if all(d is None for d in dups.values()):
         dups = None
         notes.append("no completion or token_ids column: duplicates not checked")
@@ -376,8 +308,8 @@ def provenance(samples: pa.Table, *, base: str, tuned: str, K: int, basin_budget
         trunc = {base: _truncation_stats(k0), tuned: _truncation_stats(k1)}
         settings = {"K": int(K), "basin_budget": int(basin_budget), "zeta": float(zeta), "alpha": float(alpha),
                     "anytime": bool(anytime)}
-        flips = _label_flips(ids, k0, k1, settings)
-    prompt = _prompts(t0, t1, ids)
+        flips = truncation_flips(ids, k0, k1, settings)
+    prompt, refs = _prompts(t0, t1, ids), _references(t0, t1, ids)
     if prompt is None:
         notes.append("no prompt_ids, prompt_hash or prompt column: prompt mismatch not checked")
     return Provenance(base=base, tuned=tuned, duplicates=dups, truncation=trunc,
@@ -386,7 +318,9 @@ def provenance(samples: pa.Table, *, base: str, tuned: str, K: int, basin_budget
                       prompt_mismatch_examples=[] if prompt is None else prompt[2],
                       prompt_source=None if prompt is None else prompt[0],
                       prompt_varies_within_model=None if prompt is None else prompt[3],
-                      flagged=_flag_lines(dups, flips, prompt), notes=notes)
+                      reference_mismatch=None if refs is None else refs[0],
+                      reference_mismatch_examples=[] if refs is None else refs[1],
+                      flagged=_flag_lines(dups, flips, prompt, refs), notes=notes)
 
 
 def provenance_from_summary(samples: pa.Table, summary: Mapping) -> Provenance:

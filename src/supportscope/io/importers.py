@@ -21,7 +21,8 @@ from .aliases import with_aliases
 from .formats import content_formats, source_class
 from .source import Source
 
-__all__ = ["FORMAT_CHOICES", "ImportOptions", "default_model_name", "folder_files", "open_source", "stderr_note"]
+__all__ = ["FORMAT_CHOICES", "ImportOptions", "default_model_name", "folder_files", "open_source", "parse_metrics",
+           "stderr_note"]
 
 #: values of ``--format`` (None: recognise each file by its content)
 FORMAT_CHOICES = ("lm-eval", "lcb", "rates", "samples", "counts")
@@ -31,19 +32,63 @@ LMEVAL_SAMPLES = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d\d-\d\dT[0-
 LMEVAL_SAMPLES_OLD = re.compile(r"^(?P<date>\d{4}-\d\d-\d\dT[0-9.:-]+)_samples_(?P<task>.+)$")
 
 
+def parse_metrics(specs: str | tuple[str, ...] | list[str] | None) -> tuple[str | None, dict[str, str]]:
+    """``(metric for every task, {task: metric})`` of ``--metric`` values: each ``NAME`` (every
+    task) or ``TASK=NAME`` (one task), several in one value separated by commas. At most one plain
+    NAME and one NAME per task; raises ValueError saying which value is wrong."""
+    items = [specs] if isinstance(specs, str) else list(specs or ())
+    every: str | None = None
+    per_task: dict[str, str] = {}
+    for raw in items:
+        for part in str(raw).split(","):
+            task, sep, name = (x.strip() for x in part.strip().rpartition("="))
+            if not name or (sep and not task):
+                raise ValueError(f"{raw!r} has an empty {'task' if name else 'metric'} name; write NAME or TASK=NAME, "
+                                 "e.g. acc or copa=acc")
+            if not sep:
+                if every not in (None, name):
+                    raise ValueError(f"two metrics for every task ({every!r} and {name!r}); give one NAME, and "
+                                     "TASK=NAME for the tasks that differ")
+                every = name
+            elif per_task.get(task, name) != name:
+                raise ValueError(f"two metrics for task {task!r} ({per_task[task]!r} and {name!r}); give one")
+            else:
+                per_task[task] = name
+    return every, per_task
+
+
 @dataclass(frozen=True)
 class ImportOptions:
     """How to read files of other harnesses.
 
-    format: one of :data:`FORMAT_CHOICES` or None (by content). filter / metric: lm-eval's filter
-    and metric (None: the only filter, the task's first metric). model: the model name to give
-    every row of a file (None: the file's own, from its content or folder).
+    format: one of :data:`FORMAT_CHOICES` or None (by content). filter: lm-eval's filter (None:
+    the file's only one). metric: lm-eval's metric, ``NAME`` for every task or ``TASK=NAME``
+    (one value, a comma list or a tuple of them: :func:`parse_metrics`); a task not named gets the
+    plain NAME, else its own first metric. model: the model name to give every row of a file
+    (None: the file's own, from its content or folder). regrade: lm-eval files with ``repeats > 1``
+    give one row per generation, graded again (:mod:`.lmeval_regrade`); ``math_grader(target,
+    completion) -> bool`` is the fallback grader for tasks whose filter cannot be replayed (the
+    pipeline passes math-verify; io itself cannot import the task layer).
     """
 
     format: str | None = None
     filter: str | None = None
-    metric: str | None = None
+    metric: str | tuple[str, ...] | None = None
     model: str | None = None
+    regrade: bool = False
+    math_grader: Callable[[str, str], bool] | None = None
+
+    def __post_init__(self) -> None:
+        parse_metrics(self.metric)  # a malformed --metric fails here, before any file is read
+
+    def metric_for(self, task: str) -> str | None:
+        """The metric asked for ``task``: its TASK=NAME, else the plain NAME, else None (the task's first)."""
+        every, per_task = parse_metrics(self.metric)
+        return per_task.get(task, every)
+
+    def metric_tasks(self) -> set[str]:
+        """The tasks named by TASK=NAME."""
+        return set(parse_metrics(self.metric)[1])
 
 
 def stderr_note(text: str) -> None:

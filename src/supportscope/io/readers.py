@@ -21,9 +21,9 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from ..errors import InputError
 from .aggregate import GroupTally
 from .columns import Layout, detect_layout
-from ..errors import InputError
 from .formats import check_path
 from .importers import ImportOptions, open_source, stderr_note
 from .keys import SeenKeys, Vocab, pack_place, unpack_place
@@ -81,7 +81,19 @@ def load_counts(
         raise ValueError("no input files given")
     loader = _Loader(default_model, float(success_threshold), options or ImportOptions(), note or stderr_note)
     parts = [loader.read(i, p) for i, p in enumerate(path_list)]
+    _check_metric_tasks(loader)
     return pa.concat_tables([loader.finish(part) for part in parts])
+
+
+def _check_metric_tasks(loader: _Loader) -> None:
+    """A ``--metric TASK=NAME`` whose task is not among the lm-eval files read is an error (a typo
+    would otherwise leave that task on its first metric without a word)."""
+    tasks = sorted({s.task for s in loader.sources if s.fmt == "lm-eval"})
+    unknown = sorted(loader.options.metric_tasks() - set(tasks))
+    if tasks and unknown:
+        raise InputError("<command line>", f"--metric names task {unknown[0]!r}, which is not among the lm-eval "
+                         f"tasks read ({', '.join(tasks)})", f"write --metric TASK=NAME with TASK one of: "
+                         f"{', '.join(tasks)}")
 
 
 class _Loader:

@@ -16,10 +16,10 @@ import pyarrow as pa
 
 from ..errors import InputError
 
-__all__ = ["Source", "ID_COLUMNS", "NUMBER_COLUMNS"]
+__all__ = ["ID_COLUMNS", "NUMBER_COLUMNS", "Source"]
 
-#: columns read as text (with the id aliases of :mod:`.aliases` and lm-eval's ``filter``)
-ID_COLUMNS = ("problem_id", "model", "doc_id", "example_id", "question_id", "task_id", "filter")
+#: columns read as text (with the id aliases of :mod:`.aliases`, lm-eval's ``filter`` and eval-arena's ``benchmark_id``)
+ID_COLUMNS = ("problem_id", "model", "doc_id", "example_id", "question_id", "task_id", "filter", "benchmark_id")
 #: columns read as numbers
 NUMBER_COLUMNS = ("n", "correct", "sample_idx", "reward")
 

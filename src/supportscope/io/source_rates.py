@@ -2,7 +2,9 @@
 number of samples it was computed from, e.g. ``benchmark_id, model, example_id, pass1, N`` (or a
 ``count`` / ``n_samples`` column). Read as counts: ``n`` from the sample count, ``correct = rate * n``,
 which must be a whole number (within 1e-6); otherwise the rate cannot come from n samples.
-Column aliases (``example_id`` -> problem_id, ``N``/``count`` -> n) are applied first.
+Column aliases (``example_id`` -> problem_id, ``N``/``count`` -> n) are applied first. With a
+``benchmark_id`` column (eval-arena tables hold several benchmarks, whose example ids may coincide)
+the problem id is ``benchmark_id/example_id``.
 """
 
 from __future__ import annotations
@@ -48,12 +50,15 @@ class RatesSource(DerivedSource):
                              "count (n, N, count or n_samples)", "add the columns, or pass --format counts for a "
                              "counts file", line=inner.header_line)
         self.columns = [c for c in ("problem_id", "model") if c in inner.columns] + ["n", "correct"]
-        note(f"{self.path}: rate table: correct = {self.rate} * n")
+        self.benchmark = "benchmark_id" in inner.columns and "problem_id" in inner.columns
+        ids = "; problem_id = benchmark_id/problem_id" if self.benchmark else ""
+        note(f"{self.path}: rate table: correct = {self.rate} * n{ids}")
 
     def batches(self, names: list[str], bool_columns: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
         ids = [n for n in names if n in ("problem_id", "model")]
+        bench = ["benchmark_id"] if self.benchmark and "problem_id" in ids else []
         offset = 0
-        for batch in self.inner.batches(ids + ["n", self.rate]):
+        for batch in self.inner.batches(ids + ["n", self.rate] + bench):
             size = batch.num_rows
             n = _floats(batch.column("n"))
             rate = _floats(batch.column(self.rate))
@@ -72,8 +77,21 @@ class RatesSource(DerivedSource):
                                  "give the n the rate was computed from (a column N, count or n_samples), or write "
                                  "counts (n, correct) instead", **self.inner.place(offset + i))
             cols = {**{c: batch.column(c) for c in ids}, "n": batch.column("n"), "correct": pa.array(whole)}
+            if bench:
+                cols["problem_id"] = self._qualified(batch, offset)
             yield self.emit({k: cols[k] for k in names}, offset + np.arange(size))
             offset += size
+
+    def _qualified(self, batch: pa.RecordBatch, offset: int) -> pa.Array:
+        """``benchmark_id/problem_id`` (an empty benchmark_id is an error naming its line)."""
+        bench = pc.cast(batch.column("benchmark_id"), pa.string())
+        empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(bench), ""), True))
+        if empty.any():
+            i = int(np.argmax(empty))
+            raise InputError(self.path, "benchmark_id is empty", "give every row its benchmark_id (the problem id "
+                             "is benchmark_id/example_id), or drop the column for a one-benchmark table",
+                             **self.inner.place(offset + i))
+        return pc.binary_join_element_wise(bench, pc.cast(batch.column("problem_id"), pa.string()), "/")
 
 
 def _floats(col: pa.Array) -> np.ndarray:

@@ -31,8 +31,8 @@ from supportscope.report.writers import json_bytes, table_files
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.versions import library_versions
 
-__all__ = ["analyse", "analyse_and_write", "check_unique", "load_results", "load_side", "pick_model", "result_files",
-           "sha256_file"]
+__all__ = ["analyse", "analyse_and_write", "check_unique", "import_options", "load_results", "load_side", "pick_model",
+           "result_files", "sha256_file"]
 
 
 def sha256_file(path: Path) -> str:
@@ -113,13 +113,24 @@ def check_unique(table) -> None:
         seen[k] = i
 
 
+def import_options(config: AnalyzeConfig, model: str | None = None):
+    """How the files are read under ``config``; with ``regrade``, math-verify
+    (:func:`supportscope.tasks.answers.math_grader`) is the lm-eval importer's fallback grader."""
+    grader = None
+    if config.regrade:
+        from supportscope.tasks.answers import math_grader
+
+        grader = math_grader()
+    return config.import_options(model=model, math_grader=grader)
+
+
 def load_side(files: list[Path], name: str | None, role: str, config: AnalyzeConfig):
     """One model's counts from its own files (--base-file, or a DIR_BASE folder): rows without a
     model column, and lm-eval/LiveCodeBench rows, are named ``name`` (--base/--tuned) or else after
     the file's folder (lm-eval: the results_*.json model_name), never after a file stem such as
     samples_copa_2026-..."""
     table = load_counts(files, default_model=name or default_model_name(files[0]),
-                        success_threshold=config.success_threshold, options=config.import_options(model=name))
+                        success_threshold=config.success_threshold, options=import_options(config, model=name))
     return pick_model(table, name, files[0] if len(files) == 1 else files[0].parent, role)
 
 
@@ -164,11 +175,11 @@ def analyse(results: list[Path] | None = None, *, base: str | None = None, tuned
                 raise InputError("<command line>", "no results given",
                                  "pass one or more files: supportscope analyze FILE --base NAME --tuned NAME")
             if not (base and tuned):
-                table, _ = load_results(results, config.success_threshold, config.import_options())
+                table, _ = load_results(results, config.success_threshold, import_options(config))
                 names = sorted(set(table["model"].to_pylist()))
                 raise InputError(str(results[0]), "--base and --tuned are required; the model column "
                                  f"holds: {', '.join(names[:10])}", "pass --base NAME --tuned NAME")
-            table, run = load_results(results, config.success_threshold, config.import_options())
+            table, run = load_results(results, config.success_threshold, import_options(config))
             srcs = [str(p) for p in results]
             b, t = model_counts(table, base, srcs), model_counts(table, tuned, srcs)
             inputs = result_files(results)

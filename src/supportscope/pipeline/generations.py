@@ -4,7 +4,8 @@ Columns (other columns are ignored): ``problem_id`` (text or a whole number), ``
 absent when a default model name is given), ``sample_idx`` (a whole number >= 0; when the column is
 absent, the samples of a problem and model are numbered 0, 1, ... in file order) and ``completion``
 (the model's text; ``null`` is refused). This is what vLLM or OpenAI-client sampling scripts
-usually write. Every problem is an :class:`~supportscope.errors.InputError` naming the file and
+usually write. An optional ``prompt`` column (the text sent, chat template included; a list of chat
+messages is kept as its canonical JSON) is carried to ``grade``'s ``prompt_hash``. Every problem is an :class:`~supportscope.errors.InputError` naming the file and
 its line (JSON Lines, CSV) or row (Parquet) and the fix. The file's format is picked by its
 extension (``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``/``.pq``), checked by
 :func:`supportscope.io.formats.check_path` (a folder, a FIFO, an empty or compressed file are refused
@@ -42,6 +43,7 @@ class Generation:
     path: str
     line: int | None
     row: int | None
+    prompt: str | None = None
 
     def error(self, message: str, fix: str) -> InputError:
         return InputError(self.path, message, fix, line=self.line, row=self.row)
@@ -85,7 +87,12 @@ def _generation(path: str, values: dict, line: int | None, row: int | None,
         shown = "null" if completion is None else type(completion).__name__
         raise bad(f"completion must be text, got {shown}",
                   'write the model\'s output as a string (an empty string "" for a failed generation)')
-    return Generation(pid, model, idx, completion, path, line, row)
+    prompt = values.get("prompt")
+    if isinstance(prompt, (list, dict)):
+        prompt = json.dumps(prompt, sort_keys=True, ensure_ascii=False)
+    elif prompt is not None and not isinstance(prompt, str):
+        prompt = str(prompt)
+    return Generation(pid, model, idx, completion, path, line, row, prompt or None)
 
 
 def _text(value, name: str, bad) -> str:
@@ -164,7 +171,7 @@ def _parquet_rows(path: str) -> Iterator[tuple[dict, None, int]]:
 
     try:
         pf = pq.ParquetFile(path)
-        names = [n for n in COLUMNS if n in pf.schema_arrow.names]
+        names = [n for n in (*COLUMNS, "prompt") if n in pf.schema_arrow.names]
         row = 0
         for batch in pf.iter_batches(columns=names, batch_size=4096):
             for values in batch.to_pylist():

@@ -7,9 +7,12 @@ its problem's gold answer (a problems JSONL ``{id, prompt, answer}``, read by
 :func:`supportscope.tasks.jsonl.read_problems`) by a primary verifier (``correct``) and a second one
 (:mod:`supportscope.tasks.answers`); ``disagree`` marks the samples they score differently.
 The output rows are ``problem_id, model, sample_idx, answer`` (the final answer the strict rule or
-the regex finds), ``correct_<verifier>`` for each verifier (0/1), ``correct`` (the primary's) and
-``disagree``: a per-sample file for ``supportscope analyze`` (it reads problem_id, model,
-sample_idx and correct), and the input of
+the regex finds), ``correct_<verifier>`` for each verifier (0/1), ``correct`` (the primary's),
+``disagree``, ``reference`` (the problem's gold answer) and ``prompt_hash`` (SHA-256 of the prompt:
+the generation's own ``prompt`` when the generations file has one, the text actually sent, else
+the problems file's): a per-sample file for ``supportscope analyze`` (it reads problem_id, model,
+sample_idx and correct; its provenance check compares the base and tuned files' prompt hashes and
+references, and the answer statistics use the references), and the input of
 :func:`supportscope.analysis.verifier_agreement.verifier_agreement`.
 
 Everything that can be refused is refused before grading starts (the options, the files, every
@@ -22,6 +25,7 @@ code. Only ``code`` (with ``allow_exec``) runs it, in a limited subprocess
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -154,8 +158,9 @@ def _lookup(gens: list[Generation], answers: dict[str, str], problems_path: str)
 
 
 def grade_rows(gens: list[Generation], answers: dict[str, str], config: GradeConfig,
-               sample_idx: list[int], progress=None) -> pa.Table:
-    """The graded table of ``gens`` (see the module docstring); ``progress(k)`` is called as samples are done."""
+               sample_idx: list[int], progress=None, prompts: dict[str, str] | None = None) -> pa.Table:
+    """The graded table of ``gens`` (see the module docstring); ``progress(k)`` is called as samples
+    are done; ``prompts``: problem_id -> the problems file's prompt (hashed where a generation has none)."""
     specs = config.verifiers()
     verifiers = [make_verifier(s, allow_exec=config.allow_exec, timeout_s=config.code_timeout,
                                memory_mb=config.code_memory_mb) for s in specs]
@@ -182,6 +187,10 @@ def grade_rows(gens: list[Generation], answers: dict[str, str], config: GradeCon
     cols["correct"] = pa.array(decisions[0], pa.int64())
     disagree = [len(set(d)) > 1 for d in zip(*decisions)] if len(decisions) > 1 else [False] * len(gens)
     cols["disagree"] = pa.array(disagree, pa.bool_())
+    cols["reference"] = pa.array([answers[g.problem_id] for g in gens], pa.string())
+    texts = [g.prompt if g.prompt is not None else (prompts or {}).get(g.problem_id) for g in gens]
+    hashes = {t: hashlib.sha256(t.encode("utf-8")).hexdigest() for t in set(texts) if t is not None}
+    cols["prompt_hash"] = pa.array([hashes.get(t) for t in texts], pa.string())
     return pa.table(cols)
 
 
@@ -216,13 +225,14 @@ def grade(generations: str | os.PathLike[str], problems: str | os.PathLike[str],
     fmt = _out_format(out, [os.fspath(generations), os.fspath(problems)])
     probs, _ = read_problems(problems)
     answers = {p.id: p.answer for p in probs}
+    prompts = {p.id: p.prompt for p in probs}
     gens = read_generations(generations, cfg.model)
     idx = _lookup(gens, answers, os.fspath(problems))
     if progress_bar is not None and len(gens) >= PROGRESS_FROM:
         with progress_bar("grading", len(gens)) as advance:
-            table = grade_rows(gens, answers, cfg, idx, advance)
+            table = grade_rows(gens, answers, cfg, idx, advance, prompts)
     else:
-        table = grade_rows(gens, answers, cfg, idx)
+        table = grade_rows(gens, answers, cfg, idx, prompts=prompts)
     write_set(out.parent if str(out.parent) else Path("."), {out.name: _bytes(table, fmt)}, manifest=None)
     return table
 

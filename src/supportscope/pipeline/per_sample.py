@@ -6,8 +6,10 @@ Two sources, tried in :func:`per_sample_rows`:
   shards left out, as in the counts) and the reference answers of its problems shards;
 * result files that are per-sample tables with extra columns (:data:`MARKERS`, e.g. the output of
   ``supportscope grade``: ``answer``, ``correct_math``, ``correct_exact``, ``disagree``): read once
-  more with pyarrow (.parquet, .csv, .jsonl). Files without any marker column give nothing, so the
-  outputs for counts files and plain samples files do not change.
+  more with pyarrow (.parquet, .csv, .jsonl), their ``prompt_hash`` and ``reference`` columns too
+  (the provenance check compares them between the models; the first reference of each problem is
+  the answer statistics' reference). Files without any marker column give nothing, so the outputs
+  for counts files and plain samples files do not change.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def read_per_sample_file(path: Path) -> pa.Table:
         import pyarrow.csv as pacsv
 
         return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types={"problem_id": pa.string(), "model": pa.string(), "answer": pa.string()}))
+            column_types={"problem_id": pa.string(), "model": pa.string(), "answer": pa.string(),
+                          "reference": pa.string(), "prompt_hash": pa.string()}))
     import pyarrow.json as pajson
 
     return pajson.read_json(path)
@@ -70,7 +73,7 @@ def read_per_sample_file(path: Path) -> pa.Table:
 
 def _normalise(t: pa.Table) -> pa.Table:
     """problem_id, model as strings; the 0/1 verifier columns and correct as int64."""
-    for col in ("problem_id", "model", "answer"):
+    for col in ("problem_id", "model", "answer", "reference", "prompt_hash"):
         if col in t.column_names:
             t = t.set_column(t.column_names.index(col), col, pc.cast(t[col], pa.string()))
     for col in ("correct", "correct_math", "correct_exact"):
@@ -110,4 +113,16 @@ def per_sample_rows(inputs: list[Path], run=None) -> tuple[pa.Table | None, dict
         tables.append(_normalise(read_per_sample_file(path)))
     if not tables:
         return None, None
-    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")), None
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    return table, _references(table)
+
+
+def _references(table: pa.Table) -> dict[str, str] | None:
+    """problem_id -> its first non-empty ``reference`` (None without the column or any value)."""
+    if "reference" not in table.column_names:
+        return None
+    ref: dict[str, str] = {}
+    for p, a in zip(table["problem_id"].to_pylist(), table["reference"].to_pylist()):
+        if a is not None and str(a).strip():
+            ref.setdefault(str(p), str(a))
+    return ref or None

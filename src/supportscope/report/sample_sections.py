@@ -63,11 +63,15 @@ def provenance_section(s: dict, per_problem=None) -> str:
                           f"{fmt_int(t.get('truncated'))} of {fmt_int(t.get('samples'))} samples cut at the length "
                           f"limit (share {fmt_num(t.get('share'), 3)}) in {fmt_int(t.get('problems_with_truncated'))} "
                           "problems"))
-    items.append(("labels that change without truncated samples", fmt_int(len(p.get("label_flips_without_truncated")
-                                                                             or []))))
+    flips = p.get("label_flips_without_truncated") or []
+    items.append(("labels that change without truncated samples",
+                  (f"{fmt_int(len(flips))} ({fmt_int(sum(bool(f.get('flagged')) for f in flips))} flagged: created "
+                   "or lost, truncated unequally in base and tuned)")))
     pm = p.get("prompt_mismatch")
     items.append(("problems whose base and tuned prompts differ",
                   "not checked" if pm is None else f"{fmt_int(pm)} ({_e(p.get('prompt_source'))})"))
+    if p.get("reference_mismatch") is not None:
+        items.append(("problems graded against different references", fmt_int(p["reference_mismatch"])))
     notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in p.get("notes") or [])
     return _dl(items) + "\n<h3>Flagged</h3>\n" + _flags(p.get("flagged") or []) + notes
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special, stats
 
 from ._checks import as_int_array, as_probability, check_level
@@ -79,19 +80,29 @@ def maj_at_k(counts, values, ks) -> np.ndarray:
     uniformly. maj@k = sum_S h(S) / C(n, k), a U-statistic (Hoeffding 1948), unbiased for
     P(plurality of k i.i.d. samples is correct) as pass@k is (Chen et al. 2021, eq. 1).
 
-    Algorithm (exact, no enumeration). Split by the plurality count x = 1..k. For fixed x give
-    category j the bivariate polynomial f_j(z, w) = sum_{y<x} C(m_j, y) z^y + C(m_j, x) z^x w
-    (z counts drawn samples, w marks a category tied at the top) and g_j = v_j C(m_j, x) z^x w.
-    The number of k-subsets with max X <= x and exactly t categories at x is the coefficient
-    [z^k w^t] of prod_j f_j; the sum over those subsets of sum_{j in T} v_j is [z^k w^t] of
-    D = d/de prod_j (f_j + e g_j) at e = 0 = sum_j g_j prod_{l != j} f_l. Both come from one pass
-    over categories, from P = 1, D = 0: P <- P f_j, D <- D f_j + P g_j. Then
+    Algorithm (exact, no enumeration), split by the plurality count x = max_j X_j:
 
-        maj@k = sum_{x=1..k} sum_{t>=1} [z^k w^t] D_x / t  /  C(n, k).
+    * x = 1 (k samples from k distinct categories, all tied, |T| = k):
+      sum_S h(S) = [z^k] sum_j v_j m_j z prod_{l != j} (1 + m_l z) / k.
+    * x >= 2. Ties are broken by independent uniform priorities U_j: j wins when X_j = x and every
+      other category has X_l < x, or X_l = x and U_l < U_j; since 1/t = int_0^1 u^(t-1) du, this
+      gives each tied category weight 1/|T|. A category with m_j < x never reaches x; together those
+      contribute (1 + z)^(S_x), S_x = sum_{m_j < x} m_j (Vandermonde). Each category with m_j >= x
+      gets f_j(z, u) = sum_{y<x} C(m_j, y) z^y + u C(m_j, x) z^x and g_j = v_j C(m_j, x) z^x, and
 
-    Terms with t = 0 (max < x) never enter D, so each subset is counted once, at its own x. Only
-    positive terms are added (good relative accuracy); cost O(kmax^2 J T) per problem with
-    T = kmax/x + 1 tie slots, vectorised over problems. All k <= kmax come from the same pass.
+          sum_{S: max = x} h(S) = [z^k] int_0^1 sum_j g_j prod_{l != j} f_l(z, u) (1 + z)^(S_x) du.
+
+      One pass over the big categories from P = (1 + z)^(S_x), D = 0: P <- P f_j, D <- D f_j + P g_j
+      gives the integrand D. Its z^k coefficient is a polynomial in u of degree <= T - 1, with
+      T = min(#{j: m_j >= x}, floor(kmax / x)) (the other categories tied at x), so Gauss-Legendre
+      quadrature with ceil(T / 2) nodes on [0, 1] integrates it exactly (a G-node rule is exact up
+      to degree 2G - 1; Golub & Welsch 1969).
+
+    Then maj@k = sum_x [z^k] (term of x) / C(n, k). Only positive terms are added (good relative
+    accuracy). Cost per problem: sum over x of (#categories with m_j >= x <= n/x) convolutions of
+    ceil(T/2) rows of kmax + 1 coefficients with x kernel terms, vectorised over problems; all
+    k <= kmax come from the same pass. (The former DP carried the tie count t as a polynomial
+    variable and visited every category at every x; ``benchmarks/majk.py`` times both.)
 
     Args:
         counts: [Q, J] category counts (zero padded), n_i = row sums.
@@ -113,7 +124,7 @@ def maj_at_k(counts, values, ks) -> np.ndarray:
         return out
     if special.comb(int(n.max()), kmax) > MAX_SUBSETS:
         raise ValueError(f"C(n, k) = C({int(n.max())}, {kmax}) is too large for maj_at_k's float64 DP")
-    order = np.argsort(-m, axis=1, kind="stable")  # largest categories first: fewer DP terms later
+    order = np.argsort(-m, axis=1, kind="stable")  # largest categories first: big ones are a prefix
     m = np.take_along_axis(m, order, axis=1)
     v = np.where(m > 0, np.take_along_axis(v, order, axis=1), 0.0)
     total = _maj_numerators(m, v, kmax)  # [Q, kmax + 1]: sum_S h(S) over k-subsets, per k
@@ -124,34 +135,50 @@ def maj_at_k(counts, values, ks) -> np.ndarray:
     return out
 
 
+def _distinct_numerators(m: np.ndarray, v: np.ndarray, kmax: int) -> np.ndarray:
+    """x = 1 of :func:`maj_at_k`: [z^k] sum_j v_j m_j z prod_{l != j} (1 + m_l z) / k ([Q, kmax+1])."""
+    p = np.zeros((m.shape[0], kmax + 1))
+    p[:, 0] = 1.0
+    d = np.zeros_like(p)
+    for j in range(int((m > 0).sum(axis=1).max())):
+        mj = m[:, j, None].astype(np.float64)
+        d[:, 1:] += mj * d[:, :-1] + (mj * v[:, j, None]) * p[:, :-1]  # right side first: the old d, p
+        p[:, 1:] += mj * p[:, :-1]
+    d[:, 1:] /= np.arange(1, kmax + 1)
+    return d
+
+
 def _maj_numerators(m: np.ndarray, v: np.ndarray, kmax: int) -> np.ndarray:
-    """sum over k-subsets of h(S), for k = 0..kmax, by the DP of :func:`maj_at_k` ([Q, kmax+1])."""
-    q = m.shape[0]
-    binom = special.comb(m[:, :, None], np.arange(kmax + 1)[None, None, :])  # C(m_j, y), [Q, J, kmax+1]
-    live = (m > 0).sum(axis=0)  # categories sorted descending: column j is empty in every row past live
-    ncols = int(np.count_nonzero(live))
-    colmax = m.max(axis=0)
-    total = np.zeros((q, kmax + 1))
-    for x in range(1, kmax + 1):
-        tmax = min(ncols, kmax // x)
-        p = np.zeros((q, tmax + 1, kmax + 1))
+    """sum over k-subsets of h(S), k = 0..kmax, by the algorithm of :func:`maj_at_k` ([Q, kmax+1]);
+    ``m`` sorted descending in each row."""
+    total = _distinct_numerators(m, v, kmax)
+    ks = np.arange(kmax + 1)
+    for x in range(2, min(kmax, int(m.max())) + 1):
+        big = m >= x  # a prefix of each row
+        rows = np.flatnonzero(big[:, 0])
+        nb = int(big.sum(axis=1).max())
+        mb, vb, bigb = m[rows, :nb], v[rows, :nb], big[rows, :nb]
+        small = np.where(big[rows], 0, m[rows]).sum(axis=1)
+        nodes, weights = np.polynomial.legendre.leggauss((min(nb, kmax // x) + 1) // 2)
+        u = ((nodes + 1.0) / 2.0)[None, :, None]  # Gauss-Legendre on [0, 1]
+        pad, width = x - 1, kmax + 1 - x  # x - 1 leading zeros: the convolution reads p[k - y], y < x
+        p = np.zeros((rows.size, nodes.size, pad + kmax + 1))
         d = np.zeros_like(p)
-        p[:, 0, 0] = 1.0
-        for j in range(ncols):
-            ymax = min(x, int(colmax[j]))
-            newp = np.zeros_like(p)
-            newd = np.zeros_like(d)
-            for y in range(min(ymax, x - 1) + 1):  # f_j's terms below the top: z^y
-                c = binom[:, j, y][:, None, None]
-                newp[:, :, y:] += c * p[:, :, : kmax + 1 - y]
-                newd[:, :, y:] += c * d[:, :, : kmax + 1 - y]
-            if ymax == x:  # the tied-at-top term C(m_j, x) z^x w, and g_j = v_j C(m_j, x) z^x w
-                c = binom[:, j, x][:, None, None]
-                newp[:, 1:, x:] += c * p[:, :-1, : kmax + 1 - x]
-                newd[:, 1:, x:] += c * d[:, :-1, : kmax + 1 - x] + (c * v[:, j][:, None, None]) * p[:, :-1, : kmax + 1 - x]
-            p, d = newp, newd
-        t = np.arange(1, tmax + 1, dtype=np.float64)
-        total += np.einsum("qtk,t->qk", d[:, 1:, :], 1.0 / t)
+        p_new, d_new = np.zeros_like(p), np.zeros_like(d)
+        p[:, :, pad:] = special.comb(small[:, None], ks[None, :])[:, None, :]
+        ys = np.arange(x)[::-1]  # the kernel reversed, as the sliding windows read it
+        for j in range(nb):
+            on = bigb[:, j]  # rows whose j-th category is big; f_j = 1 elsewhere
+            low = np.where(on[:, None], special.comb(mb[:, j, None], ys[None, :]), ys[None, :] == 0)
+            top = np.where(on, special.comb(mb[:, j], x), 0.0)[:, None, None]
+            np.einsum("qgkw,qw->qgk", sliding_window_view(p, x, axis=2), low, out=p_new[:, :, pad:])
+            np.einsum("qgkw,qw->qgk", sliding_window_view(d, x, axis=2), low, out=d_new[:, :, pad:])
+            shifted = p[:, :, pad:pad + width]
+            p_new[:, :, pad + x:] += (top * u) * shifted
+            d_new[:, :, pad + x:] += (top * u) * d[:, :, pad:pad + width]
+            d_new[:, :, pad + x:] += (top * vb[:, j, None, None]) * shifted
+            p, p_new, d, d_new = p_new, p, d_new, d  # the pads stay zero: only [pad:] is written
+        total[rows] += np.einsum("qgk,g->qk", d[:, :, pad:], weights / 2.0)
     return total
 
 

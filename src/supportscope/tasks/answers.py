@@ -31,6 +31,7 @@ formula's right-hand side; ``exact`` finds no answer).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -39,7 +40,7 @@ from ..errors import ConfigError
 from .extract import extract_answer, last_boxed
 from .mathcheck import MathChecker
 
-__all__ = ["VERIFIER_NAMES", "Verifier", "column_name", "final_answer", "make_verifier", "normalise",
+__all__ = ["VERIFIER_NAMES", "Verifier", "column_name", "final_answer", "make_verifier", "math_grader", "normalise",
            "parse_verifier", "second_verifier"]
 
 #: The verifier names ``parse_verifier`` takes (``regex`` as ``regex:PATTERN``).
@@ -244,3 +245,26 @@ def make_verifier(spec: str, *, allow_exec: bool = False, timeout_s: float = 10.
     from .code_exec import CodeVerifier
 
     return CodeVerifier(timeout_s=timeout_s, memory_mb=memory_mb)
+
+
+def math_grader() -> Callable[[str, str], bool]:
+    """``grade(target, completion) -> bool`` by math-verify (:class:`MathVerifier`): the fallback
+    grader that ``analyze --regrade`` gives the lm-eval importer (``io`` cannot import this layer).
+
+    A target in GSM8K's form (a worked solution ending in ``#### 72``) is read after its last
+    ``####``. math-verify is imported on the first call (before the guard: its imports run code);
+    each check runs under :func:`~supportscope.tasks.eval_guard.guarded`, as ``grade`` does.
+    """
+    from .eval_guard import guarded
+
+    state: dict[str, MathVerifier] = {}
+
+    def grade(target: str, completion: str) -> bool:
+        verifier = state.get("v")
+        if verifier is None:
+            verifier = state["v"] = MathVerifier()
+        gold = target.rsplit("####", 1)[1].strip() if "####" in target else target
+        with guarded():
+            return bool(verifier.check(gold, gold, completion))
+
+    return grade
