@@ -78,6 +78,7 @@ def test_outputs_and_printout(quick_demo):
         assert 'id="truth"' in (out / name / "report.html").read_text()
     assert pq.read_table(out / "exact_p.parquet").num_rows == (5 + 3) * 40  # 5 models, 3 trajectory checkpoints
     assert "against the exact labels" in r.stdout and "new-info-sft" in r.stdout
+    assert "rl-beta0.05 trajectory" in r.stdout and "trajectory.json" in r.stdout
     assert demo["config"]["quick"] is True and demo["versions"]["torch"]
 
 

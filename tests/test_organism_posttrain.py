@@ -137,7 +137,7 @@ def test_rl_checkpoints_are_the_run_at_those_steps(tmp_path):
             assert (d / name).is_file(), (s, name)
         meta = json.loads((d / "posttrain_config.json").read_text())
         assert meta["kind"] == "rl" and meta["step"] == s and meta["config"]["checkpoint_every"] == 2
-        model, tok, corpus = load_organism(d)
+        _, tok, corpus = load_organism(d)
         assert tok.eos_token_id == 0 and corpus.n_absent > 0
     assert read(out) == read(plain)
     assert read(step_dir(out, 2)) == read(short)

@@ -3,11 +3,11 @@ and the agreement / false-created bookkeeping on hand-made cases."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import itertools
 
 from supportscope.organism.truth import (ESTIMATED_LABELS, EXACT_LABELS, agreement, consistent, exact_labels,
                                          exact_pass_at_k, exact_regime, support_change, trajectory_point)

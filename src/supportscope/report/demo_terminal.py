@@ -76,13 +76,14 @@ def print_demo(demo: dict, out: str, console: Console | None = None) -> None:
                    "across the nucleus edge by a reweighting: created under pi_D, from the raw support."))
     tr = demo.get("trajectory")
     if tr:
-        t = Table(title=f"{tr['variant']} trajectory: exact p of its checkpoints against the base at K = {tr['K']} "
-                        "(ground truth; step 0 = the base)", title_justify="left")
+        t = Table(title=f"{tr['variant']} trajectory (models {tr['variant']}-step-NNNN): exact mean p per family, "
+                        f"exact pass@{tr['K']} and exact created / lost against the base (step 0 = the base, "
+                        f"the last = {tr['variant']})", title_justify="left")
         fams = list(tr["checkpoints"][0]["p_exact_mean_by_family"])
-        for col in ("step", "model", "mean p", *(f"p {f}" for f in fams), f"pass@{tr['K']}", "created", "lost"):
-            t.add_column(col, justify="left" if col == "model" else "right")
+        for col in ("step", "all", *fams, f"pass@{tr['K']}", "created", "lost"):
+            t.add_column(col, justify="right", overflow="fold")
         for r in tr["checkpoints"]:
-            t.add_row(str(r["step"]), r["model"], f"{r['p_exact_mean']:.3f}",
+            t.add_row(str(r["step"]), f"{r['p_exact_mean']:.3f}",
                       *(f"{r['p_exact_mean_by_family'][f]:.3f}" for f in fams), f"{r['pass_at_K_exact']:.3f}",
                       str(r["created"]), str(r["lost"]))
         con.print(t)
