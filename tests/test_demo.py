@@ -5,11 +5,19 @@ About a minute on 2 cores (post-training four variants is most of it); a rerun r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_cli
+from supportscope.organism.demo_config import DemoConfig
+from supportscope.organism.task import CHECKPOINT
+from supportscope.pipeline.demo import checkpoint_key, trajectory_models, variants
+from supportscope.store import RunStore
+
+TRAJECTORY = ["base", "rl-beta0.05-step-0010", "rl-beta0.05-step-0020", "rl-beta0.05-step-0030", "rl-beta0.05"]
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +76,9 @@ def test_outputs_and_printout(quick_demo):
         assert summary["ground_truth"]["confusion"]["cols"][0] == "elicited"
         assert summary["kl"]["kl_observed"] == "kl_full"  # the base scored the variant with the exact KL
         assert 'id="truth"' in (out / name / "report.html").read_text()
-    assert pq.read_table(out / "exact_p.parquet").num_rows == 5 * 40
+    assert pq.read_table(out / "exact_p.parquet").num_rows == (5 + 3) * 40  # 5 models, 3 trajectory checkpoints
     assert "against the exact labels" in r.stdout and "new-info-sft" in r.stdout
+    assert "rl-beta0.05 trajectory" in r.stdout and "trajectory.json" in r.stdout
     assert demo["config"]["quick"] is True and demo["versions"]["torch"]
 
 
@@ -126,3 +135,82 @@ def test_follow_up_confirms_or_drops_the_candidates(quick_demo, tmp_path):
     assert s["support_change"]["created"]["claimed"] and "confirmed on fresh samples" in s["verdict"]["sentence"]
     # stage 1 (the labels) is what it was: the follow-up samples are kept apart
     assert s["labels"]["created"]["count"] == summary["labels"]["created"]["count"]
+
+
+def test_trajectory_config_and_cache_key():
+    on, off = (variants(DemoConfig(quick=True, trajectory_every=t).resolved()) for t in (None, 0))
+    assert on[0].config.checkpoint_every == 10 and on[1].config.checkpoint_every == 0  # betas[0] only
+    assert off[0].config.checkpoint_every == 0
+    # the cache key tells a run with trajectory checkpoints from one without; other variants keep theirs
+    assert checkpoint_key(on[0], CHECKPOINT) != checkpoint_key(off[0], CHECKPOINT)
+    assert [checkpoint_key(v, CHECKPOINT) for v in on[1:]] == [checkpoint_key(v, CHECKPOINT) for v in off[1:]]
+    assert trajectory_models(off[0], Path("unused")) == []
+
+
+def test_trajectory_is_checked_against_exact_p(quick_demo, one_torch_thread):
+    """trajectory.json: base, the RL run's checkpoints at steps 10, 20, 30 (folders of the cached variant,
+    sampled and scored by the base in the run) and the variant; its exact p agrees with exact_p.parquet,
+    with the pairwise ground truth of the variant, and with organism.exact recomputed on one checkpoint."""
+    pytest.importorskip("torch")
+    from supportscope.models.config import DecodingConfig
+    from supportscope.organism.exact import exact_p_both, organism_backend
+    from supportscope.organism.task import OrganismTask
+    from supportscope.organism.truth import trajectory_point
+
+    out, _, _, demo = quick_demo
+    tr = json.loads((out / "trajectory.json").read_text())
+    assert tr == demo["trajectory"] and tr["variant"] == "rl-beta0.05" and tr["config"]["checkpoint_every"] == 10
+    rows = tr["checkpoints"]
+    assert [r["step"] for r in rows] == [0, 10, 20, 30, 40] and [r["model"] for r in rows] == TRAJECTORY
+    assert rows[0]["created"] == rows[0]["lost"] == 0 and rows[0]["labels_exact"]["unchanged"] > 0
+    final = Path(demo["checkpoints"]["rl-beta0.05"])
+    manifest = json.loads((out / "run" / "manifest.json").read_text())["entries"]
+    for r in rows[1:-1]:
+        assert Path(demo["checkpoints"][r["model"]]) == final / "steps" / f"step-{r['step']:04d}"
+        assert manifest[r["model"]]["n"] == demo["n"]  # sampled like the variants
+    run = RunStore(out / "run")
+    try:
+        sc = run.read("scores").select(["generator", "scorer", "kl_full"]).to_pydict()
+    finally:
+        run.close()
+    for r in rows[1:-1]:  # the base scored every checkpoint's samples, with the full-vocabulary KL
+        kl = [k for g, s, k in zip(sc["generator"], sc["scorer"], sc["kl_full"]) if g == r["model"] and s == "base"]
+        assert len(kl) == 40 * demo["n"] and all(k is not None and k >= 0 for k in kl)
+    assert "base" not in {g for g, s in zip(sc["generator"], sc["scorer"]) if s.endswith("step-0020")}
+    assert "rl-beta0.05-step-0020" not in demo["variants"]  # no pairwise analysis of the checkpoints
+    assert not (out / "rl-beta0.05-step-0020").exists()
+
+    # the final row and the base row are the variant's pairwise ground truth
+    K = tr["K"]
+    assert K == demo["variants"]["rl-beta0.05"]["K"]
+    gt = demo["variants"]["rl-beta0.05"]["ground_truth"]
+    for f, d in gt["by_family"].items():
+        assert rows[-1]["p_exact_mean_by_family"][f] == pytest.approx(d["p_exact_tuned"], rel=1e-12)
+        assert rows[0]["p_exact_mean_by_family"][f] == pytest.approx(d["p_exact_base"], rel=1e-12)
+    assert rows[-1]["created"] == gt["n_created_exact"]
+
+    # exact_p.parquet has every checkpoint; one checkpoint recomputed from its folder by organism.exact
+    ep = pq.read_table(out / "exact_p.parquet").to_pylist()
+    by_model = {}
+    for r in ep:
+        by_model.setdefault(r["model"], {})[r["problem_id"]] = r["p_decoding"]
+    assert set(TRAJECTORY) <= set(by_model)
+    org = OrganismTask(size=8, seed=0).organism_problems()
+    ids, fams = [p.id for p in org], [p.family for p in org]
+    d = demo["decoding"]
+    dec = DecodingConfig(temperature=d["temperature"], top_p=d["top_p"], max_new_tokens=d["max_new_tokens"],
+                         seed=d["seed"])
+    name = "rl-beta0.05-step-0020"
+    p, _ = exact_p_both(organism_backend(demo["checkpoints"][name]), org, dec)
+    assert np.allclose(p, [by_model[name][i] for i in ids], rtol=1e-6, atol=1e-12)
+    p0 = [by_model["base"][i] for i in ids]
+    again = trajectory_point(p0, p, fams, K, tr["basin_budget"], tr["zeta"], ids)
+    row = rows[2]
+    assert row["p_exact_mean"] == pytest.approx(again["p_exact_mean"], rel=1e-6)
+    assert row["pass_at_K_exact"] == pytest.approx(again["pass_at_K_exact"], rel=1e-6)
+    for f in set(fams):
+        assert row["p_exact_mean_by_family"][f] == pytest.approx(again["p_exact_mean_by_family"][f], rel=1e-6)
+    assert (row["labels_exact"], row["created_ids"], row["lost_ids"]) == \
+        (again["labels_exact"], again["created_ids"], again["lost_ids"])
+    # the run moves: the checkpoints differ from the base and from each other
+    assert len({round(r["p_exact_mean"], 9) for r in rows}) == len(rows)

@@ -15,7 +15,8 @@ torch = pytest.importorskip("torch")
 from supportscope.models.config import DecodingConfig  # noqa: E402
 from supportscope.organism import CHECKPOINT  # noqa: E402
 from supportscope.organism.exact import exact_p, organism_backend  # noqa: E402
-from supportscope.organism.posttrain import NewInfoConfig, RLConfig, RSConfig, new_info_sft, rl, rs_sft  # noqa: E402
+from supportscope.organism.posttrain import (NewInfoConfig, RLConfig, RSConfig, checkpoint_steps,  # noqa: E402
+                                             new_info_sft, rl, rs_sft, step_dir)
 from supportscope.organism.pretrain import load_organism  # noqa: E402
 from supportscope.organism.task import OrganismTask  # noqa: E402
 
@@ -112,3 +113,39 @@ def test_determinism(tmp_path):
         la = [{k: v for k, v in r.items() if k != "seconds"} for r in read_log(a)]
         lb = [{k: v for k, v in r.items() if k != "seconds"} for r in read_log(b)]
         assert la == lb
+
+
+def read(path):
+    return (path / "model.safetensors").read_bytes()
+
+
+def test_rl_checkpoints_are_the_run_at_those_steps(tmp_path):
+    """checkpoint_every saves the policy after 2 and 4 of 5 steps (not the base, not the final step) in
+    the variant's format, atomically; saving changes nothing in the run: the final weights are
+    byte-identical to those of the same run without checkpoints, and the step-2 checkpoint is
+    byte-identical to a 2-step run's final weights."""
+    small = {"problems_per_step": 4, "group_size": 4, "families": ("add", "mul")}
+    out = rl(CHECKPOINT, tmp_path / "ck", RLConfig(steps=5, checkpoint_every=2, **small))
+    plain = rl(CHECKPOINT, tmp_path / "plain", RLConfig(steps=5, **small))
+    short = rl(CHECKPOINT, tmp_path / "short", RLConfig(steps=2, **small))
+    assert checkpoint_steps(5, 2) == [2, 4] and checkpoint_steps(5, 0) == [] and checkpoint_steps(4, 2) == [2]
+    assert sorted(p.name for p in (out / "steps").iterdir()) == ["step-0002", "step-0004"]  # no temp folder left
+    assert not (plain / "steps").exists()
+    for s in (2, 4):
+        d = step_dir(out, s)
+        for name in ("model.safetensors", "config.json", "tokenizer.json", "corpus_config.json"):
+            assert (d / name).is_file(), (s, name)
+        meta = json.loads((d / "posttrain_config.json").read_text())
+        assert meta["kind"] == "rl" and meta["step"] == s and meta["config"]["checkpoint_every"] == 2
+        _, tok, corpus = load_organism(d)
+        assert tok.eos_token_id == 0 and corpus.n_absent > 0
+    assert read(out) == read(plain)
+    assert read(step_dir(out, 2)) == read(short)
+    assert read(step_dir(out, 4)) != read(step_dir(out, 2)) != read(out)
+    log, log_plain = read_log(out), read_log(plain)
+    assert [r["checkpoint"] for r in log if "checkpoint" in r] == [
+        {"step": 2, "path": "steps/step-0002"}, {"step": 4, "path": "steps/step-0004"}]
+    assert log[-1]["checkpoint_steps"] == [2, 4] and log_plain[-1]["checkpoint_steps"] == []
+    drop = {"seconds", "checkpoint", "checkpoint_steps"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in log] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in log_plain]

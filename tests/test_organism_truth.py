@@ -3,12 +3,14 @@ and the agreement / false-created bookkeeping on hand-made cases."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from supportscope.organism.truth import (ESTIMATED_LABELS, EXACT_LABELS, agreement, consistent, exact_labels,
-                                         exact_regime, support_change)
+                                         exact_pass_at_k, exact_regime, support_change, trajectory_point)
 from supportscope.stats.bounds import eps
 
 K, KB, Z = 64, 8, 0.05
@@ -70,3 +72,43 @@ def test_support_change():
     r = support_change([0, 0, 0, 0.5], [0, 1e-3, 0.9, 0], K, Z, p0_raw=[0, 1e-4, 2e-3, 0.5])
     assert r["min_raw_p0_accessible_now"] == 2e-3 and r["raw_singular_base"] == 1
     assert support_change([0.5], [0.5], K, Z)["max_p_tuned"] is None
+
+
+def brute_pass_at_k(p: float, k: int) -> float:
+    """P(at least one of k independent Bernoulli(p) draws succeeds), by enumerating the 2^k outcomes."""
+    return sum(np.prod([p if x else 1 - p for x in xs]) for xs in itertools.product((0, 1), repeat=k) if any(xs))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(probs, min_size=1, max_size=12), st.integers(1, 7))
+def test_exact_pass_at_k_matches_enumeration(ps, k):
+    assert np.isclose(exact_pass_at_k(ps, k), np.mean([brute_pass_at_k(p, k) for p in ps]), rtol=1e-12, atol=1e-15)
+
+
+def test_exact_pass_at_k_keeps_small_p():
+    # 1 - (1 - 1e-12)^64 loses most digits in floating point; the expm1/log1p form keeps them
+    assert np.isclose(exact_pass_at_k([1e-12], 64), 64e-12, rtol=1e-9)
+    assert exact_pass_at_k([0.0, 1.0], K) == 0.5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(probs, probs, st.sampled_from(["add", "mul", "absent"])), min_size=1, max_size=30))
+def test_trajectory_point_matches_brute_force(rows):
+    p0, p1, fam = (list(x) for x in zip(*rows))
+    ids = [f"q{i}" for i in range(len(rows))]
+    got = trajectory_point(p0, p1, fam, K, KB, Z, problem_ids=ids)
+    labels = [brute_label(a, b) for a, b in zip(p0, p1)]
+    assert got["labels_exact"] == {lab: labels.count(lab) for lab in EXACT_LABELS}
+    assert got["created"] == labels.count("created") and got["lost"] == labels.count("lost")
+    assert got["created_ids"] == [i for i, lab in zip(ids, labels) if lab == "created"]
+    assert got["lost_ids"] == [i for i, lab in zip(ids, labels) if lab == "lost"]
+    assert np.isclose(got["p_exact_mean"], np.mean(p1))
+    for f in set(fam):
+        mine = [b for b, g in zip(p1, fam) if g == f]
+        assert np.isclose(got["p_exact_mean_by_family"][f], np.mean(mine))
+        assert np.isclose(got["pass_at_K_exact_by_family"][f], np.mean([1 - (1 - b) ** K for b in mine]), atol=1e-12)
+    assert sum(got["regimes_exact"].values()) == len(rows)
+    assert got["regimes_exact"]["singular"] == sum(b == 0 for b in p1)
+    # the base against itself: nothing created or lost
+    same = trajectory_point(p0, p0, fam, K, KB, Z)
+    assert same["created"] == same["lost"] == 0 and "created_ids" not in same

@@ -3,7 +3,9 @@
 Fields left at None take a size-dependent default (:meth:`DemoConfig.resolved`): the full demo uses
 every organism problem (64 add, 64 mul, 64 sub, 24 facts, 24 absent facts) with n = 256 samples per
 problem and model (audit budget K = 128); ``quick`` (CI size) uses 8 problems per family and n = 64
-(K = 32) with 2,000 bootstrap replicates. No torch here.
+(K = 32) with 2,000 bootstrap replicates. Both save the first RL variant's policy every
+``trajectory_every`` of its steps (default 10 of 40: a trajectory of base, steps 10, 20, 30 and the
+variant). No torch here.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from supportscope.models.config import DecodingConfig
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-FULL = {"size": None, "n": 256, "bootstrap": 10000}
-QUICK = {"size": 8, "n": 64, "bootstrap": 2000}
+FULL = {"size": None, "n": 256, "bootstrap": 10000, "trajectory_every": 10}
+QUICK = {"size": 8, "n": 64, "bootstrap": 2000, "trajectory_every": 10}
 
 
 @dataclass
@@ -49,6 +51,11 @@ class DemoConfig:
     bootstrap: int | None = field(default=None, metadata={"help": "Paired bootstrap replicates (default "
                                                                    "10,000; 2,000 with --quick).",
                                                           "min": 100, "max": 10**6, "example": 2000})
+    trajectory_every: int | None = field(default=None, metadata={
+        "help": "Save the first RL variant's (first beta) policy every this many of its training steps; each "
+                "saved checkpoint is sampled, scored by the base and given exact p, and trajectory.json "
+                "lists its exact summary (0 = no trajectory; default 10).",
+        "min": 0, "max": 10**7, "example": 10})
     checkpoints: Path | None = field(default=None, metadata={"help": "Cache of post-trained checkpoints, reused "
                                                                       "when the config matches (default: "
                                                                       "out/organism-checkpoints)."})
@@ -60,6 +67,8 @@ class DemoConfig:
         return replace(self, size=self.size if self.size is not None else d["size"],
                        n=self.n if self.n is not None else d["n"],
                        bootstrap=self.bootstrap if self.bootstrap is not None else d["bootstrap"],
+                       trajectory_every=(self.trajectory_every if self.trajectory_every is not None
+                                         else d["trajectory_every"]),
                        checkpoints=self.checkpoints or Path("out/organism-checkpoints"),
                        betas=list(self.betas))
 

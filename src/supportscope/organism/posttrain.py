@@ -16,6 +16,12 @@ per step, then a final ``{"done": ..., "seconds": ...}`` line).
   sequences): by default the exact full-vocabulary KL of the next-token distributions along the
   sampled prefixes (``kl_estimator="full"``), or the k3 estimator on the sampled tokens
   (``"k3"``). The logged ``kl`` is this estimate (also with ``beta = 0``), AdamW optimiser.
+  With ``checkpoint_every = c > 0`` the policy after c, 2c, ... optimiser steps (below ``steps``) is
+  also saved, in the same format, to ``out/steps/step-NNNN/`` (NNNN = updates made; written to a
+  temporary folder and renamed), so a run has a trajectory: step 0 is the base, step ``steps`` the
+  final checkpoint in ``out``. Saving only reads the weights, so the run (RNG streams, weights, log
+  numbers) is the same with and without it; the log line of a saving step gains ``checkpoint`` and
+  the final line ``checkpoint_steps``.
   Sampling under ``top_p = 0.95`` never produces a token outside the nucleus, so a problem whose
   correct answer is outside it (singular: ``sub``, ``absent``) never earns a reward.
 - :func:`rs_sft`: rejection-sampling SFT (should elicit): the base's own samples on the training
@@ -24,114 +30,22 @@ per step, then a final ``{"done": ..., "seconds": ...}`` line).
   absent facts, mixed with ordinary corpus lines against forgetting.
 
 Everything is seeded (problem order, sample seeds, batch order) and runs on ``threads`` CPU threads,
-so the same config gives the same weights.
+so the same config gives the same weights. The configs live in ``posttrain_config`` (no torch) and
+are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from supportscope.config_checks import SEED, check_fields, short
-from supportscope.errors import ConfigError
-
 from .families import FAMILIES
-
-
-# ---------------------------------------------------------------------------------------- configs
-
-_STEPS = {"min": 1, "max": 10**7}
-_COUNT = {"min": 1, "max": 2**16}
-
-
-@dataclass
-class _OptimConfig:
-    """Optimiser and run settings every intervention shares (each subclass sets its own lr). Values are
-    checked at construction (:meth:`validate`), a bad one raising ConfigError naming the field."""
-
-    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate (constant).", "min": 0, "max": 10})
-    seed: int = field(default=0, metadata={"help": "Seed of the problem batches, the sample seeds and torch.",
-                                           **SEED})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay.", "min": 0, "max": 10})
-    grad_clip: float = field(default=1.0, metadata={"help": "Gradient norm clip (0 = off).", "min": 0})
-    threads: int = field(default=2, metadata={"help": "torch CPU threads while training.", "min": 1, "max": 1024})
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the field when a value cannot work (before any training starts)."""
-        check_fields(self)
-        if self.lr <= 0 or getattr(self, "sample_top_p", 1.0) <= 0:
-            name = "lr" if self.lr <= 0 else "sample_top_p"
-            raise ConfigError(f"`{name}` {getattr(self, name)} must be > 0. Fix: use e.g. `{name}` "
-                              + ("0.001" if name == "lr" else "0.95"))
-        bad = sorted(set(getattr(self, "families", None) or ()) - set(FAMILIES))
-        if bad:
-            raise ConfigError(f"`families` {bad} are not organism families. Fix: choose from {', '.join(FAMILIES)}")
-        if getattr(self, "kl_estimator", "full") not in ("full", "k3"):
-            raise ConfigError(f"`kl_estimator` {short(self.kl_estimator)} is not full or k3. Fix: `kl_estimator` full")
-        if getattr(self, "demos_per_step", 1) + getattr(self, "corpus_per_step", 1) < 1:
-            raise ConfigError("`demos_per_step` and `corpus_per_step` are both 0. Fix: e.g. `demos_per_step` 24")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        if "families" in d:
-            d["families"] = list(d["families"]) if d["families"] else None
-        return d
-
-
-@dataclass
-class _SamplingConfig(_OptimConfig):
-    """Settings of interventions that sample the model while training."""
-
-    sample_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampling config.",
-                                                             "min": 0})
-    sample_top_p: float = field(default=0.95, metadata={"help": "top_p of the sampling config (1.0 = raw sampling: "
-                                                                "singular-under-truncation problems can then be rewarded).",
-                                                        "min": 0, "max": 1})
-    max_new_tokens: int = field(default=8, metadata={"help": "Largest completion length while sampling.",
-                                                     "min": 1, "max": 500})
-    families: tuple[str, ...] | None = field(default=None, metadata={"help": "Families used (default: all).",
-                                                                     "max_len": 16, "items": {"max_len": 16}})
-
-
-@dataclass
-class RLConfig(_SamplingConfig):
-    lr: float = field(default=3e-4, metadata={"help": "AdamW learning rate (constant).", "min": 0, "max": 10})
-    beta: float = field(default=0.05, metadata={"help": "KL penalty weight: loss += beta * KL(pi || pi_base).",
-                                                "min": 0})
-    steps: int = field(default=40, metadata={"help": "Optimiser steps (one batch of problems each).", **_STEPS})
-    problems_per_step: int = field(default=16, metadata={"help": "Problems drawn (seeded) per step.", **_COUNT})
-    group_size: int = field(default=8, metadata={"help": "Samples per problem (G); the group mean is the baseline.",
-                                                 "min": 2, "max": 2**16,
-                                                 "why_min": "one sample is its own baseline"})
-    kl_estimator: str = field(default="full", metadata={"help": "full (exact full-vocabulary KL per sampled prefix) "
-                                                                "or k3 (r - 1 - ln r on the sampled tokens)."})
-
-
-@dataclass
-class RSConfig(_SamplingConfig):
-    lr: float = field(default=5e-4, metadata={"help": "AdamW learning rate (constant).", "min": 0, "max": 10})
-    samples_per_problem: int = field(default=8, metadata={"help": "Base samples per training problem.", **_COUNT})
-    epochs: int = field(default=3, metadata={"help": "Passes over the kept (correct) samples.", "min": 1,
-                                             "max": 10**4})
-    batch: int = field(default=64, metadata={"help": "Sequences per optimiser step.", **_COUNT})
-
-
-@dataclass
-class NewInfoConfig(_OptimConfig):
-    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate (constant).", "min": 0, "max": 10})
-    steps: int = field(default=60, metadata={"help": "Optimiser steps.", **_STEPS})
-    demos_per_step: int = field(default=24, metadata={"help": "Absent-fact demonstrations per step (with "
-                                                              "replacement).", "min": 0, "max": 2**16})
-    corpus_per_step: int = field(default=24, metadata={"help": "Ordinary corpus lines per step (against "
-                                                               "forgetting).", "min": 0, "max": 2**16})
+from .posttrain_config import NewInfoConfig, RLConfig, RSConfig
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -170,13 +84,37 @@ def _target_logprobs(model: Any, ids: Any, att: Any, comp: Any) -> tuple[Any, An
     return logp, ids[:, 1:][pred]
 
 
-def _save(model: Any, tok: Any, base_dir: Path, out: Path, kind: str, cfg_dict: dict) -> None:
+def _save(model: Any, tok: Any, base_dir: Path, out: Path, kind: str, cfg_dict: dict, **extra: Any) -> None:
     model.eval()
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     shutil.copyfile(base_dir / "corpus_config.json", out / "corpus_config.json")
     (out / "posttrain_config.json").write_text(
-        json.dumps({"kind": kind, "base": str(base_dir), "config": cfg_dict}, indent=2) + "\n")
+        json.dumps({"kind": kind, "base": str(base_dir), "config": cfg_dict, **extra}, indent=2) + "\n")
+
+
+def step_dir(out: str | Path, step: int) -> Path:
+    """Folder of the intermediate checkpoint after ``step`` optimiser steps (``checkpoint_every``)."""
+    return Path(out) / "steps" / f"step-{step:04d}"
+
+
+def checkpoint_steps(steps: int, every: int) -> list[int]:
+    """The steps :func:`rl` saves with ``checkpoint_every = every``: every, 2 every, ... below ``steps``
+    (step 0 is the base, step ``steps`` the variant itself); none when ``every`` is 0."""
+    return list(range(every, steps, every)) if every > 0 else []
+
+
+def _save_step(model: Any, tok: Any, base_dir: Path, out: Path, kind: str, cfg_dict: dict, step: int) -> Path:
+    """Save an intermediate checkpoint atomically: written into a hidden temporary folder next to it,
+    then renamed, so a folder named step-NNNN is always complete."""
+    final = step_dir(out, step)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    _save(model, tok, base_dir, tmp, kind, cfg_dict, step=step)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
 
 
 class _Threads:
@@ -250,6 +188,7 @@ def rl(base_dir: str | Path, out_dir: str | Path, cfg: RLConfig | None = None) -
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
         rng = random.Random(f"supportscope-rl:{cfg.seed}")
         pad = int(tok.pad_token_id)
+        saves = set(checkpoint_steps(cfg.steps, cfg.checkpoint_every))
         t0 = time.perf_counter()
         with (out / "train_log.jsonl").open("w") as log:
             for step in range(cfg.steps):
@@ -290,12 +229,17 @@ def rl(base_dir: str | Path, out_dir: str | Path, cfg: RLConfig | None = None) -
                 by_fam: dict[str, list[float]] = {}
                 for p, r in zip((p for p in probs for _ in range(cfg.group_size)), rewards.tolist()):
                     by_fam.setdefault(p.family, []).append(r)
-                log.write(json.dumps({
+                rec = {
                     "step": step, "reward": round(float(rewards.mean()), 6), "kl": round(float(kl.detach()), 6),
                     "kl_estimator": cfg.kl_estimator, "pg_loss": round(float(pg.detach()), 6),
                     "loss": round(float(loss.detach()), 6), "seconds": round(time.perf_counter() - t0, 3),
-                    "reward_by_family": {f: round(sum(v) / len(v), 6) for f, v in by_fam.items()}}) + "\n")
-            log.write(json.dumps({"done": cfg.steps, "seconds": round(time.perf_counter() - t0, 2)}) + "\n")
+                    "reward_by_family": {f: round(sum(v) / len(v), 6) for f, v in by_fam.items()}}
+                if step + 1 in saves:  # the policy after step + 1 updates; saving reads weights only
+                    ck = _save_step(model, tok, base_dir, out, "rl", cfg.to_dict(), step + 1)
+                    rec["checkpoint"] = {"step": step + 1, "path": str(ck.relative_to(out))}
+                log.write(json.dumps(rec) + "\n")
+            log.write(json.dumps({"done": cfg.steps, "seconds": round(time.perf_counter() - t0, 2),
+                                  "checkpoint_steps": sorted(saves)}) + "\n")
         _save(model, tok, base_dir, out, "rl", cfg.to_dict())
     return out
 
@@ -389,4 +333,4 @@ def new_info_sft(base_dir: str | Path, out_dir: str | Path, cfg: NewInfoConfig |
     return out
 
 
-__all__ = ["RLConfig", "RSConfig", "NewInfoConfig", "rl", "rs_sft", "new_info_sft"]
+__all__ = ["RLConfig", "RSConfig", "NewInfoConfig", "rl", "rs_sft", "new_info_sft", "checkpoint_steps", "step_dir"]

@@ -23,7 +23,13 @@ reported too, so the lenient reading of "unchanged" is visible.
 
 False-created rate = #(estimated created, exact not created) / #(exact not created): the per-problem
 type-I error of "created", which the labelling keeps <= alpha (one-sided Clopper–Pearson bounds on
-both models). No torch here.
+both models).
+
+A trajectory (checkpoints of one training run, :func:`trajectory_point`) is summarised per checkpoint
+by its exact p against the base's: mean p per family (= exact pass@1), exact pass@K =
+mean_i [1 - (1 - p_i)^K] (the probability that K independent samples contain a success, averaged
+over problems; Chen et al. 2021), the exact regime counts and the exact labels against the base with
+the created / lost problem ids. No torch here.
 """
 
 from __future__ import annotations
@@ -112,5 +118,46 @@ def support_change(p0, p1, budget: int, zeta: float = 0.05, p0_raw=None) -> dict
     return out
 
 
+def exact_pass_at_k(p, k: int) -> float:
+    """Exact pass@k of problems with exact success probabilities ``p``: mean_i [1 - (1 - p_i)^k]
+    (k independent samples, at least one correct; Chen et al. 2021), computed as -expm1(k log1p(-p))
+    so that small p keep their precision."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return float(np.mean(-np.expm1(k * np.log1p(-p)))) if len(p) else float("nan")
+
+
+def trajectory_point(p0, p, families, budget: int, basin_budget: int = 8, zeta: float = 0.05,
+                     problem_ids=None) -> dict:
+    """Exact summary of one checkpoint with exact probabilities ``p`` against the base's ``p0``
+    (same problems, same order; ``families`` per problem): ``p_exact_mean`` (overall and per family:
+    the exact pass@1), ``pass_at_K_exact`` (overall and per family, :func:`exact_pass_at_k` at
+    ``budget``), ``regimes_exact`` (counts of :func:`exact_regime`), ``labels_exact`` (counts of
+    :func:`exact_labels` against the base at ``budget``), ``created`` / ``lost`` (their counts) and,
+    with ``problem_ids``, ``created_ids`` / ``lost_ids``."""
+    p0, p = np.asarray(p0, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    fam = np.asarray(families, dtype=object)
+    if not (len(p0) == len(p) == len(fam)):
+        raise ValueError(f"p0, p and families differ in length: {len(p0)}, {len(p)}, {len(fam)}")
+    lab = exact_labels(p0, p, budget, zeta)
+    reg = exact_regime(p, budget, basin_budget, zeta)
+    fams = list(dict.fromkeys(fam.tolist()))
+    out = {
+        "p_exact_mean": float(p.mean()),
+        "p_exact_mean_by_family": {f: float(p[fam == f].mean()) for f in fams},
+        "pass_at_K_exact": exact_pass_at_k(p, budget),
+        "pass_at_K_exact_by_family": {f: exact_pass_at_k(p[fam == f], budget) for f in fams},
+        "regimes_exact": {r: int((reg == r).sum()) for r in ("basin", "tail", "barrier", "singular")},
+        "labels_exact": {k: int((lab == k).sum()) for k in EXACT_LABELS},
+        "created": int((lab == "created").sum()),
+        "lost": int((lab == "lost").sum()),
+    }
+    if problem_ids is not None:
+        ids = np.asarray(problem_ids, dtype=object)
+        out["created_ids"] = ids[lab == "created"].tolist()
+        out["lost_ids"] = ids[lab == "lost"].tolist()
+    return out
+
+
 __all__ = ["EXACT_LABELS", "ESTIMATED_LABELS", "exact_regime", "exact_labels", "consistent", "confusion",
-           "agreement", "support_change"]
+           "agreement", "support_change", "exact_pass_at_k", "trajectory_point"]

@@ -6,13 +6,19 @@ Steps (everything under one output folder OUT; every step resumes or reuses what
    ``rl-beta{b}`` (KL-regularised RL, one per beta), ``rs-sft`` (rejection-sampling SFT) and
    ``new-info-sft`` (SFT on the absent facts). A variant is cached in the checkpoint folder under
    ``NAME-HASH``, HASH = sha256 of (kind, its config, the base weights' sha256): a cached checkpoint
-   is reused only when it was made by the same config from the same base.
+   is reused only when it was made by the same config from the same base. The first RL variant
+   (``betas[0]``) also saves its policy every ``trajectory_every`` steps (part of its config, so of
+   its HASH); each such checkpoint is the model ``rl-beta{b}-step-NNNN`` in the run from here on.
 2. Sampling: n samples per problem from the base and every variant under pi_D (T, top_p) into one
    run store ``OUT/run`` (``scale.jobs.sample_job``: sharded, seeded, resumable).
-3. Cross-scoring: the base scores every variant's samples (with the exact full-vocabulary KL of
-   the variant to the base along them); every variant scores the base's samples.
-4. Exact p (``organism.exact``) of every problem under pi_D for every model -> ``OUT/exact_p.parquet``.
-5. Analysis of each variant against the base (``analysis.compare`` with the run store, so with
+3. Cross-scoring: the base scores every variant's and every trajectory checkpoint's samples (with
+   the exact full-vocabulary KL of that model to the base along them); every variant scores the
+   base's samples.
+4. Exact p (``organism.exact``) of every problem under pi_D for every model (trajectory checkpoints
+   included) -> ``OUT/exact_p.parquet``; ``OUT/trajectory.json``: per checkpoint of the first RL run
+   (step 0 = the base, the intermediate steps, the final variant) its exact summary against the base
+   at the analysis' K (``organism.truth.trajectory_point``): the ground truth of a trajectory analysis.
+5. Analysis of each variant against the base (not of the intermediate checkpoints) (``analysis.compare`` with the run store, so with
    the KL account) -> ``OUT/NAME/`` (per_problem.parquet/.csv with exact columns added,
    summary.json with a ``ground_truth`` block, report.html), and the estimated labels set against
    the exact ones (``organism.truth``).
@@ -42,7 +48,8 @@ from supportscope.pipeline.outputs import check_out_dir
 from supportscope.pipeline.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
-from supportscope.organism.truth import agreement, consistent, exact_labels, exact_regime, support_change
+from supportscope.organism.truth import (agreement, consistent, exact_labels, exact_regime, support_change,
+                                         trajectory_point)
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.report.writers import table_files, write_json
 from supportscope.versions import library_versions
@@ -60,24 +67,37 @@ class Variant:
 
 
 def variants(cfg: DemoConfig) -> list[Variant]:
+    """The post-trained variants; the first (RL at ``betas[0]``) saves its trajectory checkpoints every
+    ``cfg.trajectory_every`` steps (None is read as 0: call with a resolved config)."""
     from supportscope.organism.posttrain import NewInfoConfig, RLConfig, RSConfig
 
-    out = [Variant(f"rl-beta{b:g}", "rl", RLConfig(beta=b, seed=cfg.seed, threads=cfg.threads), "elicitation")
-           for b in cfg.betas]
+    out = [Variant(f"rl-beta{b:g}", "rl", RLConfig(beta=b, seed=cfg.seed, threads=cfg.threads,
+                                                   checkpoint_every=(cfg.trajectory_every or 0) if i == 0 else 0),
+                   "elicitation")
+           for i, b in enumerate(cfg.betas)]
     out.append(Variant("rs-sft", "rs_sft", RSConfig(seed=cfg.seed, threads=cfg.threads), "elicitation"))
     out.append(Variant("new-info-sft", "new_info_sft", NewInfoConfig(seed=cfg.seed, threads=cfg.threads), "creation"))
     return out
+
+
+def checkpoint_key(v: Variant, base_dir: Path) -> str:
+    """First 12 hex digits of sha256 of (kind, config without ``threads``, sha256 of the base weights):
+    the cache key of the variant's checkpoint. The config includes ``checkpoint_every`` when it is not
+    0, so a cached RL run without the trajectory checkpoints is not taken for one with them, and a
+    run without them keeps the key it had before the field existed."""
+    cfg = v.config.to_dict()
+    cfg.pop("threads", None)  # threads change speed, not weights
+    if not cfg.get("checkpoint_every", 1):
+        cfg.pop("checkpoint_every")
+    return hashlib.sha256(json.dumps({"kind": v.kind, "config": cfg, "base": sha256_file(base_dir / "model.safetensors")},
+                                     sort_keys=True).encode()).hexdigest()[:12]
 
 
 def checkpoint_for(v: Variant, base_dir: Path, cache: Path, con: Console) -> tuple[Path, bool]:
     """The variant's checkpoint folder, trained now unless the cache holds it; (path, was_cached)."""
     from supportscope.organism import posttrain
 
-    cfg = v.config.to_dict()
-    cfg.pop("threads", None)  # threads change speed, not weights
-    key = hashlib.sha256(json.dumps({"kind": v.kind, "config": cfg, "base": sha256_file(base_dir / "model.safetensors")},
-                                    sort_keys=True).encode()).hexdigest()[:12]
-    final = cache / f"{v.name}-{key}"
+    final = cache / f"{v.name}-{checkpoint_key(v, base_dir)}"
     if (final / "model.safetensors").is_file() and (final / "posttrain_config.json").is_file():
         return final, True
     cache.mkdir(parents=True, exist_ok=True)
@@ -90,6 +110,19 @@ def checkpoint_for(v: Variant, base_dir: Path, cache: Path, con: Console) -> tup
     else:
         os.replace(tmp, final)
     return final, False
+
+
+def trajectory_models(v: Variant, path: Path) -> list[tuple[int, str, Path]]:
+    """(step, model name, checkpoint folder) of the intermediate checkpoints the variant's RL run saved
+    (none unless its config has ``checkpoint_every``); a missing folder is an error naming it."""
+    from supportscope.organism.posttrain import checkpoint_steps, step_dir
+
+    every = getattr(v.config, "checkpoint_every", 0)
+    out = [(s, f"{v.name}-step-{s:04d}", step_dir(path, s)) for s in checkpoint_steps(v.config.steps, every)]
+    for _, _, d in out:
+        if not (d / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{d}: the RL run's checkpoint is missing; remove {path} to post-train again")
+    return out
 
 
 def _exact_columns(per_problem: pa.Table, p0: dict, p1: dict, K: int, cfg: AnalyzeConfig, summary: dict,
@@ -133,17 +166,16 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     import torch
 
     from supportscope.models.hf import HFBackend
-    from supportscope.organism.exact import exact_p_both
     from supportscope.organism.task import CHECKPOINT, OrganismTask
     from supportscope.scale.jobs import sample_job, score_job
 
     from transformers.utils import logging as hf_logging
 
     cfg = cfg.resolved()  # validated at construction, and again by resolved() (dataclasses.replace)
-    out = check_out_dir(out, ("demo.json", "exact_p.parquet", "exact_p.csv"))  # before any training
+    out = check_out_dir(out, ("demo.json", "exact_p.parquet", "exact_p.csv", "trajectory.json"))  # before training
     con = con or Console(stderr=True)
     torch.set_num_threads(cfg.threads)
-    hf_logging.disable_progress_bar()  # five tiny checkpoints: their loading bars are noise
+    hf_logging.disable_progress_bar()  # tiny checkpoints: their loading bars are noise
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -155,6 +187,9 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     cached = {}
     for v in vs:
         paths[v.name], cached[v.name] = checkpoint_for(v, CHECKPOINT, Path(cfg.checkpoints), con)
+    traj = trajectory_models(vs[0], paths[vs[0].name])
+    for _, name, d in traj:
+        paths[name] = d
     timings["post_training_s"] = time.perf_counter() - t0
 
     # 2. sampling
@@ -176,9 +211,10 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
         # 3. cross-scoring
         t0 = time.perf_counter()
         names = [v.name for v in vs]
-        with progress_bar("cross-scoring", 2 * len(names) * len(problems) * cfg.n) as adv:
-            score_job(store, backends[BASE], BASE, policies[BASE], names, reference=lambda g: backends[g],
-                      batch_size=2048, progress=adv)
+        traj_names = [name for _, name, _ in traj]
+        with progress_bar("cross-scoring", (2 * len(names) + len(traj_names)) * len(problems) * cfg.n) as adv:
+            score_job(store, backends[BASE], BASE, policies[BASE], names + traj_names,
+                      reference=lambda g: backends[g], batch_size=2048, progress=adv)
             for name in names:
                 score_job(store, backends[name], name, policies[name], [BASE], batch_size=2048, progress=adv)
         timings["scoring_s"] = time.perf_counter() - t0
@@ -187,14 +223,8 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
         t0 = time.perf_counter()
         org = task.organism_problems()
         families = {p.id: p.family for p in org}
-        exact, rows = {}, []
         with con.status("exact success probabilities (teacher forcing of every correct answer)"):
-            for name, be in backends.items():
-                dec, raw = exact_p_both(be, org, decoding)
-                exact[name] = dict(zip((p.id for p in org), zip(dec.tolist(), raw.tolist())))
-                rows += [{"problem_id": p.id, "family": p.family, "model": name, "p_decoding": d, "p_raw": r}
-                         for p, d, r in zip(org, dec.tolist(), raw.tolist())]
-        write_set(out, table_files("exact_p", pa.Table.from_pylist(rows)), manifest=None)  # both or neither
+            exact = _exact_p(backends, org, decoding, out)
         timings["exact_p_s"] = time.perf_counter() - t0
 
         # 5. analysis
@@ -217,13 +247,51 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
         timings["analysis_s"] = time.perf_counter() - t0
     finally:
         store.close()
+    trajectory = _trajectory(vs[0], traj, exact, org, results[vs[0].name]["K"], acfg) if traj else None
+    if trajectory:
+        write_json(out / "trajectory.json", trajectory)
     timings["total_s"] = time.perf_counter() - t_all
     demo = {"config": cfg.to_dict(), "problems": len(problems), "n": cfg.n,
             "decoding": decoding.to_dict(), "checkpoints": {k: str(p) for k, p in paths.items()},
-            "cached": cached, "variants": results, "timings": {k: round(x, 2) for k, x in timings.items()},
-            "versions": library_versions(LIBS)}
+            "cached": cached, "variants": results, "trajectory": trajectory,
+            "timings": {k: round(x, 2) for k, x in timings.items()}, "versions": library_versions(LIBS)}
     write_json(out / "demo.json", demo)
     return demo
+
+
+def _exact_p(backends: dict, org: list, decoding: DecodingConfig, out: Path) -> dict:
+    """Exact p (under pi_D, raw) of every problem for every model: {model: {problem id: (p, p raw)}};
+    writes OUT/exact_p.parquet and .csv (both or neither)."""
+    from supportscope.organism.exact import exact_p_both
+
+    exact, rows = {}, []
+    for name, be in backends.items():
+        dec, raw = exact_p_both(be, org, decoding)
+        exact[name] = dict(zip((p.id for p in org), zip(dec.tolist(), raw.tolist())))
+        rows += [{"problem_id": p.id, "family": p.family, "model": name, "p_decoding": d, "p_raw": r}
+                 for p, d, r in zip(org, dec.tolist(), raw.tolist())]
+    write_set(out, table_files("exact_p", pa.Table.from_pylist(rows)), manifest=None)
+    return exact
+
+
+def _trajectory(v: Variant, traj: list[tuple[int, str, Path]], exact: dict, org: list, K: int,
+                acfg: AnalyzeConfig) -> dict:
+    """``trajectory.json``: per checkpoint of the RL run (step 0 = the base, the ``traj`` checkpoints,
+    the variant at its last step), :func:`~supportscope.organism.truth.trajectory_point` of its exact
+    p under pi_D against the base's, at the analysis' K."""
+    steps = [(0, BASE)] + [(s, name) for s, name, _ in traj] + [(v.config.steps, v.name)]
+    ids = [p.id for p in org]
+    fam = [p.family for p in org]
+    p0 = [exact[BASE][i][0] for i in ids]
+    rows = [{"step": s, "model": name,
+             **trajectory_point(p0, [exact[name][i][0] for i in ids], fam, K, acfg.basin_budget, acfg.zeta, ids)}
+            for s, name in steps]
+    return {"what": "exact ground truth of the RL run's trajectory: per checkpoint (step 0 = the base, the last "
+                    "= the variant) the mean exact p under pi_D per family (= exact pass@1), the exact pass@K = "
+                    "mean_i 1 - (1 - p_i)^K, the exact regimes at K and the exact labels against the base at K "
+                    "(supportscope.organism.truth)",
+            "variant": v.name, "kind": v.kind, "config": v.config.to_dict(), "K": K, "zeta": acfg.zeta,
+            "basin_budget": acfg.basin_budget, "problems": len(ids), "checkpoints": rows}
 
 
 def _digest(v: Variant, s: dict) -> dict:
@@ -249,4 +317,4 @@ def _digest(v: Variant, s: dict) -> dict:
     }
 
 
-__all__ = ["run_demo", "variants", "Variant", "checkpoint_for"]
+__all__ = ["run_demo", "variants", "Variant", "checkpoint_for", "checkpoint_key", "trajectory_models"]

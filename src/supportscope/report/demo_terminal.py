@@ -1,5 +1,6 @@
 """Terminal summary of `supportscope demo` (rich, markup off for data): one row per variant, then
-each variant's confusion matrix of estimated against exact labels and the free-energy checks."""
+each variant's confusion matrix of estimated against exact labels and the free-energy checks, then
+the exact trajectory of the first RL run (one row per saved checkpoint) when the demo saved one."""
 
 from __future__ import annotations
 
@@ -73,8 +74,22 @@ def print_demo(demo: dict, out: str, console: Console | None = None) -> None:
                    "p >= alpha) and R^2 of the tuned log-odds under it (< 0: a constant does better). Problems that are "
                    "singular only because top_p cuts them (p0 = 0 under pi_D, p0 > 0 raw) can be lifted "
                    "across the nucleus edge by a reweighting: created under pi_D, from the raw support."))
+    tr = demo.get("trajectory")
+    if tr:
+        t = Table(title=f"{tr['variant']} trajectory (models {tr['variant']}-step-NNNN): exact mean p per family, "
+                        f"exact pass@{tr['K']} and exact created / lost against the base (step 0 = the base, "
+                        f"the last = {tr['variant']})", title_justify="left")
+        fams = list(tr["checkpoints"][0]["p_exact_mean_by_family"])
+        for col in ("step", "all", *fams, f"pass@{tr['K']}", "created", "lost"):
+            t.add_column(col, justify="right", overflow="fold")
+        for r in tr["checkpoints"]:
+            t.add_row(str(r["step"]), f"{r['p_exact_mean']:.3f}",
+                      *(f"{r['p_exact_mean_by_family'][f]:.3f}" for f in fams), f"{r['pass_at_K_exact']:.3f}",
+                      str(r["created"]), str(r["lost"]))
+        con.print(t)
     tm = demo["timings"]
-    con.print(Text(f"wrote {out}/demo.json, {out}/exact_p.parquet, {out}/run and one folder per variant with "
+    con.print(Text(f"wrote {out}/demo.json, {out}/exact_p.parquet, "
+                   + (f"{out}/trajectory.json, " if tr else "") + f"{out}/run and one folder per variant with "
                    f"report.html; {tm['total_s']:.0f} s (post-training {tm['post_training_s']:.0f} s, sampling "
                    f"{tm['sampling_s']:.0f} s, scoring {tm['scoring_s']:.0f} s, analysis {tm['analysis_s']:.0f} s)"))
 
