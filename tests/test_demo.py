@@ -214,3 +214,22 @@ def test_trajectory_is_checked_against_exact_p(quick_demo, one_torch_thread):
         (again["labels_exact"], again["created_ids"], again["lost_ids"])
     # the run moves: the checkpoints differ from the base and from each other
     assert len({round(r["p_exact_mean"], 9) for r in rows}) == len(rows)
+
+
+def test_trajectory_analysis_against_exact_labels(quick_demo):
+    """The RL run's checkpoints are one multi-model analysis (OUT/trajectory) whose labels agree with
+    the exact ones and whose combined report shows the check."""
+    out, _, _, demo = quick_demo
+    t = demo["trajectory"]["analysis"]
+    s = json.loads((out / "trajectory" / "summary.json").read_text())
+    steps = [m["step"] for m in s["models"]]
+    assert steps == sorted(steps) and steps[-1] == demo["trajectory"]["config"]["steps"] and s["ordering"]["trajectory"]
+    assert all(m["kl"] and m["kl"]["kl"]["value"] >= 0 for m in s["models"])  # the base scored every checkpoint
+    gt = s["ground_truth"]
+    for name, g in gt["models"].items():
+        assert g["agreement"] is None or g["agreement"] >= 0.95, (name, g)
+        assert g["false_created_rate"] is None or g["false_created_rate"] <= 0.05, (name, g)
+    assert gt["created_claims_exactly_created_then"] == gt["created_claims"] or gt["created_claims"] <= 1
+    assert t["agreement"] == {m: g["agreement"] for m, g in gt["models"].items()}
+    assert "Against exact labels" in (out / "trajectory" / "report.html").read_text()
+    assert (out / "trajectory" / "models" / s["models"][0]["name"] / "report.html").is_file()

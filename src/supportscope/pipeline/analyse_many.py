@@ -51,11 +51,12 @@ def folder_names(names: list[str]) -> list[str]:
 
 def analyse_many_and_write(base, tuned: list, config: AnalyzeConfig, out: Path, inputs: list[Path], run=None,
                            extra: dict | None = None, augment=None, quiet: bool = False,
-                           input_hashes: list[dict] | None = None) -> dict:
+                           input_hashes: list[dict] | None = None, augment_summary=None) -> dict:
     """compare_many(), then every output (module docstring), then the terminal table (unless `quiet`).
 
     ``augment(name, summary, per_problem) -> per_problem`` may add to each tuned model's pairwise
-    outputs before anything is written (the demo adds exact ground truth); ``input_hashes``: the
+    outputs before anything is written (the demo adds exact ground truth); ``augment_summary(summary,
+    per_problem) -> per_problem`` does the same for the combined outputs; ``input_hashes``: the
     ``inputs`` block (path and sha256 of each input), computed by the caller."""
     from supportscope.report.html import build_html
     from supportscope.report.many_html import build_many_html
@@ -87,13 +88,15 @@ def analyse_many_and_write(base, tuned: list, config: AnalyzeConfig, out: Path, 
             sets.append((out / "contrasts" / folder, {**table_files("per_problem", pair.per_problem),
                                                       "summary.json": json_bytes(s),
                                                       "report.html": build_html(s, pair.per_problem).encode("utf-8")}))
-        summary = result.summary
+        summary, per_problem = result.summary, result.per_problem
+        if augment_summary is not None:
+            per_problem = augment_summary(summary, per_problem)
         summary["model_folders"] = {n: f"models/{f}" for n, f in zip(names, folder_names(names))}
         summary["contrast_folders"] = [f"contrasts/{f}" for f in cnames]
         summary.update(common)
-        top = {**table_files("per_problem", result.per_problem), **table_files("per_model", result.per_model),
+        top = {**table_files("per_problem", per_problem), **table_files("per_model", result.per_model),
                "summary.json": json_bytes(summary)}
-        top["report.html"] = build_many_html(summary, result.per_problem).encode("utf-8")
+        top["report.html"] = build_many_html(summary, per_problem).encode("utf-8")
     for folder, files in sets:
         check_out_dir(folder, ANALYSIS_FILES)
     written = []

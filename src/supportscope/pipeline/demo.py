@@ -244,11 +244,15 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
                                             "name": v.name, "kind": v.kind, "config": v.config.to_dict(),
                                             "checkpoint": str(paths[v.name]), "cached": cached[v.name]}})
             results[v.name] = _digest(v, summary)
+        if traj:  # the RL run's checkpoints as one multi-model analysis, checked against exact labels
+            many = _trajectory_analysis(vs[0], traj, table, srcs, store, acfg, exact, families,
+                                        results[vs[0].name]["K"], out, cfg)
         timings["analysis_s"] = time.perf_counter() - t0
     finally:
         store.close()
     trajectory = _trajectory(vs[0], traj, exact, org, results[vs[0].name]["K"], acfg) if traj else None
     if trajectory:
+        trajectory["analysis"] = many
         write_json(out / "trajectory.json", trajectory)
     timings["total_s"] = time.perf_counter() - t_all
     demo = {"config": cfg.to_dict(), "problems": len(problems), "n": cfg.n,
@@ -257,6 +261,63 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
             "timings": {k: round(x, 2) for k, x in timings.items()}, "versions": library_versions(LIBS)}
     write_json(out / "demo.json", demo)
     return demo
+
+
+def _trajectory_analysis(v: Variant, traj, table, srcs, store, acfg: AnalyzeConfig, exact: dict, families: dict,
+                         K: int, out: Path, cfg: DemoConfig) -> dict:
+    """``OUT/trajectory/``: base against the RL run's checkpoints and its final model in one
+    multi-model analysis (``analysis.many``; the final model's step given explicitly), every model's
+    pairwise outputs with the exact columns, and a ``ground_truth`` block setting the estimated
+    per-problem trajectories against those of the exact labels (``organism.truth.exact_labels`` at
+    each checkpoint, classified by the same ``analysis.trajectory.trajectories``). Returns a digest."""
+    from dataclasses import replace
+
+    from supportscope.analysis.trajectory import trajectories
+    from supportscope.pipeline.analyse_many import analyse_many_and_write
+
+    names = [name for _, name, _ in traj] + [v.name]
+    tcfg = replace(acfg, step=[f"{v.name}={v.config.steps}"])
+
+    def augment(name, summary, per_problem):
+        return _exact_columns(per_problem, exact[BASE], exact[name], summary["budget"]["K"], acfg, summary, families)
+
+    def truth(summary, per_problem):
+        ids = per_problem["problem_id"].to_pylist()
+        order = summary["ordering"]["names"]
+        e0 = np.array([exact[BASE][i][0] for i in ids])
+        ex = np.stack([exact_labels(e0, np.array([exact[m][i][0] for i in ids]), K, acfg.zeta) for m in order], axis=1)
+        est = np.stack([np.array(per_problem[f"label:{m}"].to_pylist(), dtype=object) for m in order], axis=1)
+        te, tx = trajectories(est), trajectories(ex)
+        claimed_c, exact_c = te.first_created >= 0, tx.first_created >= 0
+        claimed_l, exact_l = te.first_lost >= 0, tx.first_lost >= 0
+        summary["ground_truth"] = {
+            "what": "estimated per-problem trajectories against the trajectories of the exact labels (exact p "
+                    "under pi_D at every checkpoint, organism.truth.exact_labels at the same K and zeta)",
+            "K": K, "models": {m: agreement(est[:, j], ex[:, j]) for j, m in enumerate(order)},
+            "classes_exact": {c: int((tx.cls == c).sum()) for c in sorted(set(tx.cls.tolist()) - {""})},
+            "created_claims": int(claimed_c.sum()),
+            "created_claims_exactly_created_then": int((claimed_c & (ex[np.arange(len(ids)), np.maximum(
+                te.first_created, 0)] == "created")).sum()),
+            "exactly_created_problems": int(exact_c.sum()),
+            "exactly_created_found": int((exact_c & claimed_c).sum()),
+            "same_first_created_checkpoint": int((exact_c & (te.first_created == tx.first_created)).sum()),
+            "lost_claims": int(claimed_l.sum()),
+            "exactly_lost_problems": int(exact_l.sum()),
+            "exactly_lost_found": int((exact_l & claimed_l).sum()),
+            "same_first_lost_checkpoint": int((exact_l & (te.first_lost == tx.first_lost)).sum()),
+        }
+        return per_problem.append_column("trajectory_class_exact", pa.array(tx.cls.tolist(), pa.string()))
+
+    s = analyse_many_and_write(model_counts(table, BASE, srcs), [model_counts(table, n, srcs) for n in names], tcfg,
+                               out / "trajectory", [], run=store, augment=augment, augment_summary=truth, quiet=True,
+                               extra={"demo": cfg.to_dict()})
+    gt = s["ground_truth"]
+    return {"out": str(out / "trajectory"), "verdict": s["verdict"]["sentence"],
+            "models": [{k: m[k] for k in ("name", "step", "pass1", "passK", "labels", "gibbs_lambda", "kl")}
+                       for m in s["models"]],
+            "ground_truth": {k: v for k, v in gt.items() if k != "models"},
+            "agreement": {m: g["agreement"] for m, g in gt["models"].items()},
+            "false_created_rate": {m: g["false_created_rate"] for m, g in gt["models"].items()}}
 
 
 def _exact_p(backends: dict, org: list, decoding: DecodingConfig, out: Path) -> dict:

@@ -136,6 +136,19 @@ def _contrasts(s: dict) -> str:
     return "\n".join(out)
 
 
+def _truth(s: dict) -> str:
+    """The demo's check against exact labels (``ground_truth``), when present."""
+    g = s.get("ground_truth")
+    if not g:
+        return ""
+    rows = [[_e(m), _e(x["n_determined"]), fmt_num(x["agreement"]), _e(x["n_created_estimated"]),
+             _e(x["n_created_exact"]), fmt_num(x["false_created_rate"])] for m, x in g["models"].items()]
+    facts = [(_e(k.replace("_", " ")), _e(v)) for k, v in g.items() if k not in ("models", "what", "classes_exact")]
+    return (f"<p>{_e(g['what'])}.</p>" + _table(["model", "determined", "agreement", "created (estimated)",
+                                                 "created (exact)", "false created rate"], rows, left={0})
+            + _dl(facts + [("exact classes", _e(g["classes_exact"]))]))
+
+
 def build_many_html(summary: dict, per_problem=None) -> str:
     s = summary
     version = (s.get("versions") or {}).get("supportscope")
@@ -147,6 +160,7 @@ def build_many_html(summary: dict, per_problem=None) -> str:
                 ("trajectory", "Trajectory of problems", _trajectory(s), "Trajectory"),
                 ("differences", "Differences between models", _differences(s), "Differences"),
                 ("contrasts", "Contrasts", _contrasts(s), "Contrasts"),
+                *([("truth", "Against exact labels", _truth(s), "Truth")] if s.get("ground_truth") else []),
                 ("config", "Config and versions", config_section(s), "Config")]
     n = len(s["models"])
     return page(f"supportscope: {s['base']} → {n} models", f"{_e(s['base'])} → {n} tuned models", sections, version)
