@@ -233,3 +233,15 @@ def test_trajectory_analysis_against_exact_labels(quick_demo):
     assert t["agreement"] == {m: g["agreement"] for m, g in gt["models"].items()}
     assert "Against exact labels" in (out / "trajectory" / "report.html").read_text()
     assert (out / "trajectory" / "models" / s["models"][0]["name"] / "report.html").is_file()
+
+
+def test_variants_as_one_analysis(quick_demo):
+    """The four variants side by side (OUT/variants): a set of methods with one row each, paired
+    differences between them, and labels that agree with the exact ones."""
+    out, _, _, demo = quick_demo
+    s = json.loads((out / "variants" / "summary.json").read_text())
+    assert [m["name"] for m in s["models"]] == list(demo["variants"])
+    assert not s["ordering"]["trajectory"] and len(s["differences"]) == 6  # every pair of 4 methods
+    for name, g in s["ground_truth"]["models"].items():
+        assert g["agreement"] is None or g["agreement"] >= 0.95, (name, g)
+    assert demo["variants_analysis"]["agreement"] == {m: g["agreement"] for m, g in s["ground_truth"]["models"].items()}

@@ -244,6 +244,7 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
                                             "name": v.name, "kind": v.kind, "config": v.config.to_dict(),
                                             "checkpoint": str(paths[v.name]), "cached": cached[v.name]}})
             results[v.name] = _digest(v, summary)
+        variants_digest = _variants_analysis(vs, table, srcs, store, acfg, exact, families, out, cfg)
         if traj:  # the RL run's checkpoints as one multi-model analysis, checked against exact labels
             many = _trajectory_analysis(vs[0], traj, table, srcs, store, acfg, exact, families,
                                         results[vs[0].name]["K"], out, cfg)
@@ -257,10 +258,45 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     timings["total_s"] = time.perf_counter() - t_all
     demo = {"config": cfg.to_dict(), "problems": len(problems), "n": cfg.n,
             "decoding": decoding.to_dict(), "checkpoints": {k: str(p) for k, p in paths.items()},
-            "cached": cached, "variants": results, "trajectory": trajectory,
+            "cached": cached, "variants": results, "variants_analysis": variants_digest, "trajectory": trajectory,
             "timings": {k: round(x, 2) for k, x in timings.items()}, "versions": library_versions(LIBS)}
     write_json(out / "demo.json", demo)
     return demo
+
+
+def _variants_analysis(vs: list, table, srcs, store, acfg: AnalyzeConfig, exact: dict, families: dict, out: Path,
+                       cfg: DemoConfig) -> dict:
+    """``OUT/variants/``: every variant against the base in one multi-model analysis (a set of methods:
+    one table, one bootstrap, differences between the variants), each model's pairwise outputs with
+    the exact columns, and the agreement with the exact labels per variant. Returns a digest."""
+    from supportscope.pipeline.analyse_many import analyse_many_and_write
+
+    def augment(name, summary, per_problem):
+        return _exact_columns(per_problem, exact[BASE], exact[name], summary["budget"]["K"], acfg, summary, families)
+
+    agree: dict = {}
+
+    def truth(summary, per_problem):
+        ids = per_problem["problem_id"].to_pylist()
+        K = summary["budget"]["K"]
+        e0 = np.array([exact[BASE][i][0] for i in ids])
+        models = {}
+        for m in summary["ordering"]["names"]:
+            est = np.array(per_problem[f"label:{m}"].to_pylist(), dtype=object)
+            models[m] = agreement(est, exact_labels(e0, np.array([exact[m][i][0] for i in ids]), K, acfg.zeta))
+        summary["ground_truth"] = {"what": "each variant's labels against the exact labels (exact p under pi_D, "
+                                           "organism.truth.exact_labels at the same K and zeta)", "K": K,
+                                   "models": models}
+        agree.update(models)
+        return per_problem
+
+    s = analyse_many_and_write(model_counts(table, BASE, srcs), [model_counts(table, v.name, srcs) for v in vs], acfg,
+                               out / "variants", [], run=store, augment=augment, augment_summary=truth, quiet=True,
+                               extra={"demo": cfg.to_dict()})
+    return {"out": str(out / "variants"), "verdict": s["verdict"]["sentence"],
+            "differences": s["differences"],
+            "agreement": {m: g["agreement"] for m, g in agree.items()},
+            "false_created_rate": {m: g["false_created_rate"] for m, g in agree.items()}}
 
 
 def _trajectory_analysis(v: Variant, traj, table, srcs, store, acfg: AnalyzeConfig, exact: dict, families: dict,

@@ -146,7 +146,7 @@ def _truth(s: dict) -> str:
     facts = [(_e(k.replace("_", " ")), _e(v)) for k, v in g.items() if k not in ("models", "what", "classes_exact")]
     return (f"<p>{_e(g['what'])}.</p>" + _table(["model", "determined", "agreement", "created (estimated)",
                                                  "created (exact)", "false created rate"], rows, left={0})
-            + _dl(facts + [("exact classes", _e(g["classes_exact"]))]))
+            + _dl(facts + ([("exact classes", _e(g["classes_exact"]))] if "classes_exact" in g else [])))
 
 
 def build_many_html(summary: dict, per_problem=None) -> str:
