@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from supportscope.analysis.compare import Comparison, compare
 from supportscope.analysis.config import AnalyzeConfig, check_bootstrap_memory
+from supportscope.analysis.frontier import frontier_block
 from supportscope.analysis.inputs import ModelCounts, common_problems, pair_models
 from supportscope.analysis.labels import LABELS
 from supportscope.analysis.model_order import Ordering, order_models, parse_steps
@@ -243,8 +244,6 @@ def _frontier(base: ModelCounts, pairs_in, o: Ordering, K: int, k: int, cfg: Ana
               boot: PairedBootstrap) -> dict | None:
     """The elicitation frontier block (`analysis.frontier`), every tuned model against it, at the
     powers of two up to K; None when K exceeds the smallest n (pass@K is not estimable)."""
-    from supportscope.analysis.frontier import frontier_block
-
     if k < K:
         return None
     tuned = [(n, p.c1, p.n1) for n, p in zip(o.names, pairs_in)]

@@ -99,7 +99,6 @@ def analyse_many_and_write(base, tuned: list, config: AnalyzeConfig, out: Path, 
         top["report.html"] = build_many_html(summary, per_problem).encode("utf-8")
     for folder, files in sets:
         check_out_dir(folder, ANALYSIS_FILES)
-    written = []
     for folder, files in sets:
         write_set(folder, files)
     written = write_set(out, top)

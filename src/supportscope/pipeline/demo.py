@@ -48,13 +48,13 @@ from supportscope.pipeline.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
 from supportscope.organism.truth import trajectory_point
+from supportscope.pipeline.demo_many import BASE
 from supportscope.pipeline.demo_many import exact_columns as _exact_columns
 from supportscope.pipeline.demo_many import trajectory_analysis, variants_analysis
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.report.writers import table_files, write_json
 from supportscope.versions import library_versions
 
-BASE = "base"
 LIBS = ("torch", "transformers", "tokenizers", "safetensors")
 
 

@@ -13,7 +13,16 @@ from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.organism.demo_config import DemoConfig
 from supportscope.organism.truth import agreement, consistent, exact_labels, exact_regime, support_change
 
-BASE = "base"
+BASE = "base"  #: the base model's name in the demo's run store
+
+
+def _exact_augment(exact: dict, acfg: AnalyzeConfig, families: dict):
+    """``augment(name, summary, per_problem)`` for ``analyse_many_and_write``: each model's pairwise
+    outputs gain the exact columns and ``ground_truth`` block (:func:`exact_columns`)."""
+    def augment(name, summary, per_problem):
+        return exact_columns(per_problem, exact[BASE], exact[name], summary["budget"]["K"], acfg, summary, families)
+
+    return augment
 
 
 def exact_columns(per_problem: pa.Table, p0: dict, p1: dict, K: int, cfg: AnalyzeConfig, summary: dict,
@@ -60,9 +69,7 @@ def variants_analysis(vs: list, table, srcs, store, acfg: AnalyzeConfig, exact: 
     the exact columns, and the agreement with the exact labels per variant. Returns a digest."""
     from supportscope.pipeline.analyse_many import analyse_many_and_write
 
-    def augment(name, summary, per_problem):
-        return exact_columns(per_problem, exact[BASE], exact[name], summary["budget"]["K"], acfg, summary, families)
-
+    augment = _exact_augment(exact, acfg, families)
     agree: dict = {}
 
     def truth(summary, per_problem):
@@ -103,9 +110,7 @@ def trajectory_analysis(v, traj, table, srcs, store, acfg: AnalyzeConfig, exact:
     names = [name for _, name, _ in traj] + [v.name]
     tcfg = replace(acfg, step=[f"{v.name}={v.config.steps}"])
 
-    def augment(name, summary, per_problem):
-        return exact_columns(per_problem, exact[BASE], exact[name], summary["budget"]["K"], acfg, summary, families)
-
+    augment = _exact_augment(exact, acfg, families)
     def truth(summary, per_problem):
         ids = per_problem["problem_id"].to_pylist()
         order = summary["ordering"]["names"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from supportscope.report.html import page
 from supportscope.report.html_blocks import _dl, _e, _figure, _table
-from supportscope.report.many_terminal import _above
+from supportscope.report.many_terminal import above_text
 from supportscope.report.sections import config_section
 from supportscope.report.style import fmt_num
 
@@ -51,7 +51,7 @@ def _models(s: dict) -> str:
         kl = (r.get("kl") or {}).get("kl")
         rows.append([name, _e("" if r["step"] is None else r["step"]), _ci(r["pass1"]), _ci(r["passK"]),
                      _ci(r["efficiency_gap"], signed=True), _ci(r["created"], 0), _e(r["labels"]["elicited"]),
-                     _ci(r["lost"], 0), _e(test), _ci(r["gibbs_lambda"], 2), _e(_above(r.get("frontier"))), _ci(kl, 3),
+                     _ci(r["lost"], 0), _e(test), _ci(r["gibbs_lambda"], 2), _e(above_text(r.get("frontier"))), _ci(kl, 3),
                      _e(r["crossover"]["k"] if r["crossover"]["k"] is not None else "none"), _e(r["verdict"]["kind"])])
     base = s["base_passk"]
     cap = (f"Base {_e(s['base'])}: pass@1 {_ci(base['pass1'])}, pass@{k} {_ci(base['passK'])}. Intervals: "

@@ -17,7 +17,7 @@ def _ci(d: dict | None, fmt: str = "{:.3f}") -> str:
     return f"{fmt.format(d['value'])} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
-def _above(f: dict | None) -> str:
+def above_text(f: dict | None) -> str:
     """The first k at which the model is above the frontier / above the certified ceiling."""
     if not f:
         return "-"
@@ -41,7 +41,7 @@ def model_table(s: dict) -> Table:
         claim = "established" if test["claimed"] else f"p={test['p_count']:.2g}" if test["p_count"] is not None else "-"
         row = [r["name"], "" if r["step"] is None else str(r["step"]), _ci(r["pass1"]), _ci(r["passK"]),
                _ci(r["efficiency_gap"], "{:+.3f}"), str(r["labels"]["created"]), str(r["labels"]["elicited"]),
-               str(r["labels"]["lost"]), claim, _ci(r["gibbs_lambda"], "{:.2f}"), _above(r.get("frontier"))]
+               str(r["labels"]["lost"]), claim, _ci(r["gibbs_lambda"], "{:.2f}"), above_text(r.get("frontier"))]
         if kl:
             row.append(_ci((r.get("kl") or {}).get("kl"), "{:.3g}"))
         row.append(r["verdict"]["kind"])
