@@ -172,6 +172,26 @@ class HFBackend:
                                 finish_reason=finish, token_logp_decoding=lpd, token_logp_raw=lpr)
         return out  # type: ignore[return-value]
 
+    def generate_ids(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
+        """Sample one continuation of each token-id prompt with its own per-sample seed (no re-tokenising).
+
+        Returns per prompt ``(ids, token_logp_decoding, token_logp_raw, finish_reason, text)`` as
+        :class:`~supportscope.models.backend.Sample` defines them. The tokens of a row depend only on its
+        prompt ids, its seed and ``decoding`` (inverse-CDF sampling with the seed's uniforms), not on the
+        batch it runs in. Used where a caller builds the context itself, e.g. environment turns.
+        """
+        if len(prompts) != len(seeds):
+            raise ValueError(f"{len(prompts)} prompts and {len(seeds)} seeds")
+        for p in prompts:
+            check_prompt_fits("(ids)", len(p), decoding.max_new_tokens, self.max_context, self.name)
+        order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+        out: list[tuple | None] = [None] * len(prompts)
+        for s in range(0, len(order), self.sample_batch_size):
+            idx = order[s:s + self.sample_batch_size]
+            for i, row in zip(idx, self._generate([list(prompts[i]) for i in idx], [seeds[i] for i in idx], decoding)):
+                out[i] = row
+        return out  # type: ignore[return-value]
+
     @torch.inference_mode()
     def _generate(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
         from transformers import DynamicCache
