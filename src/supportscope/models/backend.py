@@ -42,6 +42,7 @@ class Sample:
     `seed` is the per-sample seed actually used (a stable hash of the base seed, problem_id and
     sample_idx). `token_logp_decoding[i]` / `token_logp_raw[i]` are the log-probabilities of
     `token_ids[i]` under the decoding / raw next-token distribution (float32 log-softmax).
+    With environment turns, `policy_mask` says which tokens are the policy's.
     """
 
     problem_id: str
@@ -53,6 +54,9 @@ class Sample:
     finish_reason: FinishReason
     token_logp_decoding: list[float]
     token_logp_raw: list[float]
+    #: 1 for a token the policy generated, 0 for an environment token (a tool's or a verifier's reply,
+    #: whose log-probs are recorded as 0.0: given the transcript it is certain); None = all policy.
+    policy_mask: list[int] | None = None
 
     @property
     def n_tokens(self) -> int:

@@ -27,8 +27,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-#: Every character a prompt or an answer may contain (the tokenizer's alphabet, see model.py).
-ALPHABET = "0123456789+-*=? abcdefghijklmnopqrstuvwxyz"
+#: Every character a prompt, an answer or an environment turn may contain (the tokenizer's alphabet,
+#: see model.py). ``[`` and ``]`` spell tool calls (``[c]``, ``[s]``); ``<`` and ``>`` delimit an
+#: environment's reply, which only an environment writes (envs/).
+ALPHABET = "0123456789+-*=? abcdefghijklmnopqrstuvwxyz[]<>"
 #: The end token that closes every answer in the corpus (the tokenizer's EOS).
 EOS = "</s>"
 

@@ -15,7 +15,7 @@ from .families import ALPHABET, EOS
 
 
 def organism_tokenizer() -> Any:
-    """A PreTrainedTokenizerFast: ``</s>`` = 0, then one id per ALPHABET character (43 ids)."""
+    """A PreTrainedTokenizerFast: ``</s>`` = 0, then one id per ALPHABET character (47 ids)."""
     from tokenizers import Tokenizer, decoders, models
     from transformers import PreTrainedTokenizerFast
 
@@ -33,6 +33,28 @@ def encode(tokenizer: Any, text: str) -> list[int]:
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert len(ids) == len(text), (text, ids)
     return [int(i) for i in ids]
+
+
+def encode_transcript(tokenizer: Any, text: str) -> tuple[list[int], list[int]]:
+    """(ids, policy mask) of a transcript: ``</s>`` inside ``text`` is the end token; every other
+    character is one token. Mask 0 marks environment tokens (each ``<...>`` reply, delimiters
+    included), 1 the policy's (the end token included)."""
+    ids: list[int] = []
+    mask: list[int] = []
+    eos = int(tokenizer.eos_token_id)
+    for j, part in enumerate(text.split(EOS)):
+        if j:
+            ids.append(eos)
+            mask.append(1)
+        env = False
+        for ch, i in zip(part, encode(tokenizer, part)):
+            if ch == "<":
+                env = True
+            ids.append(i)
+            mask.append(0 if env else 1)
+            if ch == ">":
+                env = False
+    return ids, mask
 
 
 def organism_model(tokenizer: Any, *, seed: int = 0, hidden_size: int = 128, layers: int = 4, heads: int = 4,
@@ -61,4 +83,4 @@ def n_params(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["organism_tokenizer", "organism_model", "encode", "n_params"]
+__all__ = ["organism_tokenizer", "organism_model", "encode", "encode_transcript", "n_params"]

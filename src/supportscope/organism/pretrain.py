@@ -6,7 +6,8 @@
 "lr"}`` per logged step, plus a final ``{"done": ..., "seconds": ...}`` line).
 
 Each corpus line is one sequence ``prompt answer </s>`` (right-padded; the loss is the mean
-next-token cross-entropy over every real position). Batches are drawn uniformly with a seeded
+next-token cross-entropy over every real position except the environment's replies ``<...>`` of
+the corpus's tool and feedback transcripts, which are context only). Batches are drawn uniformly with a seeded
 generator; the learning rate warms up linearly, then decays on a cosine to ``lr * final_lr_frac``.
 """
 
@@ -96,7 +97,7 @@ def pretrain(corpus_cfg: CorpusConfig | None = None, train_cfg: TrainConfig | No
     import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .model import encode, organism_model, organism_tokenizer
+    from .model import encode_transcript, organism_model, organism_tokenizer
 
     corpus_cfg = corpus_cfg or CorpusConfig()
     train_cfg = train_cfg or TrainConfig()
@@ -108,14 +109,17 @@ def pretrain(corpus_cfg: CorpusConfig | None = None, train_cfg: TrainConfig | No
         tok = organism_tokenizer()
         lines = corpus_lines(corpus_cfg)
         eos = int(tok.eos_token_id)
-        seqs = [encode(tok, s) + [eos] for s in lines]
+        coded = [encode_transcript(tok, s) for s in lines]
+        seqs = [c[0] + [eos] for c in coded]
         length = max(map(len, seqs))
         ids = torch.full((len(seqs), length), eos, dtype=torch.long)
         mask = torch.zeros((len(seqs), length), dtype=torch.long)
-        for i, s in enumerate(seqs):
+        labels = torch.full((len(seqs), length), -100, dtype=torch.long)
+        for i, (s, (_, pol)) in enumerate(zip(seqs, coded)):
             ids[i, :len(s)] = torch.tensor(s)
             mask[i, :len(s)] = 1
-        labels = ids.masked_fill(mask == 0, -100)
+            keep = torch.tensor(pol + [1], dtype=torch.bool)  # environment replies are never targets
+            labels[i, :len(s)] = torch.where(keep, ids[i, :len(s)], -100)
 
         model = organism_model(tok, seed=train_cfg.seed, hidden_size=train_cfg.hidden_size, layers=train_cfg.layers,
                                heads=train_cfg.heads, kv_heads=train_cfg.kv_heads,

@@ -9,11 +9,12 @@ order); ``limit`` (or ``load_task``'s ``limit``, i.e. ``sample --limit``; the sm
 most L problems in all, drawn with ``seed`` from those and kept in their order, as every task
 source honours ``limit``. The canonical spec names ``limit`` only when it removed problems.
 
-The verifier is exactly the event that exact.py computes: reward 1 iff the completion, with one
-trailing end token ``</s>`` removed if present (a backend that decodes with
-``skip_special_tokens=True`` has already removed it), equals one of the correct answer strings.
-No other normalisation (no whitespace stripping), so exact p and sampled success agree by
-construction. No torch here.
+The verifier is exactly the event that exact.py computes: reward 1 iff the completion's graded
+answer equals one of the correct answer strings: the completion with one trailing end token
+``</s>`` removed if present (a backend that decodes with ``skip_special_tokens=True`` has already
+removed it) and, when an environment replied (``<...>``), only the text after the last reply
+(``envs.final_answer``; ``exact_env`` grades episodes the same way). No other normalisation (no
+whitespace stripping), so exact p and sampled success agree by construction. No torch here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from ..tasks.base import Problem, TaskSpecError, json_safe
 from ..tasks.spec import parse_value, split_spec
 from .corpus import CorpusConfig
-from .families import EOS, FAMILIES, OrganismProblem
+from .envs.base import final_answer
+from .families import FAMILIES, OrganismProblem
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
 
@@ -91,15 +93,13 @@ class OrganismTask:
         if answers is None:
             org = self._by_id.get(problem.id)
             answers = list(org.answers) if org is not None else [problem.answer]
-        if completion.endswith(EOS):
-            completion = completion[:-len(EOS)]
-        return 1.0 if completion in answers else 0.0
+        return 1.0 if final_answer(completion) in answers else 0.0
 
     def describe(self) -> dict:
         return {"kind": "organism", "spec": self.spec, "name": self.name, "checkpoint": str(self.checkpoint),
                 "size": len(self._org), "seed": self.seed, "families": list(self.families),
                 "corpus_config": json_safe(self.corpus.to_dict()),
-                "verifier": "completion (one trailing </s> removed) equals a correct answer string exactly"}
+                "verifier": "completion (one trailing </s> removed; after the last environment reply '>' if any) equals a correct answer string exactly"}
 
 
 def organism_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> OrganismTask:
