@@ -31,7 +31,8 @@ def quick_demo(tmp_path_factory):
 
 def test_labels_agree_with_the_exact_ones(quick_demo):
     _, _, _, demo = quick_demo
-    assert set(demo["variants"]) == {"rl-beta0.05", "rl-beta0.2", "rs-sft", "new-info-sft"}
+    assert set(demo["variants"]) == {"rl-beta0.05", "rl-beta0.2", "rs-sft", "new-info-sft", "rl-calc", "rl-search",
+                                     "rl-feedback", "distill-teacher", "distill-self"}
     for name, v in demo["variants"].items():
         gt = v["ground_truth"]
         assert gt["n_problems"] == 40 and gt["n_determined"] >= 30, (name, gt)
@@ -76,7 +77,8 @@ def test_outputs_and_printout(quick_demo):
         assert summary["ground_truth"]["confusion"]["cols"][0] == "elicited"
         assert summary["kl"]["kl_observed"] == "kl_full"  # the base scored the variant with the exact KL
         assert 'id="truth"' in (out / name / "report.html").read_text()
-    assert pq.read_table(out / "exact_p.parquet").num_rows == (5 + 3) * 40  # 5 models, 3 trajectory checkpoints
+    # 10 models, 3 trajectory checkpoints, 6 environment cells (base+E and rl-E+E for 3 environments)
+    assert pq.read_table(out / "exact_p.parquet").num_rows == (10 + 3 + 6) * 40
     assert "against the exact labels" in r.stdout and "new-info-sft" in r.stdout
     assert "rl-beta0.05 trajectory" in r.stdout and "trajectory.json" in r.stdout
     assert demo["config"]["quick"] is True and demo["versions"]["torch"]
@@ -245,3 +247,42 @@ def test_variants_as_one_analysis(quick_demo):
     for name, g in s["ground_truth"]["models"].items():
         assert g["agreement"] is None or g["agreement"] >= 0.95, (name, g)
     assert demo["variants_analysis"]["agreement"] == {m: g["agreement"] for m, g in s["ground_truth"]["models"].items()}
+
+
+def test_tool_runs_two_by_two_against_exact(quick_demo):
+    """Issue 16: every pair of every tool run's 2 x 2 account agrees with the exact labels (exact p of
+    policy + environment), claims creation only where the exact p has created problems, and the
+    environment pair (same weights) pays exactly 0 KL: only policy tokens are scored."""
+    out, _, r, demo = quick_demo
+    assert set(demo["tools"]) == {"calc", "search", "feedback"}
+    for env, block in demo["tools"].items():
+        assert set(block["pairs"]) == {"environment", "training", "training_without_env", "total"}
+        for pair, row in block["pairs"].items():
+            assert row["agreement"] is None or row["agreement"] >= 0.95, (env, pair, row)
+            assert row["false_created_rate"] is None or row["false_created_rate"] <= 0.05, (env, pair, row)
+            assert not row["creation_claimed"] or row["n_created_exact"] > 0, (env, pair, row)
+            summary = json.loads((out / "tools" / env / pair / "summary.json").read_text())
+            assert summary["ground_truth"]["agreement"] == row["agreement"]
+            assert summary["config"]["pair"] == {"name": pair, "base": row["base"], "tuned": row["tuned"], "env": env}
+        assert abs(block["pairs"]["environment"]["kl_mean"]) < 1e-9, (env, block["pairs"]["environment"])
+        assert block["pairs"]["training"]["kl_mean"] > 0
+    assert "tool runs" in r.stdout
+    # the environment's tokens are in the run store, masked
+    store = RunStore.open(out / "run")
+    try:
+        t = store.read("samples", model="base+calc")
+    finally:
+        store.close()
+    masks = [m for m in t["policy_mask"].to_pylist() if m is not None and 0 in m]
+    assert masks and all(len(m) == len(i) for m, i in zip(t["policy_mask"].to_pylist(), t["token_ids"].to_pylist())
+                         if m is not None)
+
+
+def test_distillation_creates_only_from_a_stronger_teacher(quick_demo):
+    _, _, _, demo = quick_demo
+    teacher, own = demo["variants"]["distill-teacher"], demo["variants"]["distill-self"]
+    fam = teacher["ground_truth"]["by_family"]["sub"]
+    assert fam["p_exact_base"] == 0.0 and fam["labels_exact"].get("created", 0) >= 4, fam
+    assert fam["labels_estimated"].get("created", 0) >= 1 and teacher["verdict"].startswith("creation")
+    assert "created" not in own["ground_truth"]["by_family"]["sub"]["labels_exact"]
+    assert not own["verdict"].startswith("creation"), own["sentence"]

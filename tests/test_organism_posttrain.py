@@ -15,10 +15,10 @@ torch = pytest.importorskip("torch")
 from supportscope.models.config import DecodingConfig  # noqa: E402
 from supportscope.organism import CHECKPOINT  # noqa: E402
 from supportscope.organism.exact import exact_p, organism_backend  # noqa: E402
-from supportscope.organism.posttrain import (NewInfoConfig, RLConfig, RSConfig, checkpoint_steps,  # noqa: E402
-                                             new_info_sft, rl, rs_sft, step_dir)
+from supportscope.organism.posttrain import (DistillConfig, NewInfoConfig, RLConfig, RSConfig,  # noqa: E402
+                                             checkpoint_steps, distill, new_info_sft, rl, rs_sft, step_dir)
 from supportscope.organism.pretrain import load_organism  # noqa: E402
-from supportscope.organism.task import OrganismTask  # noqa: E402
+from supportscope.organism.task import TEACHER, OrganismTask  # noqa: E402
 
 DEC = DecodingConfig(top_p=0.95, max_new_tokens=16)
 
@@ -149,3 +149,33 @@ def test_rl_checkpoints_are_the_run_at_those_steps(tmp_path):
     drop = {"seconds", "checkpoint", "checkpoint_steps"}
     assert [{k: v for k, v in r.items() if k not in drop} for r in log] == \
         [{k: v for k, v in r.items() if k not in drop} for r in log_plain]
+
+
+def test_distillation_from_a_sub_correct_teacher_creates_on_sub(tmp_path, problems, base_p):
+    """SFT on the samples of the teacher (pretrained with sub always correct) moves sub off p = 0 under
+    top_p = 0.95; the same SFT on the base's own samples (self-distillation) leaves sub at 0."""
+    small = {"families": ("sub",), "samples_per_problem": 4, "epochs": 2}
+    assert (base_p["sub"] == 0).mean() > 0.9
+    out = distill(CHECKPOINT, tmp_path / "teacher", DistillConfig(teacher=str(TEACHER), **small))
+    log = check_checkpoint(out, "distill")
+    assert log[0]["teacher_correct_by_family"]["sub"] > 0.9 * log[0]["sampled_by_family"]["sub"]
+    after = p_by_family(out, problems)
+    assert (after["sub"] > 0).mean() > 0.8 and after["sub"].mean() > 0.3
+    own = p_by_family(distill(CHECKPOINT, tmp_path / "self", DistillConfig(**small)), problems)
+    assert (own["sub"] == 0).mean() > 0.9
+
+
+def test_rl_with_an_environment_trains_only_on_policy_tokens(tmp_path):
+    """RL with the calculator on sub: without it the base never earns a reward there under top_p = 0.95;
+    with it the calls earn rewards (the log), the run is seeded, and the environment's reply is
+    never a target (train_util.batch keeps only the completion's policy tokens)."""
+    from supportscope.organism.train_util import batch
+
+    ids, att, tgt, plen = batch([([5, 6], [7, 8, 9, 10], [1, 0, 0, 1]), ([5], [7], None)], pad=0)
+    assert tgt[0].tolist() == [False, False, True, False, False, True] and tgt[1].tolist()[:2] == [False, True]
+    assert plen == [2, 1] and att[1].tolist() == [1, 1, 0, 0, 0, 0]
+    cfg = RLConfig(steps=3, problems_per_step=8, group_size=8, env="calc", families=("sub",))
+    a, b = rl(CHECKPOINT, tmp_path / "a", cfg), rl(CHECKPOINT, tmp_path / "b", cfg)
+    assert read(a) == read(b) and read(a) != read(CHECKPOINT)
+    assert json.loads((a / "posttrain_config.json").read_text())["config"]["env"] == "calc"
+    assert sum(r["reward"] for r in read_log(a) if "reward" in r) > 0

@@ -122,8 +122,7 @@ def corpus_lines(cfg: CorpusConfig) -> list[str]:
 
 def env_lines(cfg: CorpusConfig) -> list[str]:
     """The environment transcripts of the corpus (module docstring), in a fixed order."""
-    from .envs.tools import calculate
-    from .families import ABSENT_LETTERS, EOS, FACT_LETTERS
+    from .families import ABSENT_LETTERS, EOS, FACT_LETTERS, calculate
 
     lines: list[str] = []
     ps = cfg.problems()

@@ -56,6 +56,14 @@ class DemoConfig:
                 "saved checkpoint is sampled, scored by the base and given exact p, and trajectory.json "
                 "lists its exact summary (0 = no trajectory; default 10).",
         "min": 0, "max": 10**7, "example": 10})
+    envs: list[str] = field(default_factory=lambda: ["calc", "search", "feedback"],
+                            metadata={"help": "Environments of the tool runs: each gets an RL variant rl-ENV whose "
+                                              "samples are episodes with it and a 2 x 2 account {base, tuned} x "
+                                              "{without, with ENV} (repeat the option; none: --envs '').",
+                                      "max_len": 3, "example": "calc"})
+    distill: bool = field(default=True, metadata={"help": "Add the distillation variants: SFT on the samples of "
+                                                          "a teacher organism (sub always correct) and of the base "
+                                                          "itself."})
     checkpoints: Path | None = field(default=None, metadata={"help": "Cache of post-trained checkpoints, reused "
                                                                       "when the config matches (default: "
                                                                       "out/organism-checkpoints)."})
@@ -70,7 +78,7 @@ class DemoConfig:
                        trajectory_every=(self.trajectory_every if self.trajectory_every is not None
                                          else d["trajectory_every"]),
                        checkpoints=self.checkpoints or Path("out/organism-checkpoints"),
-                       betas=list(self.betas))
+                       betas=list(self.betas), envs=[e for e in self.envs if e])
 
     def __post_init__(self) -> None:
         self.validate()
@@ -80,6 +88,9 @@ class DemoConfig:
         ``dataclasses.replace``, so also in :meth:`resolved`); call it again after changing a field
         in place."""
         check_fields(self)  # types and the bounds in each field's metadata, before any value is used
+        bad = sorted({e for e in self.envs if e} - {"calc", "search", "feedback"})
+        if bad:
+            raise ConfigError(f"`envs` {bad} are not organism environments. Fix: calc, search or feedback")
         if not self.betas:
             raise ConfigError("`betas` is empty: give at least one KL weight >= 0. Fix: e.g. `betas` 0.05")
         # the decoding config the demo samples with: its checks name the same fields (temperature, top_p, seed)

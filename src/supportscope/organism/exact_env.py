@@ -6,16 +6,28 @@ an episode is a tree of policy tokens and deterministic environment replies (``e
 
     p(x) = sum over complete episodes e with a correct answer of  prod_{policy tokens t of e} pi_D(t | prefix),
 
-environment tokens contributing factor 1. :func:`exact_p_env` computes it by expanding the tree
+environment tokens contributing factor 1. :func:`exact_p_env` computes it on the tree of episodes,
 level by level (one batched forward of every live prefix per level, the next-token distribution of
-``models.decoding``, the same function the sampler draws from): each policy token with nonzero
-pi_D probability opens a branch; a turn ends at the end token, at a call string (turn 0) or at
-``max_new_tokens`` policy tokens; the environment then replies (the branch goes on) or ends the
-episode (the branch is graded). Under a truncated pi_D (top_p < 1) the tree is finite and the sum is
-exact. Branches whose probability falls below ``prune`` are dropped and their total mass is
-reported (``pruned``), an upper bound on the error (0 when nothing was dropped); raw sampling
-(top_p = 1) needs ``prune > 0``. The paths this sums are the ones the issue names: a direct answer,
-a call then a copy of the reply, a retry after feedback, and every other way to the right answer.
+``models.decoding``, the same function the sampler draws from). A turn ends at the end token, at a
+call string (turn 0) or at ``max_new_tokens`` policy tokens; the environment then replies (the
+branch goes on) or ends the episode. Two kinds of branch:
+
+- while the environment may still reply after the current turn (``Environment.may_reply``: the turn
+  text is a call prefix, or a feedback turn with turns left), every policy token with nonzero pi_D
+  probability opens a branch;
+- once it cannot, the turn is the episode's last and the graded answer is the turn's text (after a
+  reply) or the whole completion (without one), so the branch's success probability is the
+  teacher-forced sum over the correct answers a that extend the text so far t:
+  ``sum_a pi_D(a[len(t):] + </s> | context)`` (no end token when the answer fills the turn's
+  budget), exactly as ``organism.exact`` does for a bare prompt.
+
+Under a truncated pi_D (top_p < 1) every sum is finite and exact. Branches whose probability falls
+below ``prune`` are dropped and their total mass is reported (``pruned``), an upper bound on the
+error (0 when nothing was dropped). The paths this sums are the ones the issue names: a direct
+answer, a call then a copy of the reply, a retry after feedback, and every other way to the answer.
+Like ``organism.exact`` it takes a completion to be graded on its last turn, i.e. it assumes the
+policy does not itself write the reply delimiter ``>`` (under pi_D it has probability 0 on the
+organism: the delimiters are never trained on).
 """
 
 from __future__ import annotations
@@ -40,6 +52,41 @@ class ExactEnv:
     pruned: np.ndarray
     call: np.ndarray
     nodes: int
+
+
+def _split_last_turns(live: list, problems: Sequence[OrganismProblem], env: Environment | None,
+                      tokenizer: Any) -> tuple[list, list]:
+    """(branches whose current turn can no longer get a reply, the others)."""
+    last, rest = [], []
+    for b in live:
+        text = tokenizer.decode(b.ctx[b.start:], skip_special_tokens=True)
+        more = env is not None and env.may_reply(problems[b.i].prompt, b.turn, text)
+        (rest if more else last).append(b)
+    return last, rest
+
+
+def _score_last_turns(model: Any, tokenizer: Any, last: list, problems: Sequence[OrganismProblem],
+                      decoding: DecodingConfig, p: np.ndarray, eos: int, batch: int) -> None:
+    """Add to ``p`` each last-turn branch's probability times the teacher-forced probability that the
+    turn finishes as a correct answer (module docstring)."""
+    ctxs, sufs, owner = [], [], []
+    for b in last:
+        have = b.ctx[b.start:]
+        text = tokenizer.decode(have, skip_special_tokens=True)
+        left = decoding.max_new_tokens - len(have)
+        for a in dict.fromkeys(problems[b.i].answers):
+            if not a.startswith(text):
+                continue
+            suf = [int(x) for x in tokenizer(a[len(text):], add_special_tokens=False)["input_ids"]]
+            if len(suf) > left or (len(suf) == left == 0):
+                continue
+            ctxs.append(b.ctx)
+            sufs.append(suf if len(suf) == left else suf + [eos])
+            owner.append(b)
+    if ctxs:
+        lp = _suffix_logprob(model, ctxs, sufs, decoding, eos, batch)
+        for b, x in zip(owner, lp, strict=True):
+            p[b.i] += float(np.exp(b.logp + x))
 
 
 @dataclass
@@ -75,6 +122,34 @@ def _next_logprobs(model: Any, seqs: list[list[int]], decoding: DecodingConfig, 
     return np.concatenate(out)
 
 
+def _suffix_logprob(model: Any, ctxs: list[list[int]], sufs: list[list[int]], decoding: DecodingConfig, pad: int,
+                    batch: int) -> np.ndarray:
+    """log pi_D(suffix | context) for each pair (teacher forcing), float64; -inf outside the support."""
+    import torch
+
+    from ..models.decoding import decoding_and_raw
+
+    out = np.zeros(len(ctxs))
+    with torch.inference_mode():
+        for s in range(0, len(ctxs), batch):
+            cs, ss = ctxs[s:s + batch], sufs[s:s + batch]
+            width = max(len(c) + len(x) for c, x in zip(cs, ss, strict=True))
+            ids = torch.full((len(cs), width), pad, dtype=torch.long)
+            att = torch.zeros((len(cs), width), dtype=torch.long)
+            rows, cols, tgt = [], [], []
+            for r, (c, x) in enumerate(zip(cs, ss, strict=True)):
+                ids[r, :len(c) + len(x)] = torch.tensor(c + x)
+                att[r, :len(c) + len(x)] = 1
+                rows += [r] * len(x)
+                cols += range(len(c) - 1, len(c) + len(x) - 1)
+                tgt += x
+            logits = model(input_ids=ids, attention_mask=att).logits[torch.tensor(rows), torch.tensor(cols)]
+            lp = decoding_and_raw(logits, decoding)[0].double()
+            tok = lp.gather(-1, torch.tensor(tgt)[:, None]).squeeze(-1)
+            out[s:s + len(cs)] = torch.zeros(len(cs), dtype=torch.float64).index_add(0, torch.tensor(rows), tok).numpy()
+    return out
+
+
 def exact_p_env(model: Any, tokenizer: Any, problems: Sequence[OrganismProblem], env: Environment | None,
                 decoding: DecodingConfig, *, prune: float = 0.0, batch: int = 2048,
                 max_nodes: int = 2_000_000) -> ExactEnv:
@@ -99,9 +174,13 @@ def exact_p_env(model: Any, tokenizer: Any, problems: Sequence[OrganismProblem],
         nodes += len(live)
         if nodes > max_nodes:
             raise RuntimeError(f"the episode tree passed {max_nodes:,} prefixes; raise prune")
+        last, live = _split_last_turns(live, problems, env, tokenizer)
+        _score_last_turns(model, tokenizer, last, problems, decoding, p, eos, batch)
+        if not live:
+            break
         lp = _next_logprobs(model, [b.ctx for b in live], decoding, eos, batch)
         nxt: list[_Branch] = []
-        for b, row in zip(live, lp):
+        for b, row in zip(live, lp, strict=True):
             for v in np.flatnonzero(np.isfinite(row)):
                 logp = b.logp + float(row[v])
                 prob = float(np.exp(logp))

@@ -97,5 +97,16 @@ def all_problems(seed: int = 0, n_arith: int = 64, n_fact: int = 24, n_absent: i
     return out
 
 
-__all__ = ["ALPHABET", "EOS", "FAMILIES", "ARITH", "OrganismProblem", "arithmetic_problems", "fact_problems",
+_CALC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
+
+
+def calculate(prompt: str) -> str | None:
+    """Exact result of ``a?b=`` for digits a, b and ? in ``+ - *``; None for any other prompt."""
+    if len(prompt) == 4 and prompt[0].isdigit() and prompt[2].isdigit() and prompt[1] in _CALC and prompt[3] == "=":
+        return str(_CALC[prompt[1]](int(prompt[0]), int(prompt[2])))
+    return None
+
+
+
+__all__ = ["calculate", "ALPHABET", "EOS", "FAMILIES", "ARITH", "OrganismProblem", "arithmetic_problems", "fact_problems",
            "all_problems"]

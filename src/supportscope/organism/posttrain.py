@@ -21,7 +21,10 @@ per step, then a final ``{"done": ..., "seconds": ...}`` line).
   temporary folder and renamed), so a run has a trajectory: step 0 is the base, step ``steps`` the
   final checkpoint in ``out``. Saving only reads the weights, so the run (RNG streams, weights, log
   numbers) is the same with and without it; the log line of a saving step gains ``checkpoint`` and
-  the final line ``checkpoint_steps``.
+  the final line ``checkpoint_steps``. With ``env`` (``calc``, ``search``, ``feedback``) the
+  samples are episodes with that environment (``envs.rollout``), the reward grades the episode, and
+  the policy gradient and the KL are taken over the policy's tokens only (the environment's replies
+  are context).
   Sampling under ``top_p = 0.95`` never produces a token outside the nucleus, so a problem whose
   correct answer is outside it (singular: ``sub``, ``absent``) never earns a reward.
 - :func:`rs_sft`: rejection-sampling SFT (should elicit): the base's own samples on the training
@@ -37,124 +40,22 @@ are re-exported here.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from pathlib import Path
-from typing import Any, Sequence
 
-from .families import FAMILIES
-from .posttrain_config import NewInfoConfig, RLConfig, RSConfig
-
-
-# ---------------------------------------------------------------------------------------- helpers
-
-def _check_families(families: Sequence[str] | None) -> tuple[str, ...]:
-    fams = tuple(families) if families else FAMILIES
-    bad = sorted(set(fams) - set(FAMILIES))
-    if bad:
-        raise ValueError(f"unknown families {bad}; choose from {', '.join(FAMILIES)}")
-    return fams
+from .distill import distill
+from .posttrain_config import DistillConfig, NewInfoConfig, RLConfig, RSConfig
 
 
-def _batch(seqs: list[tuple[list[int], list[int]]], pad: int) -> tuple[Any, Any, Any, list[int]]:
-    """Right-padded (ids, attention mask, completion mask, prompt lengths) of (prompt ids, completion ids)."""
-    import torch
-
-    width = max(len(p) + len(c) for p, c in seqs)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    att = torch.zeros((len(seqs), width), dtype=torch.long)
-    comp = torch.zeros((len(seqs), width), dtype=torch.bool)  # completion token positions (targets)
-    for i, (p, c) in enumerate(seqs):
-        n = len(p) + len(c)
-        ids[i, :n] = torch.tensor(p + c)
-        att[i, :n] = 1
-        comp[i, len(p):n] = True
-    return ids, att, comp, [len(p) for p, _ in seqs]
-
-
-def _target_logprobs(model: Any, ids: Any, att: Any, comp: Any) -> tuple[Any, Any]:
-    """(log-softmax at every position predicting a completion token [n_tok, V], target ids [n_tok])."""
-    import torch
-
-    logits = model(input_ids=ids, attention_mask=att).logits.float()
-    pred = comp[:, 1:]  # position t-1 predicts token t
-    logp = torch.log_softmax(logits[:, :-1][pred], dim=-1)
-    return logp, ids[:, 1:][pred]
-
-
-def _save(model: Any, tok: Any, base_dir: Path, out: Path, kind: str, cfg_dict: dict, **extra: Any) -> None:
-    model.eval()
-    model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
-    shutil.copyfile(base_dir / "corpus_config.json", out / "corpus_config.json")
-    (out / "posttrain_config.json").write_text(
-        json.dumps({"kind": kind, "base": str(base_dir), "config": cfg_dict, **extra}, indent=2) + "\n")
-
-
-def step_dir(out: str | Path, step: int) -> Path:
-    """Folder of the intermediate checkpoint after ``step`` optimiser steps (``checkpoint_every``)."""
-    return Path(out) / "steps" / f"step-{step:04d}"
-
-
-def checkpoint_steps(steps: int, every: int) -> list[int]:
-    """The steps :func:`rl` saves with ``checkpoint_every = every``: every, 2 every, ... below ``steps``
-    (step 0 is the base, step ``steps`` the variant itself); none when ``every`` is 0."""
-    return list(range(every, steps, every)) if every > 0 else []
-
-
-def _save_step(model: Any, tok: Any, base_dir: Path, out: Path, kind: str, cfg_dict: dict, step: int) -> Path:
-    """Save an intermediate checkpoint atomically: written into a hidden temporary folder next to it,
-    then renamed, so a folder named step-NNNN is always complete."""
-    final = step_dir(out, step)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    _save(model, tok, base_dir, tmp, kind, cfg_dict, step=step)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    return final
-
-
-class _Threads:
-    def __init__(self, n: int) -> None:
-        self.n = max(1, int(n))
-
-    def __enter__(self) -> None:
-        import torch
-
-        self.old = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: Any) -> None:
-        import torch
-
-        torch.set_num_threads(self.old)
-
-
-def _sft_loop(model: Any, tok: Any, batches: list[list[tuple[list[int], list[int]]]], lr: float,
-              weight_decay: float, grad_clip: float, log: Any, extra: list[dict] | None = None) -> None:
-    """Cross-entropy on the completion tokens, one optimiser step per batch, one log line per step."""
-    import torch
-
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=weight_decay)
-    pad = int(tok.pad_token_id)
-    for step, seqs in enumerate(batches):
-        ids, att, comp, _ = _batch(seqs, pad)
-        logp, tgt = _target_logprobs(model, ids, att, comp)
-        loss = -logp.gather(-1, tgt[:, None]).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
-        rec = {"step": step, "loss": round(float(loss.detach()), 6), "sequences": len(seqs)}
-        if extra:
-            rec.update(extra[step])
-        log.write(json.dumps(rec) + "\n")
-    model.eval()
+from .train_util import Threads as _Threads
+from .train_util import batch as _batch
+from .train_util import check_families as _check_families
+from .train_util import checkpoint_steps, step_dir
+from .train_util import save_checkpoint as _save
+from .train_util import save_step as _save_step
+from .train_util import sft_loop as _sft_loop
+from .train_util import target_logprobs as _target_logprobs
 
 
 # ---------------------------------------------------------------------------------------- RL
@@ -185,6 +86,11 @@ def rl(base_dir: str | Path, out_dir: str | Path, cfg: RLConfig | None = None) -
         pool = task.organism_problems()
         backend = HFBackend.from_model(model, tok, Policy(model=str(base_dir), name="rl-policy"),
                                        sample_batch_size=512)
+        if cfg.env:  # episodes with the environment; its replies are context, never targets
+            from .envs import build_env
+            from .envs.rollout import EnvBackend
+
+            backend = EnvBackend(backend, build_env(cfg.env, corpus))
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=cfg.weight_decay)
         rng = random.Random(f"supportscope-rl:{cfg.seed}")
         pad = int(tok.pad_token_id)
@@ -202,7 +108,7 @@ def rl(base_dir: str | Path, out_dir: str | Path, cfg: RLConfig | None = None) -
                                        dtype=torch.float32)
                 groups = rewards.view(len(probs), cfg.group_size)
                 adv = (groups - groups.mean(1, keepdim=True)).flatten()
-                seqs = [(list(s.prompt_ids), list(s.token_ids)) for s in samples]
+                seqs = [(list(s.prompt_ids), list(s.token_ids), s.policy_mask) for s in samples]
                 ids, att, comp, _ = _batch(seqs, pad)
                 model.train()
                 logp, tgt = _target_logprobs(model, ids, att, comp)
@@ -303,7 +209,7 @@ def new_info_sft(base_dir: str | Path, out_dir: str | Path, cfg: NewInfoConfig |
     import torch
 
     from .corpus import corpus_lines
-    from .model import encode
+    from .model import encode, encode_transcript
     from .pretrain import load_organism
 
     cfg = cfg or NewInfoConfig()
@@ -318,9 +224,10 @@ def new_info_sft(base_dir: str | Path, out_dir: str | Path, cfg: NewInfoConfig |
         if not demos:
             raise ValueError("the corpus config has no absent facts (n_absent = 0)")
         lines = []
-        for s in corpus_lines(corpus):  # split each line after its prompt ('=' or '?')
+        for s in corpus_lines(corpus):  # split each line after its prompt ('=' or '?'); replies are not targets
             cut = min(i for i in (s.find("="), s.find("?")) if i >= 0) + 1
-            lines.append((encode(tok, s[:cut]), encode(tok, s[cut:]) + [eos]))
+            rest, mask = encode_transcript(tok, s[cut:])
+            lines.append((encode(tok, s[:cut]), rest + [eos], mask + [1]))
         rng = random.Random(f"supportscope-new-info-sft:{cfg.seed}")
         batches = [[rng.choice(demos) for _ in range(cfg.demos_per_step)]
                    + [rng.choice(lines) for _ in range(cfg.corpus_per_step)] for _ in range(cfg.steps)]
@@ -333,4 +240,5 @@ def new_info_sft(base_dir: str | Path, out_dir: str | Path, cfg: NewInfoConfig |
     return out
 
 
-__all__ = ["RLConfig", "RSConfig", "NewInfoConfig", "rl", "rs_sft", "new_info_sft", "checkpoint_steps", "step_dir"]
+__all__ = ["DistillConfig", "NewInfoConfig", "RLConfig", "RSConfig", "checkpoint_steps", "distill", "new_info_sft", "rl",
+           "rs_sft", "step_dir"]

@@ -41,6 +41,9 @@ class _OptimConfig:
             raise ConfigError(f"`families` {bad} are not organism families. Fix: choose from {', '.join(FAMILIES)}")
         if getattr(self, "kl_estimator", "full") not in ("full", "k3"):
             raise ConfigError(f"`kl_estimator` {short(self.kl_estimator)} is not full or k3. Fix: `kl_estimator` full")
+        env = getattr(self, "env", None)
+        if env is not None and env not in ("calc", "search", "feedback"):
+            raise ConfigError(f"`env` {short(env)} is not an organism environment. Fix: calc, search or feedback")
         if getattr(self, "demos_per_step", 1) + getattr(self, "corpus_per_step", 1) < 1:
             raise ConfigError("`demos_per_step` and `corpus_per_step` are both 0. Fix: e.g. `demos_per_step` 24")
 
@@ -78,6 +81,8 @@ class RLConfig(_SamplingConfig):
                                                  "why_min": "one sample is its own baseline"})
     kl_estimator: str = field(default="full", metadata={"help": "full (exact full-vocabulary KL per sampled prefix) "
                                                                 "or k3 (r - 1 - ln r on the sampled tokens)."})
+    env: str | None = field(default=None, metadata={"help": "An environment the policy interacts with while "
+                                                            "sampling: calc, search or feedback (default none)."})
     checkpoint_every: int = field(default=0, metadata={"help": "Save the policy after every this many optimiser "
                                                                 "steps into out/steps/step-NNNN (0 = none; the base "
                                                                 "and the final step are not saved there).",
@@ -94,6 +99,17 @@ class RSConfig(_SamplingConfig):
 
 
 @dataclass
+class DistillConfig(_SamplingConfig):
+    lr: float = field(default=5e-4, metadata={"help": "AdamW learning rate (constant).", "min": 0, "max": 10})
+    teacher: str = field(default="", metadata={"help": "Checkpoint folder of the teacher organism (empty: the "
+                                                       "student's own base, i.e. self-distillation)."})
+    samples_per_problem: int = field(default=8, metadata={"help": "Teacher samples per training problem.",
+                                                          **_COUNT})
+    epochs: int = field(default=3, metadata={"help": "Passes over the teacher's samples.", "min": 1, "max": 10**4})
+    batch: int = field(default=64, metadata={"help": "Sequences per optimiser step.", **_COUNT})
+
+
+@dataclass
 class NewInfoConfig(_OptimConfig):
     lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate (constant).", "min": 0, "max": 10})
     steps: int = field(default=60, metadata={"help": "Optimiser steps.", **_STEPS})
@@ -103,4 +119,4 @@ class NewInfoConfig(_OptimConfig):
                                                                "forgetting).", "min": 0, "max": 2**16})
 
 
-__all__ = ["NewInfoConfig", "RLConfig", "RSConfig"]
+__all__ = ["DistillConfig", "NewInfoConfig", "RLConfig", "RSConfig"]

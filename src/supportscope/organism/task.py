@@ -29,6 +29,8 @@ from .envs.base import final_answer
 from .families import FAMILIES, OrganismProblem
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
+#: The distillation teacher: pretrained like CHECKPOINT on a corpus where ``sub`` is always answered correctly.
+TEACHER = Path(__file__).resolve().parent / "teacher"
 
 
 def resolve_checkpoint(path: str | Path | None) -> Path:
@@ -136,4 +138,4 @@ def organism_factory(rest: str, *, limit: int | None = None, seed: int = 0) -> O
     return OrganismTask(head.strip() or None, size=size, seed=s, families=fams, limit=cap)
 
 
-__all__ = ["OrganismTask", "organism_factory", "resolve_checkpoint", "to_problem", "CHECKPOINT"]
+__all__ = ["CHECKPOINT", "TEACHER", "OrganismTask", "organism_factory", "resolve_checkpoint", "to_problem"]

@@ -51,6 +51,7 @@ from supportscope.organism.truth import trajectory_point
 from supportscope.pipeline.demo_many import BASE
 from supportscope.pipeline.demo_many import exact_columns as _exact_columns
 from supportscope.pipeline.demo_many import trajectory_analysis, variants_analysis
+from supportscope.pipeline.demo_tools import env_cells, env_model_names, exact_env_all, tools_account
 from supportscope.store import RunStore, counts_from_samples
 from supportscope.report.writers import table_files, write_json
 from supportscope.versions import library_versions
@@ -61,7 +62,7 @@ LIBS = ("torch", "transformers", "tokenizers", "safetensors")
 @dataclass
 class Variant:
     name: str
-    kind: str  # rl | rs_sft | new_info_sft
+    kind: str  # rl | rs_sft | new_info_sft | distill
     config: object
     expect: str  # what the free-energy account predicts: "elicitation" or "creation"
 
@@ -77,6 +78,16 @@ def variants(cfg: DemoConfig) -> list[Variant]:
            for i, b in enumerate(cfg.betas)]
     out.append(Variant("rs-sft", "rs_sft", RSConfig(seed=cfg.seed, threads=cfg.threads), "elicitation"))
     out.append(Variant("new-info-sft", "new_info_sft", NewInfoConfig(seed=cfg.seed, threads=cfg.threads), "creation"))
+    out += [Variant(f"rl-{e}", "rl", RLConfig(beta=cfg.betas[0], env=e, seed=cfg.seed, threads=cfg.threads),
+                    "see the tools account") for e in cfg.envs]
+    if cfg.distill:
+        from supportscope.organism.posttrain_config import DistillConfig
+        from supportscope.organism.task import TEACHER
+
+        out.append(Variant("distill-teacher", "distill", DistillConfig(teacher=str(TEACHER), seed=cfg.seed,
+                                                                       threads=cfg.threads), "creation"))
+        out.append(Variant("distill-self", "distill", DistillConfig(seed=cfg.seed, threads=cfg.threads),
+                           "elicitation"))
     return out
 
 
@@ -84,11 +95,16 @@ def checkpoint_key(v: Variant, base_dir: Path) -> str:
     """First 12 hex digits of sha256 of (kind, config without ``threads``, sha256 of the base weights):
     the cache key of the variant's checkpoint. The config includes ``checkpoint_every`` when it is not
     0, so a cached RL run without the trajectory checkpoints is not taken for one with them, and a
-    run without them keeps the key it had before the field existed."""
+    run without them keeps the key it had before the field existed (and likewise ``env``); a
+    distillation teacher enters by the sha256 of its weights."""
     cfg = v.config.to_dict()
     cfg.pop("threads", None)  # threads change speed, not weights
     if not cfg.get("checkpoint_every", 1):
         cfg.pop("checkpoint_every")
+    if not cfg.get("env", 1):
+        cfg.pop("env")
+    if cfg.get("teacher"):  # the teacher's weights, not where they lie
+        cfg["teacher"] = sha256_file(Path(cfg["teacher"]) / "model.safetensors")
     return hashlib.sha256(json.dumps({"kind": v.kind, "config": cfg, "base": sha256_file(base_dir / "model.safetensors")},
                                      sort_keys=True).encode()).hexdigest()[:12]
 
@@ -130,8 +146,10 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     import torch
 
     from supportscope.models.hf import HFBackend
+    from supportscope.organism.envs import build_env
+    from supportscope.organism.envs.rollout import EnvBackend
     from supportscope.organism.task import CHECKPOINT, OrganismTask
-    from supportscope.scale.jobs import sample_job, score_job
+    from supportscope.scale.jobs import sample_job
 
     from transformers.utils import logging as hf_logging
 
@@ -162,8 +180,13 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     problems = task.problems()
     decoding = DecodingConfig(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                               seed=cfg.seed)
+    cells = env_cells(cfg.envs, paths)
     policies = {name: Policy(model=str(p), name=name) for name, p in paths.items()}
-    backends = {name: HFBackend(pol, sample_batch_size=1024, score_batch_size=512) for name, pol in policies.items()}
+    policies.update({name: Policy(model=str(p), name=name) for name, (p, _) in cells.items()})
+    hf = {name: HFBackend(pol, sample_batch_size=1024, score_batch_size=512) for name, pol in policies.items()}
+    backends = dict(hf)
+    for name, (_, e) in cells.items():
+        backends[name] = EnvBackend(hf[name], build_env(e, task.corpus))
     store = RunStore.open(out / "run", create=True, versions=library_versions(LIBS))
     try:
         with progress_bar(f"sampling {len(backends)} models", len(backends) * len(problems) * cfg.n) as adv:
@@ -176,19 +199,17 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
         t0 = time.perf_counter()
         names = [v.name for v in vs]
         traj_names = [name for _, name, _ in traj]
-        with progress_bar("cross-scoring", (2 * len(names) + len(traj_names)) * len(problems) * cfg.n) as adv:
-            score_job(store, backends[BASE], BASE, policies[BASE], names + traj_names,
-                      reference=lambda g: backends[g], batch_size=2048, progress=adv)
-            for name in names:
-                score_job(store, backends[name], name, policies[name], [BASE], batch_size=2048, progress=adv)
+        _cross_score(store, hf, policies, names, traj_names, cfg.envs, len(problems) * cfg.n)
         timings["scoring_s"] = time.perf_counter() - t0
 
         # 4. exact p
         t0 = time.perf_counter()
         org = task.organism_problems()
         families = {p.id: p.family for p in org}
-        with con.status("exact success probabilities (teacher forcing of every correct answer)"):
-            exact = _exact_p(backends, org, decoding, out)
+        with con.status("exact success probabilities (teacher forcing; episode trees with the environments)"):
+            exact = exact_env_all({n: (hf[n].model, hf[n].tokenizer) for n in cells}, cells, org, decoding,
+                                  task.corpus)
+            exact.update(_exact_p({n: b for n, b in hf.items() if n not in cells}, org, decoding, out, exact))
         timings["exact_p_s"] = time.perf_counter() - t0
 
         # 5. analysis
@@ -208,6 +229,7 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
                                             "name": v.name, "kind": v.kind, "config": v.config.to_dict(),
                                             "checkpoint": str(paths[v.name]), "cached": cached[v.name]}})
             results[v.name] = _digest(v, summary)
+        tools = tools_account(cfg.envs, table, srcs, store, acfg, exact, families, out, {"demo": cfg.to_dict()})
         variants_digest = variants_analysis(vs, table, srcs, store, acfg, exact, families, out, cfg)
         many = trajectory_analysis(vs[0], traj, table, srcs, store, acfg, exact, families, results[vs[0].name]["K"],
                                    out, cfg) if traj else None  # the RL run's checkpoints, against exact labels
@@ -221,25 +243,46 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     timings["total_s"] = time.perf_counter() - t_all
     demo = {"config": cfg.to_dict(), "problems": len(problems), "n": cfg.n,
             "decoding": decoding.to_dict(), "checkpoints": {k: str(p) for k, p in paths.items()},
-            "cached": cached, "variants": results, "variants_analysis": variants_digest, "trajectory": trajectory,
+            "cached": cached, "variants": results, "tools": tools, "variants_analysis": variants_digest, "trajectory": trajectory,
             "timings": {k: round(x, 2) for k, x in timings.items()}, "versions": library_versions(LIBS)}
     write_json(out / "demo.json", demo)
     return demo
 
 
-def _exact_p(backends: dict, org: list, decoding: DecodingConfig, out: Path) -> dict:
+def _exact_p(backends: dict, org: list, decoding: DecodingConfig, out: Path, known: dict) -> dict:
     """Exact p (under pi_D, raw) of every problem for every model: {model: {problem id: (p, p raw)}};
-    writes OUT/exact_p.parquet and .csv (both or neither)."""
+    writes OUT/exact_p.parquet and .csv (both or neither) with these and the ``known`` ones (the
+    environment cells, p raw null)."""
     from supportscope.organism.exact import exact_p_both
 
-    exact, rows = {}, []
+    exact = {}
     for name, be in backends.items():
         dec, raw = exact_p_both(be, org, decoding)
         exact[name] = dict(zip((p.id for p in org), zip(dec.tolist(), raw.tolist())))
-        rows += [{"problem_id": p.id, "family": p.family, "model": name, "p_decoding": d, "p_raw": r}
-                 for p, d, r in zip(org, dec.tolist(), raw.tolist())]
+    fam = {p.id: p.family for p in org}
+    rows = [{"problem_id": i, "family": fam[i], "model": name, "p_decoding": d, "p_raw": None if r != r else r}
+            for name, ps in {**known, **exact}.items() for i, (d, r) in ps.items()]
     write_set(out, table_files("exact_p", pa.Table.from_pylist(rows)), manifest=None)
     return exact
+
+
+def _cross_score(store, hf: dict, policies: dict, names: list, traj_names: list, envs: list, per_model: int) -> None:
+    """The base scores every other model's samples (with the exact KL of that model to it along them);
+    every variant scores the base's; in each environment's account, base+E and rl-E+E score each
+    other's episodes (base+E with the base's weights). Environment tokens are not scored (scale.jobs)."""
+    from supportscope.scale.jobs import score_job
+
+    cells = [n for e in envs for n in env_model_names(e)[::2]]
+    pairs = [(name, BASE, False) for name in names]  # (scorer, generator, with the KL of the generator)
+    for e in envs:
+        be, _, te = env_model_names(e)
+        pairs += [(be, te, True), (te, be, False)]
+    with progress_bar("cross-scoring", (len(names) + len(traj_names) + len(cells) + len(pairs)) * per_model) as adv:
+        score_job(store, hf[BASE], BASE, policies[BASE], names + traj_names + cells,
+                  reference=lambda g: hf[g], batch_size=2048, progress=adv)
+        for scorer, gen, kl in pairs:
+            score_job(store, hf[scorer], scorer, policies[scorer], [gen], reference=(lambda g: hf[g]) if kl else None,
+                      batch_size=2048, progress=adv)
 
 
 def _trajectory(v: Variant, traj: list[tuple[int, str, Path]], exact: dict, org: list, K: int,

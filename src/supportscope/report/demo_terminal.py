@@ -1,6 +1,7 @@
 """Terminal summary of `supportscope demo` (rich, markup off for data): one row per variant, then
 each variant's confusion matrix of estimated against exact labels and the free-energy checks, then
-the exact trajectory of the first RL run (one row per saved checkpoint) when the demo saved one."""
+the 2 x 2 account of each tool run, then the exact trajectory of the first RL run (one row per saved
+checkpoint) when the demo saved one."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def print_demo(demo: dict, out: str, console: Console | None = None) -> None:
                    "p >= alpha) and R^2 of the tuned log-odds under it (< 0: a constant does better). Problems that are "
                    "singular only because top_p cuts them (p0 = 0 under pi_D, p0 > 0 raw) can be lifted "
                    "across the nucleus edge by a reweighting: created under pi_D, from the raw support."))
+    print_tools(demo.get("tools") or {}, con)
     tr = demo.get("trajectory")
     if tr:
         t = Table(title=f"{tr['variant']} trajectory (models {tr['variant']}-step-NNNN): exact mean p per family, "
@@ -94,4 +96,27 @@ def print_demo(demo: dict, out: str, console: Console | None = None) -> None:
                    f"{tm['sampling_s']:.0f} s, scoring {tm['scoring_s']:.0f} s, analysis {tm['analysis_s']:.0f} s)"))
 
 
-__all__ = ["print_demo"]
+def print_tools(tools: dict, con: Console) -> None:
+    """The 2 x 2 account of each tool run (pipeline.demo_tools): one row per pair, estimated against exact."""
+    if not tools:
+        return
+    t = Table(title="tool runs: {base, tuned} x {without, with the environment}, each pair estimated against exact "
+                    "(KL: mean nats per problem along the tuned side's samples, policy tokens only)",
+              title_justify="left")
+    for col in ("env", "pair", "models", "verdict", "exact", "created est/exact", "agreement", "false created",
+                "pass@1", "KL"):
+        t.add_column(col, overflow="fold")
+    for env, block in tools.items():
+        for pair, r in block["pairs"].items():
+            p1 = r["pass1"]
+            t.add_row(env, pair, f"{r['base']} -> {r['tuned']}", r["verdict"], r["exact_verdict"],
+                      f"{r['n_created_estimated']}/{r['n_created_exact']}",
+                      f"{_pct(r['agreement'])} of {r['n_determined']}",
+                      f"{r['n_false_created']} ({_pct(r['false_created_rate'])})",
+                      f"{p1['base']:.3f} -> {p1['tuned']:.3f}", "-" if r["kl_mean"] is None else f"{r['kl_mean']:.3f}")
+    con.print(t)
+    for env, block in tools.items():
+        con.print(Text(f"  {env}: {block['reading']}"))
+
+
+__all__ = ["print_demo", "print_tools"]

@@ -53,6 +53,11 @@ class Environment(Protocol):
         when the episode is over."""
         ...
 
+    def may_reply(self, prompt: str, turn: int, text: str) -> bool:
+        """False when no way of finishing turn ``turn`` (its text so far ``text``) gets a reply: the
+        turn is then the episode's last, which ``exact_env`` scores by teacher forcing."""
+        ...
+
 
 @dataclass(frozen=True)
 class World:

@@ -7,8 +7,9 @@ calc       ``[c]``   ``<R>``: the exact result R of the prompt ``a?b=``         
                      (``+ - *``); ``<>`` on a prompt that is not arithmetic
 search     ``[s]``   ``<V>``: the value of the fact ``fact NNN?``, absent ones   2
                      included; ``<>`` on any other prompt
-feedback   --        ``<n>`` after a wrong answer while turns remain; nothing    1 + retries
-                     after a right one (the episode ends)
+feedback   --        ``<n>`` after a wrong answer to an arithmetic problem       1 + retries
+                     while turns remain; nothing after a right one, nor on
+                     facts (the episode ends)
 ========== ========= ======================================================== =========
 
 A call is recognised only as the whole of the policy's first turn (``base.turn_end``); after the
@@ -21,17 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .base import TurnEnd, World
-
-_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
-
-
-def calculate(prompt: str) -> str | None:
-    """Exact result of ``a?b=`` for digits a, b and ? in ``+ - *``; None for any other prompt."""
-    if len(prompt) == 4 and prompt[0].isdigit() and prompt[2].isdigit() and prompt[1] in _OPS and prompt[3] == "=":
-        return str(_OPS[prompt[1]](int(prompt[0]), int(prompt[2])))
-    return None
-
+from ..families import ARITH, calculate
+from .base import TurnEnd, World, is_call_prefix
 
 @dataclass(frozen=True)
 class Calculator:
@@ -43,6 +35,9 @@ class Calculator:
         if len(turns) == 1 and ended == "call":
             return "<" + (calculate(prompt) or "") + ">"
         return None
+
+    def may_reply(self, prompt: str, turn: int, text: str) -> bool:
+        return is_call_prefix(text, turn, self.calls)
 
 
 @dataclass(frozen=True)
@@ -58,6 +53,9 @@ class Search:
             return "<" + ((self.world.answer(prompt) or "") if fam in ("fact", "absent") else "") + ">"
         return None
 
+    def may_reply(self, prompt: str, turn: int, text: str) -> bool:
+        return is_call_prefix(text, turn, self.calls)
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -71,9 +69,13 @@ class Feedback:
         return 1 + self.retries
 
     def reply(self, prompt: str, turns: Sequence[str], ended: TurnEnd) -> str | None:
-        if len(turns) < self.max_turns and not self.world.correct(prompt, turns[-1]):
+        if (self.world.family.get(prompt) in ARITH and len(turns) < self.max_turns
+                and not self.world.correct(prompt, turns[-1])):
             return "<n>"
         return None
+
+    def may_reply(self, prompt: str, turn: int, text: str) -> bool:
+        return self.world.family.get(prompt) in ARITH and turn < self.max_turns - 1
 
 
 __all__ = ["Calculator", "Search", "Feedback", "calculate"]
