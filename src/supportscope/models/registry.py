@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from supportscope.models.env_registry import wrap_env
 from supportscope.registry import Registry
 
 __all__ = ["BACKENDS", "build_backend"]
@@ -24,5 +25,7 @@ BACKENDS.register("vllm", "supportscope.models.vllm_backend:VLLMBackend",
 
 
 def build_backend(policy: Any, batch_size: int) -> Any:
-    """The backend ``policy.backend`` names, built for ``policy`` (no console output)."""
-    return BACKENDS.get(policy.backend).build(policy, batch_size)
+    """The backend ``policy.backend`` names, built for ``policy`` (no console output); with
+    ``policy.env``, wrapped so that its samples are episodes with that environment
+    (:func:`supportscope.models.env_registry.wrap_env`)."""
+    return wrap_env(BACKENDS.get(policy.backend).build(policy, batch_size), policy)
