@@ -51,7 +51,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from supportscope.store.policy_tokens import policy_token_counts
 from supportscope.stats import (
     PairedBootstrap,
     bernoulli_kl,
@@ -60,6 +59,7 @@ from supportscope.stats import (
     jeffreys,
     percentile_interval,
 )
+from supportscope.store.policy_tokens import policy_token_counts
 
 
 def _index(problem_ids: np.ndarray, column) -> np.ndarray:

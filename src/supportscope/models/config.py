@@ -164,6 +164,9 @@ class Policy:
         if self.env is not None and self.env not in ENVIRONMENTS:
             raise ModelConfigError(f"`env` {self.env!r} is not one of {', '.join(ENVIRONMENTS.names())}. "
                                    f"Fix: {suggest(self.env, ENVIRONMENTS.names())}e.g. `env` calc")
+        if self.env is not None and not BACKENDS.meta(self.backend).get("environments"):
+            raise ModelConfigError(f"`backend` {self.backend} cannot sample with an environment (`env` {self.env}): "
+                                   "it has no id-level sampling. Fix: `backend` hf")
         dev = self.device
         ok = (dev in ("cpu", "cuda", "auto", "mps")
                                        or (dev.startswith("cuda:") and dev[5:].isdigit()))

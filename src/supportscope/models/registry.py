@@ -1,7 +1,9 @@
 """The backend registry: ``--backend NAME`` -> the engine that samples and scores.
 
 A backend is a class implementing :class:`~supportscope.models.backend.Backend` plus a
-classmethod ``build(policy, batch_size)``. Adding one is one module plus one line here::
+classmethod ``build(policy, batch_size)``; ``environments=True`` in its metadata says it can sample
+episodes with an environment (``Policy.env``: it has ``generate_ids``, id-level sampling). Adding
+one is one module plus one line here::
 
     BACKENDS.register("sglang", "supportscope.models.sglang_backend:SGLangBackend", help="SGLang's engine")
 
@@ -19,7 +21,8 @@ from supportscope.registry import Registry
 __all__ = ["BACKENDS", "build_backend"]
 
 BACKENDS = Registry("backend")
-BACKENDS.register("hf", "supportscope.models.hf:HFBackend", help="Hugging Face transformers, the reference")
+BACKENDS.register("hf", "supportscope.models.hf:HFBackend", help="Hugging Face transformers, the reference",
+                  environments=True)
 BACKENDS.register("vllm", "supportscope.models.vllm_backend:VLLMBackend",
                   help="vLLM's offline engine (pip install 'supportscope[vllm]')")
 
