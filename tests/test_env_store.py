@@ -67,6 +67,50 @@ def setup(tmp_path_factory):
             "env_backend": env_backend, "backend": backend, "samples": samples, "scores": scores}
 
 
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A random tiny Llama (character tokenizer: it can spell any reply) with verifier feedback on
+    organism prompts: its answers are wrong, so nearly every episode is answer, ``<n>``, answer. Sampled
+    and scored (by itself, with the exact KL) under top-k 20, where the reply's tokens mostly lie
+    outside the scorer's decoding support. Independent of the organism checkpoint."""
+    from supportscope.models.tiny import char_tokenizer, save_tiny_llama
+
+    root = tmp_path_factory.mktemp("tiny")
+    model = str(save_tiny_llama(root / "tiny", seed=0, tokenizer=char_tokenizer()))
+    gen, plain = Policy(model=model, env="feedback"), Policy(model=model, name="tiny")
+    task = load_task("organism:default?size=2&families=add,fact")
+    dec = DecodingConfig(top_k=20, max_new_tokens=4, seed=1)
+    env_backend, backend = build_backend(gen, BATCH), build_backend(plain, BATCH)
+    run = root / "run"
+    with RunStore.open(run, versions={"test": "1"}) as store:
+        sample_job(store, env_backend, gen.name, gen, dec, task, 4, 2, BATCH)
+        score_job(store, backend, "tiny", plain, [gen.name], reference=lambda g: backend, batch_size=BATCH)
+    return {"run": run, "gen": gen, "plain": plain, "task": task, "dec": dec, "backend": backend}
+
+
+def test_feedback_replies_are_masked_out_of_the_scores(tiny):
+    store = RunStore(tiny["run"])
+    samples, scores = store.read("samples").to_pylist(), store.read("scores").to_pylist()
+    assert tiny["gen"].name == "tiny+feedback" and len(samples) == len(scores) == 4 * 4
+    prompt = {p.id: p.prompt for p in tiny["task"].problems()}
+    backend, by_key = tiny["backend"], {(s["problem_id"], s["sample_idx"]): s for s in scores}
+    raw = backend.score([(s["problem_id"], s["sample_idx"], backend.encode_prompt(prompt[s["problem_id"]]),
+                          s["token_ids"]) for s in samples], tiny["dec"])
+    unmasked_singular = 0
+    for s, full in zip(samples, raw):
+        m, sc = s["policy_mask"], by_key[(s["problem_id"], s["sample_idx"])]
+        replies = backend.tokenizer.decode([i for i, keep in zip(s["token_ids"], m) if not keep])
+        assert replies in ("", "<n>") and (replies == "<n>") == ("<n>" in s["completion"])
+        assert not s["correct"]  # a random model: the graded text is after the reply
+        assert sc["n_singular_tokens"] == 0 and abs(sc["logp_decoding"] - s["logp_decoding"]) < 1e-4
+        assert abs(sc["kl_full"]) < 1e-5
+        pol = [v for v, keep in zip(full.token_logp_decoding, m) if keep]
+        assert sc["logp_decoding"] == pytest.approx(math.fsum(pol), abs=1e-5)  # brute force: policy positions
+        unmasked_singular += full.n_singular_tokens
+    # unmasked, the verifier's reply would put most samples outside the scorer's support (KL infinite)
+    assert unmasked_singular >= len(samples)
+
+
 def _called(row) -> bool:
     return row["completion"].startswith("[c]")
 
@@ -124,11 +168,11 @@ def test_scores_count_only_policy_tokens(setup):
     for s, full in zip(called, raw):
         m, stored = s["policy_mask"], by_key[(s["problem_id"], s["sample_idx"])]
         pol = [v for v, keep in zip(full.token_logp_decoding, m) if keep]
-        assert stored["logp_decoding"] == math.fsum(pol)
+        assert stored["logp_decoding"] == pytest.approx(math.fsum(pol), abs=1e-5)
         assert stored["n_singular_tokens"] == sum(v == -math.inf for v in pol)
         env_mass.append(math.fsum(v for v, keep in zip(full.token_logp_raw, m) if not keep))
         masked = policy_score(full, m)
-        assert masked.logp_raw == stored["logp_raw"] and masked.n_tokens == full.n_tokens
+        assert masked.logp_raw == pytest.approx(stored["logp_raw"], abs=1e-5) and masked.n_tokens == full.n_tokens
     assert min(env_mass) < -1e-3  # unmasked, the reply's tokens would have changed every called sum
 
 
@@ -186,15 +230,15 @@ def test_store_rejects_a_bad_mask():
     assert t.column("policy_mask").to_pylist() == [None, [1, 0]]
 
 
-def test_old_format_run_opens_resumes_and_scores(setup, tmp_path):
+def test_old_format_run_opens_resumes_and_scores(tiny, tmp_path):
     """A run without environment turns writes no policy_mask column: its shards are the bytes of the
     schema before issue 16, and such a run opens, verifies, resumes and scores."""
-    plain, backend, task = setup["plain"], setup["backend"], load_task(f"organism:{CK}?size=1&families=add")
+    plain, backend, task, dec = tiny["plain"], tiny["backend"], tiny["task"], tiny["dec"]
     run = tmp_path / "old"
     with RunStore.open(run, versions={"test": "1"}) as store:
-        sample_job(store, backend, SCORER, plain, DEC, task, 3, PER_SHARD, BATCH)
+        sample_job(store, backend, "tiny", plain, dec, task, 2, 4, BATCH)
     man = json.loads((run / "manifest.json").read_text())
-    assert "env" not in man["entries"][SCORER]["policy"]  # the manifest of a run without the field
+    assert "env" not in man["entries"]["tiny"]["policy"]  # the manifest of a run without the field
     (rec,) = [s for s in man["shards"] if s["kind"] == "samples"]
     path = run / rec["file"]
     old = pq.read_table(path)
@@ -203,30 +247,38 @@ def test_old_format_run_opens_resumes_and_scores(setup, tmp_path):
     store = RunStore(run)
     assert store.verify() == 2
     samples = store.read("samples")
-    assert samples.column("policy_mask").null_count == samples.num_rows == 3
-    gen = Policy(model=str(CK), name="gen2")
+    assert samples.column("policy_mask").null_count == samples.num_rows == 8
+    gen = Policy(model=plain.model, name="gen2")
     with RunStore(run) as store:
-        assert sample_job(store, backend, SCORER, plain, DEC, task, 3, PER_SHARD, BATCH) == 0  # resumes
-        sample_job(store, backend, "gen2", gen, DEC, task, 3, PER_SHARD, BATCH)
-        assert score_job(store, backend, SCORER, plain, ["gen2"], reference=lambda g: backend) == 3
-        scores = {r["sample_idx"]: r for r in store.read("scores").to_pylist()}
+        assert sample_job(store, backend, "tiny", plain, dec, task, 2, 4, BATCH) == 0  # resumes
+        sample_job(store, backend, "gen2", gen, dec, task, 2, 4, BATCH)
+        assert score_job(store, backend, "tiny", plain, ["gen2"], reference=lambda g: backend) == 8
+        scores = {(r["problem_id"], r["sample_idx"]): r for r in store.read("scores").to_pylist()}
     for s in store.read("samples", "gen2").to_pylist():  # a null mask: every token the policy's
-        sc = scores[s["sample_idx"]]
+        sc = scores[(s["problem_id"], s["sample_idx"])]
         assert abs(sc["logp_decoding"] - s["logp_decoding"]) < 1e-4 and abs(sc["kl_full"]) < 1e-5
         assert sc["token_logp_raw"] == pytest.approx(s["token_logp_raw"], abs=1e-4)
 
 
-def test_sample_with_env_over_ray_writes_the_single_process_bytes(setup, tmp_path):
+def test_env_over_ray_writes_the_single_process_bytes(tiny, tmp_path):
+    """Sampling with an environment and scoring its samples on a Ray worker (which builds the backend
+    from the policy, env included; its ``score`` is the plain model's) give the single-process rows."""
     pytest.importorskip("ray")
     from supportscope.scale.ray_exec import RayConfig, RayExecutor, ray_session
 
-    cfg = RayConfig(ray=True, ray_workers=1)
-    with ray_session(cfg, num_cpus=1), \
-            RayExecutor(cfg, setup["gen"], partial(build_backend, batch_size=BATCH)) as ex, \
-            RunStore.open(tmp_path / "ray", versions={"test": "1"}) as store:
-        sample_job(store, None, GEN, setup["gen"], DEC, setup["task"], N, PER_SHARD, BATCH, executor=ex)
-    for rec in RunStore(setup["run"]).shards("samples", GEN):
-        assert (tmp_path / "ray" / rec["file"]).read_bytes() == (setup["run"] / rec["file"]).read_bytes()
+    cfg, gen, name = RayConfig(ray=True, ray_workers=1), tiny["gen"], tiny["gen"].name
+    with ray_session(cfg, num_cpus=1), RunStore.open(tmp_path / "ray", versions={"test": "1"}) as store, \
+            RayExecutor(cfg, gen, partial(build_backend, batch_size=BATCH)) as ex:
+        sample_job(store, None, name, gen, tiny["dec"], tiny["task"], 4, 2, BATCH, executor=ex)
+        score_job(store, None, "tiny", gen, [name], batch_size=BATCH, executor=ex)
+    want, got = RunStore(tiny["run"]), RunStore(tmp_path / "ray")
+    recs = want.shards("samples")
+    assert [r["file"] for r in got.shards("samples")] == [r["file"] for r in recs] and recs
+    for r in recs:
+        assert (tmp_path / "ray" / r["file"]).read_bytes() == (tiny["run"] / r["file"]).read_bytes()
+    cols = ["problem_id", "sample_idx", "logp_decoding", "logp_raw", "n_singular_tokens", "token_logp_decoding",
+            "token_logp_raw"]
+    assert got.read("scores").select(cols).to_pylist() == want.read("scores").select(cols).to_pylist()
 
 
 def test_cli_sample_with_env_then_score(setup, tmp_path):
