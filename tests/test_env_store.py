@@ -134,11 +134,12 @@ def test_sampling_with_calc_writes_the_policy_mask(setup):
         if _called(r):
             called += 1
             reply = "<" + calculate(prompts[r["problem_id"]]) + ">"
-            k = len(env_ids)
-            assert m[:3] == [1, 1, 1] and m[3:3 + k] == [0] * k and all(m[3 + k:])  # call, reply, answer
-            assert tok.decode(env_ids) == reply and r["completion"].startswith("[c]" + reply)
+            z, k = m.index(0), len(env_ids)
+            assert m[z:z + k] == [0] * k and all(m[z + k:])  # call, reply, answer: one environment turn
+            assert tok.decode(r["token_ids"][:z]) == "[c]" and tok.decode(env_ids) == reply
+            assert r["completion"].startswith("[c]" + reply)
         else:
-            assert env_ids == [] and r["completion"].find("<") == -1
+            assert env_ids == []
     assert called >= 3, f"only {called} of {len(rows)} episodes called the calculator"
 
 
@@ -198,23 +199,31 @@ def test_policy_score_rule_brute_force():
         policy_score(Score("p", 0, [-1.0, -1.0], [-1.0, -1.0], 0), [1])
 
 
-def test_kl_account_is_about_the_policy(setup):
+def test_kl_account_is_about_the_policy(tiny):
+    """The generator's episodes scored by its own model: k1 = kl_full = 0 and no singular token (the
+    verifier's replies are not the policy's), and surprisal per *policy* token."""
     from supportscope.analysis.kl_account import kl_account
     from supportscope.stats import PairedBootstrap
 
-    samples, scores = setup["samples"], setup["scores"]
-    counts = counts_from_samples(setup["run"]).to_pylist()
+    store, name = RunStore(tiny["run"]), tiny["gen"].name
+    samples, scores = store.read("samples"), store.read("scores")
+    counts = counts_from_samples(store).to_pylist()
     ids = np.array([c["problem_id"] for c in counts])
     c, n = np.array([x["correct"] for x in counts]), np.array([x["n"] for x in counts])
-    summary, per = kl_account(ids, c, n, c, n, samples, samples, scores, SCORER, GEN,
-                              PairedBootstrap(len(ids), 200, 0), 0.05, DEC.is_raw)
+    summary, per = kl_account(ids, c, n, c, n, samples, samples, scores, "tiny", name,
+                              PairedBootstrap(len(ids), 200, 0), 0.05, tiny["dec"].is_raw)
     assert abs(summary["k1"]["mean"]) < 1e-4 and abs(summary["kl_full"]["mean"]) < 1e-5
-    assert summary["singular_tokens"] == 0
+    assert summary["singular_tokens"] == 0 and summary["samples_scored"] == samples.num_rows
     rows = samples.to_pylist()
-    for i, pid in enumerate(ids):  # surprisal: -logp_raw per *policy* token
+    scored = {(r["problem_id"], r["sample_idx"]): r["logp_raw"] for r in scores.to_pylist()}
+    assert any(0 in r["policy_mask"] for r in rows)
+    for i, pid in enumerate(ids):  # surprisal: -logp_raw per policy token, not per token of the episode
         mine = [r for r in rows if r["problem_id"] == pid]
-        want = np.mean([-r["logp_raw"] / max(sum(r["policy_mask"]), 1) for r in mine])
-        assert per["surprisal_tuned_outputs"][i] == pytest.approx(want, rel=1e-12)
+        n_pol = [max(sum(r["policy_mask"]), 1) for r in mine]
+        base = np.mean([-r["logp_raw"] / k for r, k in zip(mine, n_pol)])  # sampled log-probs
+        tuned = np.mean([-scored[(r["problem_id"], r["sample_idx"])] / k for r, k in zip(mine, n_pol)])  # scored
+        assert per["surprisal_base_outputs"][i] == pytest.approx(base, rel=1e-12)
+        assert per["surprisal_tuned_outputs"][i] == pytest.approx(tuned, rel=1e-12)
 
 
 def test_store_rejects_a_bad_mask():
