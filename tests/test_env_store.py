@@ -239,6 +239,27 @@ def test_store_rejects_a_bad_mask():
     assert t.column("policy_mask").to_pylist() == [None, [1, 0]]
 
 
+def test_shards_with_and_without_the_column_read_as_one_table(tmp_path):
+    """The column is written only when some row has a mask; shards of both kinds read together."""
+    from test_store import sample_rows  # the store tests' random rows
+
+    with RunStore.open(tmp_path / "run", versions={"test": "1"}) as store:
+        store.register("m", {"role": "generator"})
+        plain = build_table("samples", sample_rows("m", "p0", range(2)))
+        masked = build_table("samples", [{**r, "policy_mask": [1] * (r["n_tokens"] - 1) + [0] * (r["n_tokens"] > 0)}
+                                         for r in sample_rows("m", "p1", range(2))])
+        store.write_shard("samples", "m", "a", plain)
+        store.write_shard("samples", "m", "b", masked)
+        files = {s["key"]: tmp_path / "run" / s["file"] for s in store.shards("samples")}
+        assert "policy_mask" not in pq.read_schema(files["a"]).names
+        assert "policy_mask" in pq.read_schema(files["b"]).names
+        got = store.read("samples")
+        assert got.schema == SAMPLES_SCHEMA
+        assert got.column("policy_mask").to_pylist() == [None, None, *masked.column("policy_mask").to_pylist()]
+        (_, a), (_, b) = store.read_shards("samples", columns=["policy_mask", "n_tokens"])
+        assert a.column("policy_mask").null_count == 2 and b.column("policy_mask").null_count == 0
+
+
 def test_old_format_run_opens_resumes_and_scores(tiny, tmp_path):
     """A run without environment turns writes no policy_mask column: its shards are the bytes of the
     schema before issue 16, and such a run opens, verifies, resumes and scores."""
