@@ -328,6 +328,9 @@ def test_cli_sample_with_env_then_score(setup, tmp_path):
     for s in rows:
         sc = scores[(s["problem_id"], s["sample_idx"])]
         assert abs(sc["logp_decoding"] - s["logp_decoding"]) < 1e-4 and abs(sc["kl_full"]) < 1e-5
+
+
+def test_cli_refuses_an_unknown_env_in_one_line(tmp_path):
     r = run_cli("sample", "--model", CK, "--env", "calk", "--tasks", "organism:default?size=2", "--out",
                 tmp_path / "bad", cwd=tmp_path)
     assert r.returncode == 2
