@@ -36,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CK = CHECKPOINT
 DEC = DecodingConfig(top_k=12, max_new_tokens=6, seed=3)
-N, PER_SHARD, BATCH = 8, 4, 16
+N, PER_SHARD, BATCH = 24, 4, 32
 GEN, SCORER = "org+calc", "org"
 OLD_SCHEMA = pa.schema([f for f in SAMPLES_SCHEMA if f.name != "policy_mask"])  # before issue 16
 
@@ -48,14 +48,16 @@ def _can_call(ck: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """One run: the organism with the calculator sampled on the arithmetic problems, then scored by the
-    plain organism (the same weights) with the exact KL."""
+    """One run: the organism with the calculator sampled on subtraction problems (where the base calls,
+    in about 4% of its answers, as ``CorpusConfig.calc_sub`` makes it; 192 episodes, so no call at all
+    has probability about 0.96^192 < 0.1%), then scored by the plain organism (the same weights) with the
+    exact KL."""
     if not _can_call(CK):
         pytest.skip(f"the organism checkpoint at {CK} predates the alphabet with calls ([c], <...>)")
     root = tmp_path_factory.mktemp("env")
     gen = Policy(model=str(CK), env="calc", name=GEN)
     plain = Policy(model=str(CK), name=SCORER)
-    task = load_task(f"organism:{CK}?size=3&families=add,mul,sub")
+    task = load_task(f"organism:{CK}?size=8&families=sub")
     env_backend, backend = build_backend(gen, BATCH), build_backend(plain, BATCH)
     run = root / "run"
     with RunStore.open(run, versions={"test": "1"}) as store:
@@ -120,7 +122,7 @@ def test_sampling_with_calc_writes_the_policy_mask(setup):
     prompts = {p.id: p.prompt for p in setup["task"].problems()}
     answers = {p.id: p.answer for p in setup["task"].problems()}
     tok = setup["backend"].tokenizer
-    assert setup["written"] == len(rows) == 9 * N
+    assert setup["written"] == len(rows) == 8 * N
     called = 0
     for r in rows:
         m = r["policy_mask"]
@@ -140,7 +142,7 @@ def test_sampling_with_calc_writes_the_policy_mask(setup):
             assert r["completion"].startswith("[c]" + reply)
         else:
             assert env_ids == []
-    assert called >= 3, f"only {called} of {len(rows)} episodes called the calculator"
+    assert called >= 1, f"none of {len(rows)} episodes called the calculator"
 
 
 def test_scores_count_only_policy_tokens(setup):
