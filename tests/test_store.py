@@ -266,9 +266,9 @@ def test_same_table_gives_the_same_bytes(tmp_path):
     assert set(meta.metadata) == {b"ARROW:schema"}  # no time stamps or pandas metadata
     assert meta.created_by.startswith("parquet-cpp-arrow")
     # another process writes the same bytes
-    code = ("import sys, pyarrow.parquet as pq; from supportscope.store.shard_files import parquet_bytes; "
+    code = ("import sys, pyarrow.parquet as pq; from supportscope.store.shard_files import parquet_bytes, stored_table; "
             "from supportscope.store.schema import conform; "
-            "sys.stdout.buffer.write(parquet_bytes(conform('samples', pq.read_table(sys.argv[1]))))")
+            "sys.stdout.buffer.write(parquet_bytes(stored_table('samples', conform('samples', pq.read_table(sys.argv[1])))))")
     out = subprocess.run([sys.executable, "-c", code, str(f1)], capture_output=True, check=True).stdout
     assert out == f1.read_bytes()
 

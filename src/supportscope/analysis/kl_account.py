@@ -31,7 +31,11 @@ sums under the *decoding* distributions, the ones the user samples):
   tilt log-ratios (no fault) it flags none of 500 problems, where the former rule
   KL_obs + 2 se < kl_min flagged ~7%.
 - surprisal: mean per-token NLL under pi0 (raw) of tuned outputs and of base outputs (Yue et al.
-  2025, "Does RL really incentivize reasoning capacity beyond the base model?").
+  2025, "Does RL really incentivize reasoning capacity beyond the base model?"): -logp_raw / n_policy
+  per sample, n_policy = its policy tokens (`store.policy_tokens`: all of them without environment
+  turns). With environment turns every log-prob above is a sum over policy tokens only (the samples
+  record 0.0 on environment tokens, the scores are masked in `scale.jobs.policy_score`), so the
+  account is a statement about the policy given the environment's replies.
 Aggregates: means over problems with paired-bootstrap percentile intervals (problems with an
 infinite value are counted and left out of the mean, and the summary says how many).
 efficiency_aggregate = sum_i kl_min_i / sum_i KL_obs_i over the problems with a finite KL_obs, with
@@ -55,6 +59,7 @@ from supportscope.stats import (
     jeffreys,
     percentile_interval,
 )
+from supportscope.store.policy_tokens import policy_token_counts
 
 
 def _index(problem_ids: np.ndarray, column) -> np.ndarray:
@@ -132,7 +137,8 @@ def kl_account(problem_ids: np.ndarray, c0, n0, c1, n1, samples_base: pa.Table, 
     if sc.num_rows == 0:
         return None
     q = len(problem_ids)
-    st = samples_tuned.select(["problem_id", "sample_idx", "logp_decoding", "logp_raw", "n_tokens"])
+    st = samples_tuned.select(["problem_id", "sample_idx", "logp_decoding", "logp_raw"]).append_column(
+        "n_policy", pa.array(policy_token_counts(samples_tuned)))
     joined = sc.join(st, ["problem_id", "sample_idx"], right_suffix="_tuned", join_type="inner")
     idx = _index(problem_ids, joined["problem_id"])
     keep = idx >= 0
@@ -156,13 +162,13 @@ def kl_account(problem_ids: np.ndarray, c0, n0, c1, n1, samples_base: pa.Table, 
     singular = np.bincount(idx, weights=col("n_singular_tokens"), minlength=q)
     singular_samples = np.bincount(idx, weights=(col("n_singular_tokens") > 0).astype(float), minlength=q)
 
-    n_tok = np.maximum(col("n_tokens"), 1)
+    n_tok = np.maximum(col("n_policy"), 1)
     surpr_t = -col("logp_raw") / n_tok  # base (raw) NLL per token of tuned outputs
     s_t, _, _ = _group_mean_se(idx, surpr_t, q)
     sb = samples_base
     ib = _index(problem_ids, sb["problem_id"])
     kb = ib >= 0
-    surpr_b = (-sb["logp_raw"].to_numpy().astype(float) / np.maximum(sb["n_tokens"].to_numpy(), 1))[kb]
+    surpr_b = (-sb["logp_raw"].to_numpy().astype(float) / np.maximum(policy_token_counts(sb), 1))[kb]
     s_b, _, _ = _group_mean_se(ib[kb], surpr_b, q)
 
     kl_min = bernoulli_kl(jeffreys(c1, n1), jeffreys(c0, n0))

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from supportscope.config_checks import SEED, check_fields
 from supportscope.errors import ConfigError, ModelConfigError
+from supportscope.models.env_registry import ENVIRONMENTS
 from supportscope.models.registry import BACKENDS
+from supportscope.registry import suggest
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -133,12 +135,19 @@ class Policy:
         default="hf",
         metadata={"help": "hf (Hugging Face transformers, the reference) | vllm (vLLM's offline engine; "
                   "pip install 'supportscope[vllm]'). Both write the same rows."})
+    env: str | None = field(
+        default=None,
+        metadata={"help": "An environment the policy interacts with while sampling (organism: calc, search, "
+                  "feedback); its replies are environment tokens (the samples' policy_mask), not scored as the "
+                  "policy's. Default name then MODEL+ENV.", "example": "calc"})
 
     def __post_init__(self) -> None:
         _checked_fields(self)  # model must be a string before it is read as a path
         if self.name is None and self.model:
             p = Path(self.model)
             self.name = p.stem if p.suffix.lower() == ".gguf" else (p.resolve().name or str(p))
+            if self.env is not None:
+                self.name += "+" + self.env
         self.validate()
 
     def validate(self) -> None:
@@ -152,6 +161,12 @@ class Policy:
         if self.backend not in BACKENDS:
             raise ModelConfigError(f"`backend` {self.backend!r} is not one of {', '.join(BACKENDS.names())}. "
                                    "Fix: `backend` hf")
+        if self.env is not None and self.env not in ENVIRONMENTS:
+            raise ModelConfigError(f"`env` {self.env!r} is not one of {', '.join(ENVIRONMENTS.names())}. "
+                                   f"Fix: {suggest(self.env, ENVIRONMENTS.names())}e.g. `env` calc")
+        if self.env is not None and not BACKENDS.meta(self.backend).get("environments"):
+            raise ModelConfigError(f"`backend` {self.backend} cannot sample with an environment (`env` {self.env}): "
+                                   "it has no id-level sampling. Fix: `backend` hf")
         dev = self.device
         ok = (dev in ("cpu", "cuda", "auto", "mps")
                                        or (dev.startswith("cuda:") and dev[5:].isdigit()))
@@ -167,7 +182,12 @@ class Policy:
         self.validate()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as JSON data (run manifests record it); ``env`` only when set, so a policy
+        without one gives the dict it gave before the field existed (and old runs resume)."""
+        d = asdict(self)
+        if d["env"] is None:
+            del d["env"]
+        return d
 
 
 def _checked_fields(config) -> None:

@@ -1,7 +1,9 @@
 """The backend registry: ``--backend NAME`` -> the engine that samples and scores.
 
 A backend is a class implementing :class:`~supportscope.models.backend.Backend` plus a
-classmethod ``build(policy, batch_size)``. Adding one is one module plus one line here::
+classmethod ``build(policy, batch_size)``; ``environments=True`` in its metadata says it can sample
+episodes with an environment (``Policy.env``: it has ``generate_ids``, id-level sampling). Adding
+one is one module plus one line here::
 
     BACKENDS.register("sglang", "supportscope.models.sglang_backend:SGLangBackend", help="SGLang's engine")
 
@@ -13,16 +15,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from supportscope.models.env_registry import wrap_env
 from supportscope.registry import Registry
 
 __all__ = ["BACKENDS", "build_backend"]
 
 BACKENDS = Registry("backend")
-BACKENDS.register("hf", "supportscope.models.hf:HFBackend", help="Hugging Face transformers, the reference")
+BACKENDS.register("hf", "supportscope.models.hf:HFBackend", help="Hugging Face transformers, the reference",
+                  environments=True)
 BACKENDS.register("vllm", "supportscope.models.vllm_backend:VLLMBackend",
                   help="vLLM's offline engine (pip install 'supportscope[vllm]')")
 
 
 def build_backend(policy: Any, batch_size: int) -> Any:
-    """The backend ``policy.backend`` names, built for ``policy`` (no console output)."""
-    return BACKENDS.get(policy.backend).build(policy, batch_size)
+    """The backend ``policy.backend`` names, built for ``policy`` (no console output); with
+    ``policy.env``, wrapped so that its samples are episodes with that environment
+    (:func:`supportscope.models.env_registry.wrap_env`)."""
+    return wrap_env(BACKENDS.get(policy.backend).build(policy, batch_size), policy)

@@ -16,7 +16,7 @@ line and the type expected; see supportscope.config_checks):
     top_p = 0.95
     max_new_tokens = 128
 
-    [base]                        # Policy: model, name, dtype, device, chat, trust_remote_code
+    [base]                        # Policy: model, name, dtype, device, chat, trust_remote_code, env
     model = "path/to/base"
     [tuned]
     model = "path/to/tuned"

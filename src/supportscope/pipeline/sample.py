@@ -190,7 +190,9 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
                               "model into it first")
         total = sum(s["rows"] for g in gens for s in store.shards("samples", g))
         def ref_policy(gen: str) -> Policy:
-            return Policy(**{**store.entry(gen)["policy"], "name": gen})
+            # the generator's model for --kl; without its environment: scoring reads the replies
+            # from the samples, and the exact KL needs the plain backend
+            return Policy(**{**store.entry(gen)["policy"], "name": gen, "env": None})
 
         try:
             if ray is not None and ray.ray:

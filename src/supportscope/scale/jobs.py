@@ -10,7 +10,9 @@ Scoring: every sample of a generator is scored by teacher forcing under the scor
 token ids that were generated, conditioned on the problem's prompt *as the scorer formats it*
 (its own chat template or raw text): pi_scorer(y | x). With `kl=True` the generator model is
 loaded too and the exact per-position full-vocabulary KL(pi_generator || pi_scorer) is stored;
-this needs both models to see the same prompt ids (same prompt format).
+this needs both models to see the same prompt ids (same prompt format). A sample with environment
+turns (its ``policy_mask``) counts only its policy tokens in the scores (``policy_score``): the
+environment's replies are part of the context, never the policy's choice.
 
 Where the rows are made: a unit is a ``SampleWork`` / ``ScoreWork`` whose rows come from
 ``sample_work_rows`` / ``score_work_rows`` alone. The jobs make them here with ``backend``, or hand
@@ -21,12 +23,13 @@ writes the store, one atomic shard per unit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 
-from supportscope.models.backend import Backend, SampleRequest
+from supportscope.models.backend import Backend, SampleRequest, Score
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.errors import InputError
 from supportscope.registry import suggest
@@ -101,10 +104,38 @@ def sample_rows(backend: Backend, requests: list[SampleRequest], decoding: Decod
                 "n_tokens": s.n_tokens, "finish_reason": s.finish_reason, "correct": reward >= SUCCESS,
                 "reward": reward, "logp_decoding": s.logp_decoding, "logp_raw": s.logp_raw,
                 "token_logp_decoding": s.token_logp_decoding, "token_logp_raw": s.token_logp_raw,
+                "policy_mask": s.policy_mask,
             })
         if progress:
             progress(len(batch))
     return rows
+
+
+def policy_score(score: Score, mask: Sequence[int] | None) -> Score:
+    """``score`` with the environment's tokens taken out (issue 16): with m_t = mask[t] (1 = a policy
+    token, 0 = an environment reply's; ``None`` = every m_t = 1, ``score`` returned unchanged),
+
+        token_logp_decoding'[t] = token_logp_decoding[t] if m_t else 0.0   (likewise token_logp_raw,
+        token_kl'[t]            = token_kl[t]            if m_t else 0.0    token_kl when scored)
+        n_singular'             = #{t : m_t = 1 and token_logp_decoding[t] = -inf}
+
+    so logp_decoding' = sum_{t: m_t=1} log pi_D(y_t | x, y_<t) (-inf when n_singular' > 0), logp_raw'
+    likewise, and kl_full' = sum_{t: m_t=1} KL(pi_gen(.|x, y_<t) || pi_scorer(.|x, y_<t)): the scorer's
+    log-probability and the KL of the *policy's* choices given the transcript, the environment's
+    replies being fixed by it. The sample's own logp_decoding is the same sum (env tokens are
+    recorded as 0.0), so scorer = generator reproduces it. Lists keep n_tokens entries."""
+    if mask is None:
+        return score
+    if len(mask) != score.n_tokens:
+        raise ValueError(f"policy_mask of {score.problem_id!r} #{score.sample_idx} has {len(mask)} entries for "
+                         f"{score.n_tokens} tokens")
+
+    def keep(values: list[float]) -> list[float]:
+        return [v if m else 0.0 for v, m in zip(values, mask)]
+
+    singular = sum(1 for v, m in zip(score.token_logp_decoding, mask) if m and v == -math.inf)
+    return Score(score.problem_id, score.sample_idx, keep(score.token_logp_decoding), keep(score.token_logp_raw),
+                 singular, None if score.token_kl is None else keep(score.token_kl))
 
 
 @dataclass(frozen=True)
@@ -232,7 +263,7 @@ class ScoreWork:
 
     generator: str
     key: str
-    samples: list  # dicts: problem_id, sample_idx, prompt_ids, token_ids
+    samples: list  # dicts: problem_id, sample_idx, prompt_ids, token_ids, policy_mask
     prompts: dict  # problem_id -> prompt text
     decoding: DecodingConfig
     manifest: str  # the run's manifest path, for error messages
@@ -246,7 +277,8 @@ def score_work_rows(backend: Backend, work: ScoreWork, scorer: str, reference: B
                     batch_size: int = BATCH_SIZE, progress: Progress | None = None,
                     encoded: dict[str, list[int]] | None = None) -> list[dict]:
     """The rows of one scores shard (the single-process jobs and the Ray workers both call this).
-    ``encoded`` caches the scorer's prompt ids by problem id across calls (one cache per generator)."""
+    A sample with a ``policy_mask`` (environment turns) is scored over its policy tokens only
+    (:func:`policy_score`). ``encoded`` caches the scorer's prompt ids by problem id across calls (one cache per generator)."""
     encoded = {} if encoded is None else encoded
     gen, rows = work.generator, []
     for start in range(0, len(work.samples), batch_size):
@@ -263,7 +295,8 @@ def score_work_rows(backend: Backend, work: ScoreWork, scorer: str, reference: B
                              "prompt formats differ (chat template vs raw text)",
                              "use the same --chat setting for both models, or score without --kl")
         scores = backend.score(items, work.decoding, reference=reference)
-        for s in scores:
+        for r, s in zip(batch, scores):
+            s = policy_score(s, r.get("policy_mask"))
             rows.append({
                 "problem_id": s.problem_id, "generator": gen, "sample_idx": s.sample_idx, "scorer": scorer,
                 "logp_decoding": s.logp_decoding, "logp_raw": s.logp_raw,
@@ -308,7 +341,8 @@ def score_job(store: RunStore, backend: Backend | None, scorer: str, policy: Pol
             prompts = {r["problem_id"]: r["prompt"] for r in store.read("problems", gen).to_pylist()}
             done = store.done("scores", SCORER_PREFIX + scorer)
             for shard, table in store.read_shards("samples", gen,  # hash-checked, paths inside the run
-                                                  columns=["problem_id", "sample_idx", "prompt_ids", "token_ids"]):
+                                                  columns=["problem_id", "sample_idx", "prompt_ids", "token_ids",
+                                                           "policy_mask"]):
                 key = fs_name(f"{gen}--{shard['key']}")
                 table = table.to_pylist()
                 if key in done:

@@ -49,7 +49,7 @@ from .manifest import (FORMAT, MANIFEST, check_same_entry, config_diff, entry_co
 from .paths import shard_file
 from .schema import KINDS, ROW_KEYS, conform, schema_of
 from .shard_files import (check_model_column, check_new_run_folder, check_unique, parquet_bytes, read_shard_tables,
-                          remove_temp_files, shard_rel, verify_shards)
+                          remove_temp_files, shard_rel, stored_table, verify_shards)
 
 __all__ = ["RunStore", "PathLike"]
 
@@ -200,7 +200,7 @@ class RunStore:
                              f"build it with supportscope.store.schema.build_table({kind!r}, rows)") from None
         if kind == "samples":
             check_model_column(where, table, model)
-        data = parquet_bytes(table)
+        data = parquet_bytes(stored_table(kind, table))
         atomic_write(where, data)
         record = {"kind": kind, "model": model, "key": key, "file": rel, "rows": table.num_rows,
                   "sha256": hashlib.sha256(data).hexdigest(), "written": now()}

@@ -23,19 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = [
-    "SAMPLES_SCHEMA",
-    "SCORES_SCHEMA",
-    "PROBLEMS_SCHEMA",
-    "SCHEMAS",
-    "KINDS",
-    "SchemaError",
-    "build_table",
-    "conform",
-    "schema_of",
-    "ROW_KEYS",
-    "duplicate_rows",
-]
+__all__ = ["SAMPLES_SCHEMA", "SCORES_SCHEMA", "PROBLEMS_SCHEMA", "SCHEMAS", "KINDS", "SchemaError", "build_table",
+           "conform", "schema_of", "ROW_KEYS", "duplicate_rows", "OPTIONAL_COLUMNS"]
 
 _F64_LIST = pa.list_(pa.float64())
 _I32_LIST = pa.list_(pa.int32())
@@ -53,6 +42,8 @@ PROBLEMS_SCHEMA = pa.schema(
 #: One row per sample. ``seed`` is the per-sample seed actually used; ``logp_*`` are sums over the
 #: generated tokens of the log-probs under the decoding distribution (after temperature, top-p,
 #: ...) and the raw model distribution; ``token_logp_*`` are the per-token values (n_tokens each).
+#: ``policy_mask`` (issue 16): per token 1 = the policy's, 0 = an environment's reply (log-probs
+#: 0.0 there, so the sums are over policy tokens); null = every token is the policy's.
 SAMPLES_SCHEMA = pa.schema(
     [
         _req("problem_id", pa.string()),
@@ -70,8 +61,14 @@ SAMPLES_SCHEMA = pa.schema(
         _req("logp_raw", pa.float64()),
         _req("token_logp_decoding", _F64_LIST),
         _req("token_logp_raw", _F64_LIST),
+        pa.field("policy_mask", pa.list_(pa.int8()), nullable=True),
     ]
 )
+
+#: Columns added after format 1 that a table (and a shard file) may lack: read as all null, and
+#: left out of a shard whose rows are all null (``shard_files.parquet_bytes``), so a run without
+#: environment turns is byte-identical to one written before the column existed.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"problems": (), "samples": ("policy_mask",), "scores": ()}
 
 #: One row per (sample, scorer): the generator's sample ``sample_idx`` of ``problem_id`` scored
 #: (teacher-forced) by ``scorer``. ``n_singular_tokens``: tokens with zero probability under the
@@ -106,8 +103,6 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
 
 _NON_EMPTY = {"problem_id", "model", "generator", "scorer"}
 _NON_NEGATIVE = {"sample_idx", "n_tokens", "n_singular_tokens"}
-
-
 
 
 def schema_of(kind: str) -> pa.Schema:
@@ -253,10 +248,11 @@ def conform(kind: str, table: pa.Table) -> pa.Table:
 
     Columns may come in any order and with compatible types (e.g. int64 where int32 is
     expected, as long as every value fits); the result has the schema's order and types, one
-    chunk per column and no schema metadata. Checked: no missing or extra column; no null in a
-    non-nullable field (nor in any list); no NaN; no empty ``problem_id``/``model``/...;
-    ``sample_idx``, ``n_tokens``, ``n_singular_tokens`` >= 0; per-token lists as long as the
-    sample (``n_tokens``; for scores, as each other); each row's key (:data:`ROW_KEYS`) once.
+    chunk per column and no schema metadata. Checked: no missing (except :data:`OPTIONAL_COLUMNS`,
+    then all null) or extra column; no null in a non-nullable field (nor in any list); no NaN; no
+    empty ``problem_id``/``model``/...; ``sample_idx``, ``n_tokens``, ``n_singular_tokens`` >= 0;
+    per-token lists as long as the sample (``n_tokens``; for scores, as each other); ``policy_mask``
+    values 0 or 1; each row's key (:data:`ROW_KEYS`) once.
 
     Raises:
         SchemaError: naming the field and, where it applies, the first bad row.
@@ -271,7 +267,7 @@ def conform(kind: str, table: pa.Table) -> pa.Table:
         dup = next(n for n in have if have.count(n) > 1)
         raise SchemaError(f"{kind}: column {dup!r} occurs twice")
     for field in schema:
-        if field.name not in have:
+        if field.name not in have and field.name not in OPTIONAL_COLUMNS[kind]:
             raise SchemaError(f"{kind}: column {field.name!r} is missing; it must be {_type_name(field.type)}")
     extra = [n for n in have if n not in schema.names]
     if extra:
@@ -279,7 +275,7 @@ def conform(kind: str, table: pa.Table) -> pa.Table:
 
     columns = []
     for field in schema:
-        col = table.column(field.name)
+        col = table.column(field.name) if field.name in have else pa.nulls(table.num_rows, field.type)
         if col.type != field.type:
             if not _castable(col.type, field.type):
                 raise SchemaError(f"{kind}: column {field.name!r} has type {col.type}, expected {field.type}")
@@ -321,8 +317,13 @@ def _check_values(kind: str, t: pa.Table) -> None:
                 raise SchemaError(f"{kind} row {row}: field {field.name!r} is negative ({col[row].as_py()})")
     if kind == "samples":
         n = t.column("n_tokens")
-        for name in ("token_ids", "token_logp_decoding", "token_logp_raw"):
+        for name in ("token_ids", "token_logp_decoding", "token_logp_raw", "policy_mask"):
             _check_length(kind, t, name, n, "n_tokens")
+        flat = pc.list_flatten(t.column("policy_mask"))
+        if len(flat) and (pc.min(flat).as_py() < 0 or pc.max(flat).as_py() > 1):
+            row = _first_row_with(t.column("policy_mask"),
+                                  lambda v: len(v) > 0 and (pc.min(v).as_py() < 0 or pc.max(v).as_py() > 1))
+            raise SchemaError(f"{kind} row {row}: field 'policy_mask' has a value other than 0 and 1")
     elif kind == "scores":
         n = pc.list_value_length(t.column("token_logp_decoding"))
         _check_length(kind, t, "token_logp_raw", n, "token_logp_decoding")

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from ..errors import StoreError
 from .manifest import MANIFEST
 from .paths import shard_file
-from .schema import ROW_KEYS, duplicate_rows, schema_of
+from .schema import OPTIONAL_COLUMNS, ROW_KEYS, duplicate_rows, schema_of
 
 #: Fixed Parquet writer options: with the same pyarrow version, the same table gives the same
 #: bytes (pyarrow writes no timestamps; the only key-value metadata is ARROW:schema).
@@ -56,6 +56,29 @@ def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **PARQUET_OPTIONS)
     return sink.getvalue().to_pybytes()
+
+
+def stored_table(kind: str, table: pa.Table) -> pa.Table:
+    """``table`` as its shard file holds it: the :data:`~.schema.OPTIONAL_COLUMNS` whose values are
+    all null left out (read back as null by :func:`read_shard`), so a run with no environment turns
+    writes the bytes it wrote before ``policy_mask`` existed."""
+    drop = [c for c in OPTIONAL_COLUMNS[kind] if table.column(c).null_count == table.num_rows]
+    return table.drop_columns(drop) if drop else table
+
+
+def with_optional_columns(kind: str, table: pa.Table, want: pa.Schema) -> pa.Table:
+    """``table`` with the :data:`~.schema.OPTIONAL_COLUMNS` of ``want`` that it lacks added as all
+    null, in ``want``'s order (a shard written without them: by :func:`stored_table`, or before
+    they existed). Any other difference is left for the caller's schema check."""
+    have = set(table.column_names)
+    missing = [f.name for f in want if f.name not in have and f.name in OPTIONAL_COLUMNS[kind]]
+    if not missing or any(f.name not in have and f.name not in missing for f in want):
+        return table
+    try:
+        return pa.Table.from_arrays([table.column(f.name) if f.name in have else pa.nulls(table.num_rows, f.type)
+                                     for f in want], schema=want)
+    except (pa.ArrowException, ValueError, TypeError):
+        return table
 
 
 def shard_rel(kind: str, model: str, key: str) -> str:
@@ -119,6 +142,7 @@ def _parse(run: Path, rec: dict[str, Any], path: Path, source: Any, columns: lis
         raise StoreError(path, f"has {table.num_rows} rows, {MANIFEST} says {rec['rows']}", shard_fix(run, rec))
     schema = schema_of(rec["kind"])
     want = schema if columns is None else pa.schema([schema.field(c) for c in columns])
+    table = with_optional_columns(rec["kind"], table, want)
     if not table.schema.equals(want):
         raise StoreError(path, f"columns differ from the {rec['kind']} schema of this supportscope version",
                          shard_fix(run, rec))
