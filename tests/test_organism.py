@@ -121,6 +121,6 @@ def test_pretrain_smoke(tmp_path):
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "step" in r] == [0, 5, 10, 15, 19] and log[-1]["done"] == 20
     model, tok, cfg = load_organism(out)
-    assert cfg == cc and len(tok) == 43
+    assert cfg == cc and len(tok) == 47
     t = load_task(f"organism:{out}?size=1")
     assert len(t.problems()) == len(FAMILIES)

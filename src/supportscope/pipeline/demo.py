@@ -9,6 +9,8 @@ Steps (everything under one output folder OUT; every step resumes or reuses what
    is reused only when it was made by the same config from the same base. The first RL variant
    (``betas[0]``) also saves its policy every ``trajectory_every`` steps (part of its config, so of
    its HASH); each such checkpoint is the model ``rl-beta{b}-step-NNNN`` in the run from here on.
+   Issue 16 adds ``rl-E`` per environment E of ``envs`` (RL whose samples are episodes with E) and
+   the distillation variants ``distill-teacher`` / ``distill-self`` (``pipeline.demo_tools``).
 2. Sampling: n samples per problem from the base and every variant under pi_D (T, top_p) into one
    run store ``OUT/run`` (``scale.jobs.sample_job``: sharded, seeded, resumable).
 3. Cross-scoring: the base scores every variant's and every trajectory checkpoint's samples (with
@@ -22,6 +24,9 @@ Steps (everything under one output folder OUT; every step resumes or reuses what
    the KL account) -> ``OUT/NAME/`` (per_problem.parquet/.csv with exact columns added,
    summary.json with a ``ground_truth`` block, report.html), and the estimated labels set against
    the exact ones (``organism.truth``).
+   Then each tool run's 2 x 2 account {base, rl-E} x {without, with E} (``OUT/tools/E/PAIR/``, the
+   environment cells sampled as episodes, scored on policy tokens only, exact p by
+   ``organism.exact_env``).
 6. ``OUT/demo.json``: config, versions, timings and, per variant, the verdict, label counts,
    agreement with the truth, the false-created rate, the Gibbs share of the gain and what happened
    to the base's singular problems (the free-energy predictions of DESIGN.md section 4).
@@ -145,9 +150,6 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     """Run the demo (see the module docstring); returns what it writes to OUT/demo.json."""
     import torch
 
-    from supportscope.models.hf import HFBackend
-    from supportscope.organism.envs import build_env
-    from supportscope.organism.envs.rollout import EnvBackend
     from supportscope.organism.task import CHECKPOINT, OrganismTask
     from supportscope.scale.jobs import sample_job
 
@@ -181,12 +183,7 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     decoding = DecodingConfig(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                               seed=cfg.seed)
     cells = env_cells(cfg.envs, paths)
-    policies = {name: Policy(model=str(p), name=name) for name, p in paths.items()}
-    policies.update({name: Policy(model=str(p), name=name) for name, (p, _) in cells.items()})
-    hf = {name: HFBackend(pol, sample_batch_size=1024, score_batch_size=512) for name, pol in policies.items()}
-    backends = dict(hf)
-    for name, (_, e) in cells.items():
-        backends[name] = EnvBackend(hf[name], build_env(e, task.corpus))
+    policies, hf, backends = _backends(paths, cells, task.corpus)
     store = RunStore.open(out / "run", create=True, versions=library_versions(LIBS))
     try:
         with progress_bar(f"sampling {len(backends)} models", len(backends) * len(problems) * cfg.n) as adv:
@@ -264,6 +261,22 @@ def _exact_p(backends: dict, org: list, decoding: DecodingConfig, out: Path, kno
             for name, ps in {**known, **exact}.items() for i, (d, r) in ps.items()]
     write_set(out, table_files("exact_p", pa.Table.from_pylist(rows)), manifest=None)
     return exact
+
+
+def _backends(paths: dict, cells: dict, corpus) -> tuple[dict, dict, dict]:
+    """(policies, plain HF backends, sampling backends) of every model: an environment cell samples
+    episodes (``EnvBackend``) and scores as its plain weights."""
+    from supportscope.models.hf import HFBackend
+    from supportscope.organism.envs import build_env
+    from supportscope.organism.envs.rollout import EnvBackend
+
+    policies = {name: Policy(model=str(p), name=name) for name, p in paths.items()}
+    policies.update({name: Policy(model=str(p), name=name, env=e) for name, (p, e) in cells.items()})
+    hf = {name: HFBackend(pol, sample_batch_size=1024, score_batch_size=512) for name, pol in policies.items()}
+    backends = dict(hf)
+    for name, (_, e) in cells.items():
+        backends[name] = EnvBackend(hf[name], build_env(e, corpus))
+    return policies, hf, backends
 
 
 def _cross_score(store, hf: dict, policies: dict, names: list, traj_names: list, envs: list, per_model: int) -> None:

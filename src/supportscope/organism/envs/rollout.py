@@ -22,7 +22,7 @@ from typing import Any
 from ...models.backend import Sample, SampleRequest
 from ...models.config import DecodingConfig
 from ...models.sampling import sample_seed
-from .base import Environment, turn_end
+from .base import Environment, is_call_prefix, turn_end
 
 
 class EnvBackend:
@@ -40,14 +40,16 @@ class EnvBackend:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def _cut(self, ids: list[int], finish: str, turn: int, max_new: int) -> tuple[int, str]:
-        """(policy tokens kept, how the turn ended) for one sampled turn."""
-        eos = set(getattr(self.inner, "stop_token_ids", None) or [self.tokenizer.eos_token_id])
+        """(policy tokens kept, how the turn ended) for one sampled turn: a call ends it where its text
+        becomes a call string (checked only while the text is a call prefix: usually one decode);
+        otherwise the backend stopped it at the end token or at ``max_new``."""
         for k in range(1, len(ids) + 1):
-            end = turn_end(self._text(ids[:k]), k, finish == "stop" and k == len(ids) and ids[-1] in eos,
-                           turn, self.env.calls, max_new)
-            if end is not None:
-                return k, end
-        return len(ids), "length"
+            text = self._text(ids[:k])
+            if turn_end(text, k, False, turn, self.env.calls, max_new + 1) == "call":
+                return k, "call"
+            if not is_call_prefix(text, turn, self.env.calls):
+                break
+        return len(ids), "eos" if finish == "stop" else "length"
 
     def sample(self, requests: list[SampleRequest], decoding: DecodingConfig) -> list[Sample]:
         if decoding.stop:
