@@ -228,3 +228,13 @@ def test_engine_config_checked():
     with pytest.raises(ModelConfigError, match="max_batch_tokens"):
         EngineConfig(max_batch_tokens=-1)
     assert EngineConfig().decode == "shared"
+
+
+def test_engine_reaches_the_backend_through_the_registry(tiny):
+    """`--max-batch-tokens` / `--decode` (EngineConfig) as the pipeline builds a backend: build_backend."""
+    from supportscope.models.registry import build_backend
+
+    be = build_backend(tiny.policy, 64, EngineConfig(max_batch_tokens=4096, decode="static"))
+    assert (be.max_batch_tokens, be.decode, be.sample_batch_size, be.score_batch_size) == (4096, "static", 64, 64)
+    plain = build_backend(tiny.policy, 64)  # no budget: scoring forwards stay capped at 16 rows
+    assert (plain.max_batch_tokens, plain.decode, plain.score_batch_size) == (0, "shared", 16)

@@ -23,6 +23,8 @@ BACKENDS.register("vllm", "supportscope.models.vllm_backend:VLLMBackend",
                   help="vLLM's offline engine (pip install 'supportscope[vllm]')")
 
 
-def build_backend(policy: Any, batch_size: int) -> Any:
-    """The backend ``policy.backend`` names, built for ``policy`` (no console output)."""
-    return BACKENDS.get(policy.backend).build(policy, batch_size)
+def build_backend(policy: Any, batch_size: int, engine: Any = None) -> Any:
+    """The backend ``policy.backend`` names, built for ``policy`` (no console output); ``engine`` (an
+    :class:`~supportscope.models.config.EngineConfig`: token budget, decode path) when given."""
+    cls = BACKENDS.get(policy.backend)
+    return cls.build(policy, batch_size) if engine is None else cls.build(policy, batch_size, engine=engine)
