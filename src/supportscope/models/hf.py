@@ -260,8 +260,8 @@ class HFBackend:
         counts = [len(t) for _, _, _, t in batch]
         if sum(counts) == 0:
             return [Score(pid, sidx, [], [], 0, [] if reference is not None else None) for pid, sidx, _, _ in batch]
-        if self.decode == "reference":
-            hsel, href, tgts = self._full_hidden(batch, reference)
+        if self.decode == "reference" or len({tuple(p) for _, _, p, _ in batch}) == len(batch):
+            hsel, href, tgts = self._full_hidden(batch, reference)  # (no prompt to share: one forward each)
         else:  # each distinct prompt run once, the completions on top of its cache (hf_score.py)
             tgts = [x for _, _, _, t in batch for x in t]
             hsel = shared_prompt_hidden(self, batch)
