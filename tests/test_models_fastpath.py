@@ -238,3 +238,11 @@ def test_engine_reaches_the_backend_through_the_registry(tiny):
     assert (be.max_batch_tokens, be.decode, be.sample_batch_size, be.score_batch_size) == (4096, "static", 64, 64)
     plain = build_backend(tiny.policy, 64)  # no budget: scoring forwards stay capped at 16 rows
     assert (plain.max_batch_tokens, plain.decode, plain.score_batch_size) == (0, "shared", 16)
+
+
+def test_static_host_check_schedule():
+    from supportscope.models.hf_generate import CHECK_EVERY, check_due
+
+    due = [t for t in range(1, 5 * CHECK_EVERY + 1) if check_due(t)]
+    early = [2**i for i in range(CHECK_EVERY.bit_length()) if 2**i < CHECK_EVERY]
+    assert due == early + [CHECK_EVERY * k for k in range(1, 6)]

@@ -14,7 +14,7 @@ seeds up to float rounding of the logits:
   (transformers' StaticCache, filled here) and a fixed-shape step with no host sync inside it: the
   nucleus cut over the whole sorted vocabulary (no growing candidate set), the stop check as a mask
   (finished rows keep running and are cut afterwards, not dropped). The host looks at the rows only
-  every ``CHECK_EVERY`` steps (all finished? stop strings?). ``compiled`` is the same step under
+  between steps, after steps 1, 2, 4, 8, 16 and every 16 after (:func:`check_due`). ``compiled`` is the same step under
   ``torch.compile`` (each new batch shape compiles once).
 
 Rows are returned as ``(ids, token_logp_decoding, token_logp_raw, finish_reason, text)``.
@@ -31,8 +31,16 @@ from supportscope.models.config import DecodingConfig
 from supportscope.models.decoding import decoding_and_raw
 from supportscope.models.sampling import find_stop, inverse_cdf, uniforms
 
-#: Steps of the static path between two host checks (all rows finished? a stop string completed?).
-CHECK_EVERY = 8
+#: The static path's host checks (all rows finished? a stop string completed?) come after steps 1, 2, 4,
+#: ..., CHECK_EVERY and then every CHECK_EVERY steps: short completions end early, long ones pay one
+#: sync per CHECK_EVERY steps.
+CHECK_EVERY = 16
+
+
+def check_due(t_done: int) -> bool:
+    """Whether the static path checks on the host after ``t_done`` tokens (a power of two <= CHECK_EVERY,
+    or a multiple of CHECK_EVERY)."""
+    return t_done % CHECK_EVERY == 0 or (t_done < CHECK_EVERY and t_done & (t_done - 1) == 0)
 
 
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,7 +211,7 @@ def _scan_stops(be: Any, toks: list[int], start: int, end: int, stops: list[str]
 def decode_static(be: Any, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig,
                   compiled: bool = False) -> list[tuple]:
     """Shared prefill, then the fixed-shape step of :func:`make_step` on a static cache. Finished rows
-    keep stepping (masked: their later tokens are cut at the end). Every CHECK_EVERY steps, and at the
+    keep stepping (masked: their later tokens are cut at the end). When :func:`check_due`, and at the
     end, the host reads the tokens: a row whose tokens[:m] first contains a stop string ends there
     (the same m the reference finds by decoding after every step), and the loop ends when every row
     has finished."""
@@ -248,7 +256,7 @@ def decode_static(be: Any, prompts: list[list[int]], seeds: list[int], decoding:
         tok_buf[:, t], lpd_buf[:, t], lpr_buf[:, t] = tok, lpd, lpr
         if stop_ids.numel():
             first_stop = torch.where(torch.isin(tok, stop_ids) & (first_stop > steps), t + 1, first_stop)
-        if (t + 1) % CHECK_EVERY == 0 and t + 1 < steps and check(t + 1):
+        if t + 1 < steps and check_due(t + 1) and check(t + 1):
             break
     check(steps)
     return _rows(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
