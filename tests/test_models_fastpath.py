@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from supportscope.errors import ModelConfigError
 from supportscope.models import DecodingConfig, HFBackend, Policy, SampleRequest
-from supportscope.models.batching import group_order, padded_tokens, token_batches, unique_rows
+from supportscope.models.batching import (
+    group_order,
+    padded_tokens,
+    token_batches,
+    unique_rows,
+)
 from supportscope.models.config import DECODE_PATHS, EngineConfig
 from supportscope.models.tiny import save_tiny_llama, tiny_llama
 
@@ -191,7 +196,7 @@ def _best_split(sizes, max_rows, max_tokens):
     for k in range(1, n + 1):
         for cuts in itertools.combinations(range(1, n), k - 1):
             bounds = (0, *cuts, n)
-            parts = [sizes[a:b] for a, b in zip(bounds, bounds[1:])]
+            parts = [sizes[a:b] for a, b in itertools.pairwise(bounds)]
             if all(len(p) <= max_rows and (not max_tokens or len(p) == 1 or padded_tokens(p) <= max_tokens)
                    for p in parts):
                 return k

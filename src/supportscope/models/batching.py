@@ -16,7 +16,7 @@ No torch here: this is list bookkeeping, tested against brute force.
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 
 def padded_tokens(sizes: Sequence[tuple[int, int]]) -> int:

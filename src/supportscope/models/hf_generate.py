@@ -22,7 +22,8 @@ Rows are returned as ``(ids, token_logp_decoding, token_logp_raw, finish_reason,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
