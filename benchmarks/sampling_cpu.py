@@ -24,7 +24,8 @@ untimed warm-up call of every method). Scoring: ``backend.score`` of the referen
 Workload 2: the packaged organism (4-layer Llama, vocab ~43), the demo's sampling shape: every
 problem of OrganismTask(size=8), n = 64, top_p = 0.95, 8 new tokens, stop on its end token,
 batches of 1024 rows: reference vs shared vs static (eager) decode; the share of samples with
-identical tokens is printed.
+identical tokens is printed; then scoring those samples in batches of 512 (the demo's scorer),
+prompt once vs every item in full.
 """
 
 from __future__ import annotations
@@ -164,6 +165,16 @@ def organism(args) -> None:
         same = sum(a.token_ids == b.token_ids for a, b in zip(out[path], out["reference"]))
         print(f"{path:<12}{secs[path]:>10.2f}{n / secs[path]:>10.0f}{secs['reference'] / secs[path]:>9.2f}x"
               f"{same:>9}/{len(reqs)}")
+    items = [(s.problem_id, s.sample_idx, s.prompt_ids, s.token_ids) for s in out["reference"]]
+    sc = {}
+    for path in ("reference", "shared"):  # the demo's scorer: batches of 512 items
+        be = HFBackend.from_model(base.model, base.tokenizer, base.policy, score_batch_size=512,
+                                  engine=EngineConfig(decode=path))
+        be.score(items[:8], d)
+        sc[path] = timed(lambda: be.score(items, d))
+    diff = max_diff([a.token_logp_raw for a in sc["shared"][0]], [b.token_logp_raw for b in sc["reference"][0]])
+    print(f"scoring the reference samples ({len(items)}, batches of 512): reference {sc['reference'][1]:.2f} s, "
+          f"shared {sc['shared'][1]:.2f} s: {sc['reference'][1] / sc['shared'][1]:.2f}x; max |diff| raw {diff:.1e}")
 
 
 def main() -> None:

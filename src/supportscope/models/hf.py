@@ -4,11 +4,15 @@ Sampling does not use `model.generate` (it draws from the global RNG, so a sampl
 batch it ran in). Instead: prompts are left-padded with an attention mask and explicit
 position_ids = cumsum(mask) - 1, a KV cache carries the prefix, and at every step each row draws
 its token by inverse-CDF on pi_D with the next uniform of its own generator (`sampling.py`).
-Finished rows are dropped from the batch and the cache.
+Rows are grouped by prompt and cut into batches of at most ``sample_batch_size`` rows and
+``max_batch_tokens`` padded token slots (`batching.py`); each distinct prompt of a batch is
+prefilled once and its cache copied to its rows (`hf_generate.py`, ``EngineConfig.decode``:
+shared, static, compiled, or the reference loop that prefills every row).
 
-Scoring runs the transformer body only (hidden states) on right-padded, length-sorted batches, and
-turns the hidden states of the positions that predict the given token ids into log-probs in chunks
-(`scoring.py`). Both paths go through the same `_logits` (lm_head plus the architecture's final
+Scoring runs the transformer body only (hidden states): each distinct prompt once with the
+completions batched on its cache (`hf_score.py`), or prompt + completion of every item in full
+(decode='reference', or a batch whose prompts are all distinct), and turns the hidden states of
+the positions that predict the given token ids into log-probs in chunks (`scoring.py`). Both paths go through the same `_logits` (lm_head plus the architecture's final
 logit transform) and the same `decoding.decoding_logprobs`, so the log-prob recorded for a sampled
 token equals its teacher-forced score up to float rounding (KV-cache vs full-sequence kernels).
 
