@@ -333,3 +333,17 @@ def test_cli_names_the_flag_of_a_config_error_raised_by_the_work():
     with pytest.raises(ConfigError) as e:
         command()
     assert str(e.value) == "--bootstrap too many. Fix: lower --bootstrap, or other"
+
+
+def test_run_config_engine_table(tmp_path):
+    """[engine] (EngineConfig: max_batch_tokens, decode) is read and checked like every other table."""
+    cfg = tmp_path / "CONFIG.toml"
+    good = TOML.replace("top_p = 1.5", "top_p = 0.9")
+    cfg.write_text(good + "[engine]\nmax_batch_tokens = 4096\ndecode = \"static\"\n")
+    assert load_run_config(cfg)["engine"] == EngineConfig(max_batch_tokens=4096, decode="static")
+    cfg.write_text(good)
+    assert load_run_config(cfg)["engine"] == EngineConfig()
+    cfg.write_text(good + "[engine]\ndecode = \"fast\"\n")
+    with pytest.raises(InputError) as e:
+        load_run_config(cfg)
+    assert e.value.line == 13 and "[engine] decode 'fast' is not one of" in str(e.value)
