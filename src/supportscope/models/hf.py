@@ -11,7 +11,7 @@ shared, static, compiled, or the reference loop that prefills every row).
 
 Scoring runs the transformer body only (hidden states): each distinct prompt once with the
 completions batched on its cache (`hf_score.py`), or prompt + completion of every item in full
-(decode='reference', or a batch whose prompts are all distinct), and turns the hidden states of
+(decode='reference'), and turns the hidden states of
 the positions that predict the given token ids into log-probs in chunks (`scoring.py`). Both paths go through the same `_logits` (lm_head plus the architecture's final
 logit transform) and the same `decoding.decoding_logprobs`, so the log-prob recorded for a sampled
 token equals its teacher-forced score up to float rounding (KV-cache vs full-sequence kernels).
@@ -264,8 +264,8 @@ class HFBackend:
         counts = [len(t) for _, _, _, t in batch]
         if sum(counts) == 0:
             return [Score(pid, sidx, [], [], 0, [] if reference is not None else None) for pid, sidx, _, _ in batch]
-        if self.decode == "reference" or len({tuple(p) for _, _, p, _ in batch}) == len(batch):
-            hsel, href, tgts = self._full_hidden(batch, reference)  # (no prompt to share: one forward each)
+        if self.decode == "reference":
+            hsel, href, tgts = self._full_hidden(batch, reference)
         else:  # each distinct prompt run once, the completions on top of its cache (hf_score.py)
             tgts = [x for _, _, _, t in batch for x in t]
             hsel = shared_prompt_hidden(self, batch)

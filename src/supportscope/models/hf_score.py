@@ -38,10 +38,12 @@ def shared_prompt_hidden(be: Any, batch: list[tuple]) -> torch.Tensor:
             if len(t) > 1:
                 ids[r, :len(t) - 1] = torch.tensor(t[:-1], dtype=torch.long)
                 cmask[r, :len(t) - 1] = 1
-        sel = torch.tensor(which, dtype=torch.long, device=dev)
-        kv.batch_select_indices(sel)
-        full = torch.cat([mask[sel], cmask.to(dev)], dim=-1)
-        positions = pos[sel].unsqueeze(-1) + torch.arange(lc, device=dev)
+        if k < b:  # copy each prompt's cache rows to its items (no copy when every prompt is distinct)
+            sel = torch.tensor(which, dtype=torch.long, device=dev)
+            kv.batch_select_indices(sel)
+            mask, pos = mask[sel], pos[sel]
+        full = torch.cat([mask, cmask.to(dev)], dim=-1)
+        positions = pos.unsqueeze(-1) + torch.arange(lc, device=dev)
         out = be._body(input_ids=ids.to(dev), attention_mask=full, position_ids=positions, use_cache=True,
                        **{be._cache_kw: kv})
         parts.append(out.last_hidden_state.reshape(b * lc, -1))
