@@ -116,6 +116,9 @@ def decode_dynamic(be: Any, prompts: list[list[int]], seeds: list[int], decoding
     tokens: list[list[int]] = [[] for _ in range(b)]  # kept on the CPU only for stop strings
     active = list(range(b))  # original row of each live batch row
     active_t = torch.arange(b, device=dev)
+    # no left padding (one prompt length in the batch): decode steps need no mask (a query attends to its
+    # whole cache), and without one SDPA reads grouped KV heads in place instead of copying them per step
+    unpadded = share and bool(mask.all())
     for t in range(steps):
         dec, raw = decoding_and_raw(be._logits(hidden), decoding)
         tok = inverse_cdf(dec, u[active_t, t])
@@ -153,8 +156,8 @@ def decode_dynamic(be: Any, prompts: list[list[int]], seeds: list[int], decoding
             mask, next_pos, tok, active_t = mask[sel], next_pos[sel], tok[sel], active_t[sel]
             active = [active[j] for j in keep]
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-        out = be._body(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
-                       use_cache=True, **{be._cache_kw: kv})
+        out = be._body(input_ids=tok.unsqueeze(-1), attention_mask=None if unpadded else mask,
+                       position_ids=next_pos.unsqueeze(-1), use_cache=True, **{be._cache_kw: kv})
         hidden = out.last_hidden_state[:, -1]
         next_pos = next_pos + 1
     return _rows(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
