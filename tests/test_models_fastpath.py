@@ -251,3 +251,11 @@ def test_static_host_check_schedule():
     due = [t for t in range(1, 5 * CHECK_EVERY + 1) if check_due(t)]
     early = [2**i for i in range(CHECK_EVERY.bit_length()) if 2**i < CHECK_EVERY]
     assert due == early + [CHECK_EVERY * k for k in range(1, 6)]
+
+
+@pytest.mark.parametrize("path", FAST)
+def test_one_prompt_per_batch_equals_reference(tiny, path):
+    """A batch of one prompt's samples has no left padding: the shared loop then steps without a mask."""
+    d = DECODINGS[2]
+    reqs = [SampleRequest("p1", PROMPTS["p1"], i) for i in range(6)]
+    assert_same_rows(tiny.sample(reqs, d), backend(tiny, path).sample(reqs, d), be=tiny, d=d)
