@@ -12,7 +12,7 @@ import pytest
 from conftest import BASE, EXAMPLE, TUNED, run_cli
 from supportscope.analysis import AnalyzeConfig
 from supportscope.errors import ConfigError, InputError, ModelConfigError
-from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.config import DecodingConfig, EngineConfig, Policy
 from supportscope.organism.corpus import CorpusConfig
 from supportscope.organism.demo_config import DemoConfig
 from supportscope.organism.posttrain import NewInfoConfig, RLConfig, RSConfig
@@ -148,7 +148,7 @@ def test_cli_run_bad_toml_value(tmp_path):
 
 # ---------------------------------------------------------------- issue 14: types and bounds where values enter
 
-ALL_CONFIGS = [AnalyzeConfig, DecodingConfig, Policy, SampleJobConfig, AdaptiveConfig, RayConfig, DemoConfig,
+ALL_CONFIGS = [AnalyzeConfig, DecodingConfig, EngineConfig, Policy, SampleJobConfig, AdaptiveConfig, RayConfig, DemoConfig,
                TrainConfig, CorpusConfig, RLConfig, RSConfig, NewInfoConfig]
 MB = "x" * 2**20
 
@@ -180,6 +180,8 @@ BAD_TYPES = [
     (DecodingConfig, {"max_new_tokens": 2**30}, "max_new_tokens", "must be <= 1048576"),
     (DecodingConfig, {"stop": "Question:"}, "stop", "a list of at most 1024 values"),
     (DecodingConfig, {"temperature": None}, "temperature", "a finite number, got None"),
+    (EngineConfig, {"max_batch_tokens": -1}, "max_batch_tokens", "must be >= 0"),
+    (EngineConfig, {"decode": "fast"}, "decode", "not one of shared, static, compiled, reference"),
     (AdaptiveConfig, {"max_n": 2**30}, "max_n", "must be <= 1048576"),  # checked even with adaptive off
     (RayConfig, {"ray": "false"}, "ray", "true or false"),
     (DemoConfig, {"bootstrap": 10**13}, "bootstrap", "must be <= 1000000"),
@@ -331,3 +333,17 @@ def test_cli_names_the_flag_of_a_config_error_raised_by_the_work():
     with pytest.raises(ConfigError) as e:
         command()
     assert str(e.value) == "--bootstrap too many. Fix: lower --bootstrap, or other"
+
+
+def test_run_config_engine_table(tmp_path):
+    """[engine] (EngineConfig: max_batch_tokens, decode) is read and checked like every other table."""
+    cfg = tmp_path / "CONFIG.toml"
+    good = TOML.replace("top_p = 1.5", "top_p = 0.9")
+    cfg.write_text(good + "[engine]\nmax_batch_tokens = 4096\ndecode = \"static\"\n")
+    assert load_run_config(cfg)["engine"] == EngineConfig(max_batch_tokens=4096, decode="static")
+    cfg.write_text(good)
+    assert load_run_config(cfg)["engine"] == EngineConfig()
+    cfg.write_text(good + "[engine]\ndecode = \"fast\"\n")
+    with pytest.raises(InputError) as e:
+        load_run_config(cfg)
+    assert e.value.line == 13 and "[engine] decode 'fast' is not one of" in str(e.value)

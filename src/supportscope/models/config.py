@@ -28,7 +28,8 @@ BATCH_SIZE = 64
 #: Largest max_new_tokens: 2^20, beyond the context of any model (a prompt plus max_new_tokens
 #: beyond the model's own context is refused when it is loaded, PromptTooLongError).
 MAX_NEW_TOKENS = 2**20
-
+#: Decode paths of the HF backend (``--decode``), fastest-to-check first; see models/hf_generate.py.
+DECODE_PATHS = ("shared", "static", "compiled", "reference")
 
 
 
@@ -188,6 +189,41 @@ class Policy:
         if d["env"] is None:
             del d["env"]
         return d
+
+
+@dataclass
+class EngineConfig:
+    """How the HF backend batches and decodes. Speed only: the rows written are the same up to float
+    rounding of the logits (a token flips only when its uniform falls within that rounding of a CDF
+    boundary), so these settings are not part of a run's recorded config."""
+
+    max_batch_tokens: int = field(
+        default=0,
+        metadata={"help": "Token budget of one forward batch (sampling and scoring): a batch holds at most "
+                  "rows x (longest prompt + max_new_tokens, or + longest completion when scoring) token slots, "
+                  "besides at most --batch-size rows; a longer single row runs alone. With a budget, scoring "
+                  "batches are no longer capped at 16 sequences. 0 = rows only (the HF backend).",
+                  "min": 0, "max": 2**40, "example": 262144})
+    decode: str = field(
+        default="shared",
+        metadata={"help": "Decode loop of the HF backend: shared (each distinct prompt prefilled once, its KV "
+                  "cache copied to its samples; scoring runs each prompt once) | static (shared prefill, a "
+                  "preallocated cache and a fixed-shape step with no host sync) | compiled (static under "
+                  "torch.compile) | reference (every row prefilled alone; the loop all others are tested "
+                  "against)."})
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ModelConfigError naming the field when a value cannot work."""
+        _checked_fields(self)
+        if self.decode not in DECODE_PATHS:
+            raise ModelConfigError(f"`decode` {self.decode!r} is not one of {', '.join(DECODE_PATHS)}. "
+                                   "Fix: `decode` shared")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _checked_fields(config) -> None:

@@ -37,18 +37,21 @@ _FIRST_K = 1024  # candidates tried first for the nucleus; grown x8 (up to the v
 _BLOCK = 1 << 22  # rows x vocab elements handled at once while searching the cut (bounds extra memory)
 
 
-def _cut(z: torch.Tensor, top_k: int, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _cut(z: torch.Tensor, top_k: int, top_p: float, sync_free: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(n [R, 1], z_n [R, 1]) for rows z [R, V]: how many tokens top-k/top-p keep and the n-th largest value.
 
     torch.topk on a candidate set that grows until it holds the nucleus (a trained model's nucleus is
     usually far smaller than the vocabulary), over blocks of rows so the extra memory stays bounded.
     Probabilities of the candidates are exact: the normaliser is over the whole row (or over the
-    top-k set when top-k is on).
+    top-k set when top-k is on). ``sync_free``: the candidate set is the whole vocabulary from the
+    start (a full sort; never grown, so the host never reads a device value). Same n and z_n: the
+    ranks beyond a candidate set that already holds the nucleus have cumulative mass >= top_p and are
+    not counted, and the cumulative sums of the common prefix are the same additions.
     """
     r, v = z.shape
     n_out = torch.empty((r, 1), dtype=torch.long, device=z.device)
     zn_out = torch.empty((r, 1), dtype=z.dtype, device=z.device)
-    kk = top_k if top_k else min(v, _FIRST_K)
+    kk = top_k if top_k else (v if sync_free else min(v, _FIRST_K))
     todo: torch.Tensor | None = None  # None = all rows, in order
     while True:
         rows = r if todo is None else int(todo.numel())
@@ -86,19 +89,21 @@ def _cut(z: torch.Tensor, top_k: int, top_p: float) -> tuple[torch.Tensor, torch
         todo, kk = torch.cat(left), min(v, kk * 8)
 
 
-def _keep(z: torch.Tensor, decoding: DecodingConfig) -> torch.Tensor | None:
-    """Kept-token mask for temperature-scaled logits z [..., V] (T > 0); None when nothing is cut."""
+def _keep(z: torch.Tensor, decoding: DecodingConfig, sync_free: bool = False) -> torch.Tensor | None:
+    """Kept-token mask for temperature-scaled logits z [..., V] (T > 0); None when nothing is cut.
+    ``sync_free``: no device value is read on the host (see :func:`_cut`; the tie rule is applied
+    unconditionally, a no-op when no tie exceeds the room)."""
     v = z.shape[-1]
     keep = None
     top_k = decoding.top_k if 0 < decoding.top_k < v else 0
     if top_k or decoding.top_p < 1.0:
-        n, zn = _cut(z.reshape(-1, v), top_k, decoding.top_p)
+        n, zn = _cut(z.reshape(-1, v), top_k, decoding.top_p, sync_free)
         n, zn = n.reshape(*z.shape[:-1], 1), zn.reshape(*z.shape[:-1], 1)
         keep = z > zn
         ties = z == zn
         # of the tokens tied at the n-th value, keep the lowest ids: as many as the rank order still needs
         room = n - keep.sum(dim=-1, keepdim=True)
-        if bool((ties.sum(dim=-1, keepdim=True) > room).any()):
+        if sync_free or bool((ties.sum(dim=-1, keepdim=True) > room).any()):
             ties &= torch.cumsum(ties, dim=-1, dtype=torch.int32) <= room
         keep |= ties
         del ties
@@ -120,8 +125,9 @@ def keep_mask(logits: torch.Tensor, decoding: DecodingConfig) -> torch.Tensor | 
     return _keep(z, decoding)
 
 
-def decoding_logprobs(logits: torch.Tensor, decoding: DecodingConfig) -> torch.Tensor:
-    """Log-probabilities [..., V] of the decoding distribution pi_D (float32; -inf outside its support)."""
+def decoding_logprobs(logits: torch.Tensor, decoding: DecodingConfig, sync_free: bool = False) -> torch.Tensor:
+    """Log-probabilities [..., V] of the decoding distribution pi_D (float32; -inf outside its support).
+    ``sync_free``: computed without reading any device value on the host (full sort for top-p)."""
     if decoding.is_raw:
         return raw_logprobs(logits)
     if decoding.temperature == 0:
@@ -129,16 +135,17 @@ def decoding_logprobs(logits: torch.Tensor, decoding: DecodingConfig) -> torch.T
         return torch.zeros(keep.shape, dtype=torch.float32, device=keep.device).masked_fill_(~keep, -math.inf)
     z = logits.float()
     z = z / decoding.temperature if decoding.temperature != 1 else z.clone()  # a tensor this function owns
-    keep = _keep(z, decoding)
+    keep = _keep(z, decoding, sync_free)
     if keep is not None:
         z.masked_fill_(keep.logical_not_(), -math.inf)
         del keep
     return z.sub_(torch.logsumexp(z, dim=-1, keepdim=True))  # in-place log-softmax over the kept tokens
 
 
-def decoding_and_raw(logits: torch.Tensor, decoding: DecodingConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def decoding_and_raw(logits: torch.Tensor, decoding: DecodingConfig,
+                     sync_free: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(decoding log-probs, raw log-probs); one tensor shared when pi_D is the raw distribution."""
     raw = raw_logprobs(logits)
     if decoding.is_raw:
         return raw, raw
-    return decoding_logprobs(logits, decoding), raw
+    return decoding_logprobs(logits, decoding, sync_free), raw

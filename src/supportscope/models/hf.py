@@ -4,11 +4,15 @@ Sampling does not use `model.generate` (it draws from the global RNG, so a sampl
 batch it ran in). Instead: prompts are left-padded with an attention mask and explicit
 position_ids = cumsum(mask) - 1, a KV cache carries the prefix, and at every step each row draws
 its token by inverse-CDF on pi_D with the next uniform of its own generator (`sampling.py`).
-Finished rows are dropped from the batch and the cache.
+Rows are grouped by prompt and cut into batches of at most ``sample_batch_size`` rows and
+``max_batch_tokens`` padded token slots (`batching.py`); each distinct prompt of a batch is
+prefilled once and its cache copied to its rows (`hf_generate.py`, ``EngineConfig.decode``:
+shared, static, compiled, or the reference loop that prefills every row).
 
-Scoring runs the transformer body only (hidden states) on right-padded, length-sorted batches, and
-turns the hidden states of the positions that predict the given token ids into log-probs in chunks
-(`scoring.py`). Both paths go through the same `_logits` (lm_head plus the architecture's final
+Scoring runs the transformer body only (hidden states): each distinct prompt once with the
+completions batched on its cache (`hf_score.py`), or prompt + completion of every item in full
+(decode='reference'), and turns the hidden states of
+the positions that predict the given token ids into log-probs in chunks (`scoring.py`). Both paths go through the same `_logits` (lm_head plus the architecture's final
 logit transform) and the same `decoding.decoding_logprobs`, so the log-prob recorded for a sampled
 token equals its teacher-forced score up to float rounding (KV-cache vs full-sequence kernels).
 
@@ -31,11 +35,13 @@ import torch
 from supportscope.models.backend import (SCORE_FORWARD_MAX, Sample, SampleRequest, Score, ScoreItem,
                                          check_prompt_fits)
 from supportscope.errors import PromptTooLongError
-from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
-from supportscope.models.decoding import decoding_and_raw
+from supportscope.models.batching import group_order, token_batches
+from supportscope.models.config import BATCH_SIZE, DecodingConfig, EngineConfig, Policy
 from supportscope.models.loading import (ModelLoadError, prompt_ids, stop_token_ids as stop_ids,
                                          check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
-from supportscope.models.sampling import find_stop, inverse_cdf, sample_seed, uniforms
+from supportscope.models.hf_generate import generate
+from supportscope.models.hf_score import shared_prompt_hidden
+from supportscope.models.sampling import sample_seed
 from supportscope.models.scoring import chunked_token_logprobs, count_singular
 
 
@@ -52,16 +58,19 @@ class HFBackend:
     """
 
     def __init__(self, policy: Policy, *, sample_batch_size: int = BATCH_SIZE, score_batch_size: int = SCORE_FORWARD_MAX,
-                 score_chunk_size: int = 512, stop_token_ids: Sequence[int] | None = None) -> None:
+                 score_chunk_size: int = 512, stop_token_ids: Sequence[int] | None = None,
+                 engine: EngineConfig | None = None) -> None:
         model, tokenizer, _ = load_model_and_tokenizer(policy)
         self._setup(policy, model, tokenizer, sample_batch_size, score_batch_size, score_chunk_size,
-                    stop_token_ids)
+                    stop_token_ids, engine)
 
     @classmethod
-    def build(cls, policy: Policy, batch_size: int = BATCH_SIZE) -> "HFBackend":
+    def build(cls, policy: Policy, batch_size: int = BATCH_SIZE, engine: EngineConfig | None = None) -> "HFBackend":
         """The backend for ``policy`` as the pipeline makes it (:func:`supportscope.models.registry.build_backend`):
-        ``batch_size`` rows generated together, scoring forwards of at most :data:`SCORE_FORWARD_MAX`."""
-        return cls(policy, sample_batch_size=batch_size, score_batch_size=max(1, min(batch_size, SCORE_FORWARD_MAX)))
+        ``batch_size`` rows generated together, scoring forwards of at most :data:`SCORE_FORWARD_MAX` rows
+        (of ``batch_size`` rows when ``engine.max_batch_tokens`` bounds them by tokens instead)."""
+        cap = batch_size if engine is not None and engine.max_batch_tokens else min(batch_size, SCORE_FORWARD_MAX)
+        return cls(policy, sample_batch_size=batch_size, score_batch_size=max(1, cap), engine=engine)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, policy: Policy | None = None, **kw: Any) -> "HFBackend":
@@ -72,13 +81,13 @@ class HFBackend:
         obj = cls.__new__(cls)
         model.eval()
         obj._setup(policy, model, tokenizer, kw.pop("sample_batch_size", BATCH_SIZE), kw.pop("score_batch_size", SCORE_FORWARD_MAX),
-                   kw.pop("score_chunk_size", 512), kw.pop("stop_token_ids", None))
+                   kw.pop("score_chunk_size", 512), kw.pop("stop_token_ids", None), kw.pop("engine", None))
         if kw:
             raise TypeError(f"unexpected arguments: {sorted(kw)}")
         return obj
 
     def _setup(self, policy: Policy, model: Any, tokenizer: Any, sample_batch_size: int, score_batch_size: int,
-               score_chunk_size: int, stop_token_ids: Sequence[int] | None) -> None:
+               score_chunk_size: int, stop_token_ids: Sequence[int] | None, engine: EngineConfig | None) -> None:
         for nm, v in (("sample_batch_size", sample_batch_size), ("score_batch_size", score_batch_size),
                       ("score_chunk_size", score_chunk_size)):
             if int(v) < 1:
@@ -91,6 +100,8 @@ class HFBackend:
         self.sample_batch_size = int(sample_batch_size)
         self.score_batch_size = int(score_batch_size)
         self.score_chunk_size = int(score_chunk_size)
+        self.engine = engine if engine is not None else EngineConfig()
+        self.max_batch_tokens, self.decode = self.engine.max_batch_tokens, self.engine.decode
         self._body = model.get_decoder()
         params = inspect.signature(self._body.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5.x
@@ -160,17 +171,11 @@ class HFBackend:
             check_prompt_fits(r.problem_id, len(ids), decoding.max_new_tokens, self.max_context, self.name)
             prompt_ids.append(ids)
         seeds = [sample_seed(decoding.seed, r.problem_id, r.sample_idx) for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: (len(prompt_ids[i]), i))
-        out: list[Sample | None] = [None] * len(requests)
-        for s in range(0, len(order), self.sample_batch_size):
-            idx = order[s:s + self.sample_batch_size]
-            rows = self._generate([prompt_ids[i] for i in idx], [seeds[i] for i in idx], decoding)
-            for i, (toks, lpd, lpr, finish, text) in zip(idx, rows):
-                r = requests[i]
-                out[i] = Sample(problem_id=r.problem_id, sample_idx=r.sample_idx, seed=seeds[i],
-                                prompt_ids=list(prompt_ids[i]), token_ids=toks, completion=text,
-                                finish_reason=finish, token_logp_decoding=lpd, token_logp_raw=lpr)
-        return out  # type: ignore[return-value]
+        rows = self._generate_all(prompt_ids, seeds, decoding)
+        return [Sample(problem_id=r.problem_id, sample_idx=r.sample_idx, seed=seed, prompt_ids=list(ids),
+                       token_ids=toks, completion=text, finish_reason=finish, token_logp_decoding=lpd,
+                       token_logp_raw=lpr)
+                for r, seed, ids, (toks, lpd, lpr, finish, text) in zip(requests, seeds, prompt_ids, rows)]
 
     def generate_ids(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
         """Sample one continuation of each token-id prompt with its own per-sample seed (no re-tokenising).
@@ -184,92 +189,29 @@ class HFBackend:
             raise ValueError(f"{len(prompts)} prompts and {len(seeds)} seeds")
         for p in prompts:
             check_prompt_fits("(ids)", len(p), decoding.max_new_tokens, self.max_context, self.name)
-        order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+        if not prompts:
+            return []
+        return self._generate_all([[int(x) for x in p] for p in prompts], [int(s) for s in seeds], decoding)
+
+    def _generate(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig,
+                  path: str | None = None) -> list[tuple]:
+        """One batch along ``path`` (default: this backend's ``decode``), see models/hf_generate.py."""
+        return generate(self, prompts, seeds, decoding, path or self.decode)
+
+    def _generate_all(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
+        """Every row, in input order: grouped by prompt (equal prompts adjacent, lengths ascending), cut into
+        batches of at most sample_batch_size rows and max_batch_tokens padded token slots (batching.py)."""
+        keys = [tuple(p) for p in prompts]
+        order = group_order(keys, [len(p) for p in prompts])
+        if self.decode == "reference":  # today's order: by length only
+            order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+        sizes = [(len(prompts[i]), decoding.max_new_tokens) for i in order]
         out: list[tuple | None] = [None] * len(prompts)
-        for s in range(0, len(order), self.sample_batch_size):
-            idx = order[s:s + self.sample_batch_size]
-            for i, row in zip(idx, self._generate([list(prompts[i]) for i in idx], [seeds[i] for i in idx], decoding)):
+        for pos in token_batches(sizes, self.sample_batch_size, self.max_batch_tokens):
+            idx = [order[j] for j in pos]
+            for i, row in zip(idx, self._generate([prompts[i] for i in idx], [seeds[i] for i in idx], decoding)):
                 out[i] = row
         return out  # type: ignore[return-value]
-
-    @torch.inference_mode()
-    def _generate(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
-        from transformers import DynamicCache
-
-        b, steps, dev = len(prompts), decoding.max_new_tokens, self.device
-        lp = max(len(p) for p in prompts)
-        input_ids = torch.full((b, lp), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((b, lp), dtype=torch.long)
-        for i, p in enumerate(prompts):
-            input_ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
-            mask[i, lp - len(p):] = 1
-        input_ids, mask = input_ids.to(dev), mask.to(dev)
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        u = uniforms(seeds, steps).to(dev)
-        stop_ids = torch.tensor(self.stop_token_ids, dtype=torch.long, device=dev)
-        lpd_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
-        lpr_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
-        tok_buf = torch.zeros((b, steps), dtype=torch.long, device=dev)
-        n_tok = [steps] * b
-        finish: list[str] = ["length"] * b
-        texts: list[str | None] = [None] * b
-        tokens: list[list[int]] = [[] for _ in range(b)]  # kept on the CPU only for stop strings
-        active = list(range(b))  # original row of each live batch row
-        active_t = torch.arange(b, device=dev)
-        kv = DynamicCache(config=self.model.config)
-        out = self._body(input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
-                         use_cache=True, **{self._cache_kw: kv})
-        hidden = out.last_hidden_state[:, -1]
-        next_pos = position_ids[:, -1] + 1
-        for t in range(steps):
-            dec, raw = decoding_and_raw(self._logits(hidden), decoding)
-            tok = inverse_cdf(dec, u[active_t, t])
-            col = tok.unsqueeze(-1)
-            tok_buf[active_t, t] = tok
-            lpd_buf[active_t, t] = dec.gather(-1, col).squeeze(-1)
-            lpr_buf[active_t, t] = raw.gather(-1, col).squeeze(-1)
-            del dec, raw
-            done: list[int] = []  # positions j in `active` that finish at this step
-            if stop_ids.numel():
-                is_stop = torch.isin(tok, stop_ids)
-                if decoding.stop or bool(is_stop.any()):  # one device sync per step, as in generate()
-                    done = is_stop.nonzero().flatten().tolist()
-                    for j in done:
-                        finish[active[j]] = "stop"
-            if decoding.stop:
-                for j, (row, tid) in enumerate(zip(active, tok.tolist())):
-                    tokens[row].append(tid)
-                    if j in done:
-                        continue
-                    text = self.tokenizer.decode(tokens[row], skip_special_tokens=True)
-                    at = find_stop(text, decoding.stop)
-                    if at >= 0:
-                        finish[row], texts[row] = "stop_string", text[:at]
-                        done.append(j)
-            for j in done:
-                n_tok[active[j]] = t + 1
-            if t + 1 == steps or len(done) == len(active):
-                break
-            if done:
-                gone = set(done)
-                keep = [j for j in range(len(active)) if j not in gone]
-                sel = torch.tensor(keep, dtype=torch.long, device=dev)
-                kv.batch_select_indices(sel)
-                mask, next_pos, tok, active_t = mask[sel], next_pos[sel], tok[sel], active_t[sel]
-                active = [active[j] for j in keep]
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-            out = self._body(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=next_pos.unsqueeze(-1),
-                             use_cache=True, **{self._cache_kw: kv})
-            hidden = out.last_hidden_state[:, -1]
-            next_pos = next_pos + 1
-        tok_all, lpd_all, lpr_all = tok_buf.cpu().tolist(), lpd_buf.cpu().tolist(), lpr_buf.cpu().tolist()
-        rows = []
-        for i in range(b):
-            n = n_tok[i]
-            ids = tok_all[i][:n]
-            text = texts[i] if texts[i] is not None else self.tokenizer.decode(ids, skip_special_tokens=True)
-            rows.append((ids, lpd_all[i][:n], lpr_all[i][:n], finish[i], text))
-        return rows
 
     # ------------------------------------------------------------------ scoring
 
@@ -298,10 +240,15 @@ class HFBackend:
             check_same_tokenizer(reference, self)
         items = [(str(a), int(b), [int(x) for x in p], [int(x) for x in t]) for a, b, p, t in items]
         self._check_items(items)
-        order = sorted(range(len(items)), key=lambda i: (-(len(items[i][2]) + len(items[i][3])), i))
+        if self.decode == "reference":  # today's batches: longest first, score_batch_size sequences
+            order = sorted(range(len(items)), key=lambda i: (-(len(items[i][2]) + len(items[i][3])), i))
+        else:  # equal prompts adjacent (one prefill each), lengths ascending
+            order = group_order([tuple(it[2]) for it in items], [len(it[2]) for it in items],
+                                [len(it[3]) for it in items])
+        sizes = [(len(items[i][2]), len(items[i][3])) for i in order]
         out: list[Score | None] = [None] * len(items)
-        for s in range(0, len(order), self.score_batch_size):
-            idx = order[s:s + self.score_batch_size]
+        for pos in token_batches(sizes, self.score_batch_size, self.max_batch_tokens):
+            idx = [order[j] for j in pos]
             for i, sc in zip(idx, self._score_batch([items[i] for i in idx], decoding, reference)):
                 out[i] = sc
         return out  # type: ignore[return-value]
@@ -317,8 +264,25 @@ class HFBackend:
         counts = [len(t) for _, _, _, t in batch]
         if sum(counts) == 0:
             return [Score(pid, sidx, [], [], 0, [] if reference is not None else None) for pid, sidx, _, _ in batch]
-        lens = [len(p) + len(t) for _, _, p, t in batch]
-        length = max(lens)
+        if self.decode == "reference":
+            hsel, href, tgts = self._full_hidden(batch, reference)
+        else:  # each distinct prompt run once, the completions on top of its cache (hf_score.py)
+            tgts = [x for _, _, _, t in batch for x in t]
+            hsel = shared_prompt_hidden(self, batch)
+            href = shared_prompt_hidden(reference, batch) if reference is not None else None
+        dec, raw, kl = chunked_token_logprobs(
+            hsel, torch.tensor(tgts, device=hsel.device), self._logits, decoding, self.score_chunk_size,
+            href, reference._logits if reference is not None else None)
+        dec_l, raw_l = dec.cpu().split(counts), raw.cpu().split(counts)
+        kl_l = kl.cpu().split(counts) if kl is not None else [None] * len(batch)
+        return [Score(pid, sidx, d.tolist(), r.tolist(), count_singular(d), None if k is None else k.tolist())
+                for (pid, sidx, _, _), d, r, k in zip(batch, dec_l, raw_l, kl_l)]
+
+    @torch.inference_mode()
+    def _full_hidden(self, batch: list[tuple], reference: "HFBackend | None") -> tuple:
+        """The reference scoring path: prompt + completion of every item right-padded and run in full; the
+        hidden states (own, reference's) of the positions that predict each completion token, and the tokens."""
+        length = max(len(p) + len(t) for _, _, p, t in batch)
         input_ids = torch.full((len(batch), length), self._pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), length), dtype=torch.long)
         rows, cols, tgts = [], [], []
@@ -338,13 +302,7 @@ class HFBackend:
             hr = reference._hidden(input_ids, mask)
             href = hr[rows_t.to(hr.device), cols_t.to(hr.device)]
             del hr
-        dec, raw, kl = chunked_token_logprobs(
-            hsel, torch.tensor(tgts, device=hsel.device), self._logits, decoding, self.score_chunk_size,
-            href, reference._logits if reference is not None else None)
-        dec_l, raw_l = dec.cpu().split(counts), raw.cpu().split(counts)
-        kl_l = kl.cpu().split(counts) if kl is not None else [None] * len(batch)
-        return [Score(pid, sidx, d.tolist(), r.tolist(), count_singular(d), None if k is None else k.tolist())
-                for (pid, sidx, _, _), d, r, k in zip(batch, dec_l, raw_l, kl_l)]
+        return hsel, href, tgts
 
 
 __all__ = ["HFBackend", "PromptTooLongError"]

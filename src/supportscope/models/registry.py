@@ -27,8 +27,11 @@ BACKENDS.register("vllm", "supportscope.models.vllm_backend:VLLMBackend",
                   help="vLLM's offline engine (pip install 'supportscope[vllm]')")
 
 
-def build_backend(policy: Any, batch_size: int) -> Any:
-    """The backend ``policy.backend`` names, built for ``policy`` (no console output); with
+def build_backend(policy: Any, batch_size: int, engine: Any = None) -> Any:
+    """The backend ``policy.backend`` names, built for ``policy`` (no console output); ``engine`` (an
+    :class:`~supportscope.models.config.EngineConfig`: token budget, decode path) when given; with
     ``policy.env``, wrapped so that its samples are episodes with that environment
     (:func:`supportscope.models.env_registry.wrap_env`)."""
-    return wrap_env(BACKENDS.get(policy.backend).build(policy, batch_size), policy)
+    cls = BACKENDS.get(policy.backend)
+    backend = cls.build(policy, batch_size) if engine is None else cls.build(policy, batch_size, engine=engine)
+    return wrap_env(backend, policy)

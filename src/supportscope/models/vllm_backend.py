@@ -51,8 +51,9 @@ class VLLMBackend:
     """Backend protocol over vLLM's offline engine (see the module docstring)."""
 
     @classmethod
-    def build(cls, policy: Policy, batch_size: int = BATCH_SIZE) -> "VLLMBackend":
-        """The backend for ``policy`` as the pipeline makes it (vLLM schedules its own batches)."""
+    def build(cls, policy: Policy, batch_size: int = BATCH_SIZE, engine: Any = None) -> "VLLMBackend":
+        """The backend for ``policy`` as the pipeline makes it (vLLM schedules its own batches and decodes
+        its own way, so ``engine``, the HF backend's batching and decode path, is not used)."""
         return cls(policy)
 
     def __init__(self, policy: Policy, *, gpu_memory_utilization: float | None = None, max_model_len: int | None = None,

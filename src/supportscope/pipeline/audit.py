@@ -6,7 +6,7 @@ from pathlib import Path
 
 from supportscope.analysis.audit import audit, read_demonstrations
 from supportscope.atomic import write_set
-from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.config import DecodingConfig, EngineConfig, Policy
 from supportscope.errors import InputError
 from supportscope.pipeline.outputs import AUDIT_FILES, check_out_dir
 from supportscope.pipeline.progress import progress_bar
@@ -18,7 +18,7 @@ __all__ = ["audit_data"]
 
 
 def audit_data(data: Path, policy: Policy, decoding: DecodingConfig, batch_size: int,
-               out: Path | None = None) -> tuple[dict, Path]:
+               out: Path | None = None, engine: EngineConfig | None = None) -> tuple[dict, Path]:
     """Surprisal of the demonstrations in ``data`` (JSONL of prompt/completion) under ``policy`` and
     their share of tokens outside its decoding support; writes OUT/audit.json and
     OUT/per_example.parquet/.csv as one set (OUT defaults to DATA_audit next to DATA; checked before
@@ -29,7 +29,7 @@ def audit_data(data: Path, policy: Policy, decoding: DecodingConfig, batch_size:
     if all(d["completion"] == "" for d in demos):  # known before the model loads
         raise InputError(str(data), f"no completion has a token to score ({len(demos)} of {len(demos)} are empty)",
                          "add demonstrations with non-empty completions")
-    backend = load_backend(policy, batch_size)
+    backend = load_backend(policy, batch_size, engine)
     with progress_bar(f"scoring under {policy.name}", len(demos), unit="examples") as advance:
         table, summary = audit(backend, decoding, demos, batch_size, progress=advance, source=str(data))
     summary.update(model=policy.to_dict(), data=str(data), versions=library_versions(MODEL_LIBS))

@@ -39,6 +39,9 @@ line and the type expected; see supportscope.config_checks):
     max_n = 1024
     round = 16
 
+    [engine]                      # EngineConfig (optional): max_batch_tokens, decode (HF backend speed only)
+    max_batch_tokens = 262144
+
 Scale-out over Ray (RayConfig, top-level keys): ``ray = true`` (a local cluster for this command),
 ``ray = "auto"`` (the cluster `ray start` runs on this machine) or ``ray = "HOST:PORT"``, and
 ``ray_workers = 8`` (default: the cluster's GPUs when the models run on GPU, else 2).
@@ -57,7 +60,7 @@ from rich.console import Console
 from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.analysis.config import check_bootstrap_memory
 from supportscope.config_checks import MAX_STR, check_values, short
-from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.config import DecodingConfig, EngineConfig, Policy
 from supportscope.models.loading import check_model_path
 from supportscope.pipeline.outputs import ANALYSIS_FILES, check_out_dir
 from supportscope.errors import ConfigError, InputError
@@ -76,7 +79,7 @@ __all__ = ["load_run_config", "run_from_config"]
 _RAY = {f.name for f in fields(RayConfig)}
 _TOP = {"out", "kl"} | {f.name for f in fields(SampleJobConfig)} | _RAY
 _TABLES = {"decoding": DecodingConfig, "base": Policy, "tuned": Policy, "analyze": AnalyzeConfig,
-           "adaptive": AdaptiveConfig}
+           "adaptive": AdaptiveConfig, "engine": EngineConfig}
 
 
 def _line_of(text: str, key: str, table: str | None = None) -> int | None:
@@ -185,6 +188,7 @@ def load_run_config(path: Path) -> dict:
         "decoding": _build(DecodingConfig, data.get("decoding", {}), path, text, "decoding"),
         "analyze": _build(AnalyzeConfig, data.get("analyze", {}), path, text, "analyze"),
         "adaptive": _build(AdaptiveConfig, data.get("adaptive", {}), path, text, "adaptive"),
+        "engine": _build(EngineConfig, data.get("engine", {}), path, text, "engine"),
         "ray": _ray_config(data, path, text),
     }
     cfg["base"] = _policy(dict(data["base"]), "base", path, text)
@@ -279,14 +283,14 @@ def run_from_config(config: Path) -> dict:
             stack.enter_context(ray_session(ray))
         for role, pol in [("base", b)] + [("tuned", t) for t in tuned_all]:
             con.print(f"[bold]{role}[/bold] {pol.name}: {pol.model}")
-            run_sample(pol, cfg["decoding"], job, out, cfg["adaptive"], ray)
+            run_sample(pol, cfg["decoding"], job, out, cfg["adaptive"], ray, cfg["engine"])
         for t in tuned_all:
             same_prompts = b.chat == t.chat
             if cfg["kl"] and not same_prompts:
                 con.print(f"[yellow]note:[/yellow] kl = true needs both models to use the same prompt format "
                           f"(chat); scoring {t.name} without the exact KL")
-            run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name], ray)
-            run_score(out, t, job.batch_size, False, [b.name], ray)
+            run_score(out, b, job.batch_size, cfg["kl"] and same_prompts, [t.name], ray, cfg["engine"])
+            run_score(out, t, job.batch_size, False, [b.name], ray, cfg["engine"])
     store = RunStore(out)
     table = counts_from_samples(store)
     srcs = [str(out)]

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from supportscope.errors import ConfigError, InputError, PromptTooLongError, split_fix
-from supportscope.models.config import DecodingConfig, Policy
+from supportscope.models.config import DecodingConfig, EngineConfig, Policy
 from supportscope.models.registry import build_backend
 from supportscope.pipeline.outputs import check_out_dir
 from supportscope.pipeline.progress import progress_bar
@@ -32,16 +32,18 @@ def open_store(out: Path) -> RunStore:
     return RunStore.open(out, create=True, versions=library_versions(MODEL_LIBS))
 
 
-def load_backend(policy: Policy, batch_size: int):
-    """The policy's backend; errors of a bad path or prompt become one-line CLI errors."""
+def load_backend(policy: Policy, batch_size: int, engine: EngineConfig | None = None):
+    """The policy's backend (``engine``: the HF backend's token budget and decode path); errors of a
+    bad path or prompt become one-line CLI errors."""
     policy.require()
     err = Console(stderr=True)
     what = "starting vLLM on" if policy.backend == "vllm" else "loading"
     with err.status(f"{what} {policy.model}"):
-        return build_backend(policy, batch_size)
+        return build_backend(policy, batch_size, engine)
 
 
-def ray_executor(ray: RayConfig, policy: Policy, batch_size: int, references: dict | None = None):
+def ray_executor(ray: RayConfig, policy: Policy, batch_size: int, references: dict | None = None,
+                 engine: EngineConfig | None = None):
     """A RayExecutor whose workers each build_backend(policy) (see scale.ray_exec)."""
     from functools import partial
 
@@ -50,7 +52,8 @@ def ray_executor(ray: RayConfig, policy: Policy, batch_size: int, references: di
     policy.require()
     for ref in (references or {}).values():
         ref.require()
-    return RayExecutor(ray, policy, partial(build_backend, batch_size=batch_size), references=references)
+    return RayExecutor(ray, policy, partial(build_backend, batch_size=batch_size, engine=engine),
+                       references=references)
 
 
 def _on_workers(executor) -> str:
@@ -118,7 +121,7 @@ def _sample_mode(out: Path, policy: Policy, decoding: DecodingConfig, task, sele
 
 
 def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, out: Path, adaptive=None,
-               ray: RayConfig | None = None) -> int:
+               ray: RayConfig | None = None, engine: EngineConfig | None = None) -> int:
     """Sample into ``out`` here, or with ``ray.ray`` over a Ray cluster (the same run directory).
     With ``job.problems_from``: only those problems (a plain run of a new model), or with adaptive
     sampling a follow-up of a model already in ``out`` (scale.adaptive.followup_sample_job)."""
@@ -155,9 +158,9 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
         with ExitStack() as stack:
             backend = executor = None
             if ray is not None and ray.ray:
-                executor = stack.enter_context(ray_executor(ray, policy, job.batch_size))
+                executor = stack.enter_context(ray_executor(ray, policy, job.batch_size, engine=engine))
             else:
-                backend = load_backend(policy, job.batch_size)
+                backend = load_backend(policy, job.batch_size, engine)
             if is_adaptive:
                 return _adaptive(store, backend, policy, decoding, task, job, adaptive, executor,
                                  followup=selected if mode == "followup" else None)
@@ -173,7 +176,7 @@ def run_sample(policy: Policy, decoding: DecodingConfig, job: SampleJobConfig, o
 
 
 def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: list[str] | None,
-              ray: RayConfig | None = None) -> int:
+              ray: RayConfig | None = None, engine: EngineConfig | None = None) -> int:
     """Score under ``policy`` here, or with ``ray.ray`` over a Ray cluster (the same run directory)."""
     from supportscope.scale.jobs import score_generators, score_job
 
@@ -197,15 +200,15 @@ def run_score(run: Path, policy: Policy, batch_size: int, kl: bool, generators: 
         try:
             if ray is not None and ray.ray:
                 refs = {g: ref_policy(g) for g in gens} if kl else None
-                with ray_executor(ray, policy, batch_size, refs) as ex, \
+                with ray_executor(ray, policy, batch_size, refs, engine) as ex, \
                         progress_bar(f"scoring under {policy.name}{_on_workers(ex)}", total) as advance:
                     return score_job(store, None, policy.name, policy, gens, None, batch_size, advance, executor=ex)
-            backend = load_backend(policy, batch_size)
+            backend = load_backend(policy, batch_size, engine)
             loaded: dict = {}
 
             def reference(gen: str):
                 if gen not in loaded:
-                    loaded[gen] = load_backend(ref_policy(gen), batch_size)
+                    loaded[gen] = load_backend(ref_policy(gen), batch_size, engine)
                 return loaded[gen]
 
             with progress_bar(f"scoring under {policy.name}", total) as advance:

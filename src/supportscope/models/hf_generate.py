@@ -1,0 +1,266 @@
+"""The decode loops of :class:`~supportscope.models.hf.HFBackend`: prefill, then one token per step.
+
+Three paths (``EngineConfig.decode``), all drawing token t of a row by inverse-CDF on pi_D with the
+t-th uniform of the row's own generator (`sampling.py`), so they give the same tokens for the same
+seeds up to float rounding of the logits:
+
+- ``reference``: today's loop. Every row is left-padded and prefilled on its own, a DynamicCache
+  carries the prefix, finished rows are dropped from the batch and the cache (one host sync per step
+  for the stop check, and the nucleus search may sync to grow its candidate set).
+- ``shared``: the same loop, but each *distinct* prompt of the batch is prefilled once and its KV
+  cache rows are copied to its samples (``batch_select_indices`` with repeated indices). n samples
+  of a prompt of L tokens prefill L tokens instead of n * L.
+- ``static``: the shared prefill, then a preallocated cache of batch x (prompt + max_new_tokens)
+  (transformers' StaticCache, filled here) and a fixed-shape step with no host sync inside it: the
+  nucleus cut over the whole sorted vocabulary (no growing candidate set), the stop check as a mask
+  (finished rows keep running and are cut afterwards, not dropped). The host looks at the rows only
+  between steps, after steps 1, 2, 4, 8, 16 and every 16 after (:func:`check_due`). ``compiled`` is the same step under
+  ``torch.compile`` (each new batch shape compiles once).
+
+Rows are returned as ``(ids, token_logp_decoding, token_logp_raw, finish_reason, text)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from supportscope.models.batching import unique_rows
+from supportscope.models.config import DecodingConfig
+from supportscope.models.decoding import decoding_and_raw
+from supportscope.models.sampling import find_stop, inverse_cdf, uniforms
+
+#: The static path's host checks (all rows finished? a stop string completed?) come after steps 1, 2, 4,
+#: ..., CHECK_EVERY and then every CHECK_EVERY steps: short completions end early, long ones pay one
+#: sync per CHECK_EVERY steps.
+CHECK_EVERY = 16
+
+
+def check_due(t_done: int) -> bool:
+    """Whether the static path checks on the host after ``t_done`` tokens (a power of two <= CHECK_EVERY,
+    or a multiple of CHECK_EVERY)."""
+    return t_done % CHECK_EVERY == 0 or (t_done < CHECK_EVERY and t_done & (t_done - 1) == 0)
+
+
+def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention mask) [len(prompts), longest], prompts right-aligned."""
+    lp = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), lp), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), lp), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[i, lp - len(p):] = 1
+    return ids, mask
+
+
+@torch.inference_mode()
+def prefill(be: Any, prompts: list[list[int]], share: bool) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the prompts through the body: (DynamicCache of every row, mask [b, lp], last hidden [b, H],
+    next position [b]). position_ids = cumsum(mask) - 1, so left padding does not shift a prompt.
+
+    With ``share`` each distinct prompt is prefilled once and its rows of the cache, mask and hidden
+    state are then indexed out to every row that has it (cost: distinct prompts' tokens, not rows')."""
+    from transformers import DynamicCache
+
+    dev = be.device
+    firsts, which = unique_rows([tuple(p) for p in prompts]) if share else (list(range(len(prompts))),
+                                                                           list(range(len(prompts))))
+    ids, mask = left_pad([prompts[i] for i in firsts], be._pad_id)
+    ids, mask = ids.to(dev), mask.to(dev)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    kv = DynamicCache(config=be.model.config)
+    out = be._body(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **{be._cache_kw: kv})
+    hidden = out.last_hidden_state[:, -1]
+    del out
+    if len(firsts) < len(prompts):
+        sel = torch.tensor(which, dtype=torch.long, device=dev)
+        kv.batch_select_indices(sel)
+        mask, pos, hidden = mask[sel], pos[sel], hidden[sel]
+    return kv, mask, hidden, pos[:, -1] + 1
+
+
+def generate(be: Any, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig, path: str) -> list[tuple]:
+    """Sample one continuation per prompt along ``path`` (reference | shared | static | compiled)."""
+    if path in ("static", "compiled"):
+        return decode_static(be, prompts, seeds, decoding, compiled=path == "compiled")
+    return decode_dynamic(be, prompts, seeds, decoding, share=path == "shared")
+
+
+def _rows(be: Any, tok_buf: torch.Tensor, lpd_buf: torch.Tensor, lpr_buf: torch.Tensor, n_tok: list[int],
+          finish: list[str], texts: list[str | None]) -> list[tuple]:
+    tok_all, lpd_all, lpr_all = tok_buf.cpu().tolist(), lpd_buf.cpu().tolist(), lpr_buf.cpu().tolist()
+    rows = []
+    for i, n in enumerate(n_tok):
+        ids = tok_all[i][:n]
+        text = texts[i] if texts[i] is not None else be.tokenizer.decode(ids, skip_special_tokens=True)
+        rows.append((ids, lpd_all[i][:n], lpr_all[i][:n], finish[i], text))
+    return rows
+
+
+@torch.inference_mode()
+def decode_dynamic(be: Any, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig,
+                   share: bool) -> list[tuple]:
+    """The reference loop (``share`` False) or the same loop after a shared prefill (``share`` True)."""
+    b, steps, dev = len(prompts), decoding.max_new_tokens, be.device
+    kv, mask, hidden, next_pos = prefill(be, prompts, share)
+    u = uniforms(seeds, steps).to(dev)
+    stop_ids = torch.tensor(be.stop_token_ids, dtype=torch.long, device=dev)
+    lpd_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+    lpr_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+    tok_buf = torch.zeros((b, steps), dtype=torch.long, device=dev)
+    n_tok = [steps] * b
+    finish: list[str] = ["length"] * b
+    texts: list[str | None] = [None] * b
+    tokens: list[list[int]] = [[] for _ in range(b)]  # kept on the CPU only for stop strings
+    active = list(range(b))  # original row of each live batch row
+    active_t = torch.arange(b, device=dev)
+    # no left padding (one prompt length in the batch): decode steps need no mask (a query attends to its
+    # whole cache), and without one SDPA reads grouped KV heads in place instead of copying them per step
+    unpadded = share and bool(mask.all())
+    for t in range(steps):
+        dec, raw = decoding_and_raw(be._logits(hidden), decoding)
+        tok = inverse_cdf(dec, u[active_t, t])
+        col = tok.unsqueeze(-1)
+        tok_buf[active_t, t] = tok
+        lpd_buf[active_t, t] = dec.gather(-1, col).squeeze(-1)
+        lpr_buf[active_t, t] = raw.gather(-1, col).squeeze(-1)
+        del dec, raw
+        done: list[int] = []  # positions j in `active` that finish at this step
+        if stop_ids.numel():
+            is_stop = torch.isin(tok, stop_ids)
+            if decoding.stop or bool(is_stop.any()):  # one device sync per step, as in generate()
+                done = is_stop.nonzero().flatten().tolist()
+                for j in done:
+                    finish[active[j]] = "stop"
+        if decoding.stop:
+            for j, (row, tid) in enumerate(zip(active, tok.tolist())):
+                tokens[row].append(tid)
+                if j in done:
+                    continue
+                text = be.tokenizer.decode(tokens[row], skip_special_tokens=True)
+                at = find_stop(text, decoding.stop)
+                if at >= 0:
+                    finish[row], texts[row] = "stop_string", text[:at]
+                    done.append(j)
+        for j in done:
+            n_tok[active[j]] = t + 1
+        if t + 1 == steps or len(done) == len(active):
+            break
+        if done:
+            gone = set(done)
+            keep = [j for j in range(len(active)) if j not in gone]
+            sel = torch.tensor(keep, dtype=torch.long, device=dev)
+            kv.batch_select_indices(sel)
+            mask, next_pos, tok, active_t = mask[sel], next_pos[sel], tok[sel], active_t[sel]
+            active = [active[j] for j in keep]
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+        out = be._body(input_ids=tok.unsqueeze(-1), attention_mask=None if unpadded else mask,
+                       position_ids=next_pos.unsqueeze(-1), use_cache=True, **{be._cache_kw: kv})
+        hidden = out.last_hidden_state[:, -1]
+        next_pos = next_pos + 1
+    return _rows(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
+
+
+def static_cache(be: Any, kv: Any, steps: int) -> Any:
+    """A StaticCache of batch x (prompt + steps) holding the prefilled DynamicCache ``kv`` in its first
+    slots (the generated tokens' keys and values are written after them, in place)."""
+    from transformers import StaticCache
+
+    lp = kv.get_seq_length()
+    sc = StaticCache(config=be.model.config, max_cache_len=lp + steps)
+    for layer, dl in zip(sc.layers, kv.layers):
+        layer.lazy_initialization(dl.keys, dl.values)
+        layer.keys[:, :, :lp].copy_(dl.keys)
+        layer.values[:, :, :lp].copy_(dl.values)
+        layer.cumulative_length.fill_(lp)
+    return sc
+
+
+def draw(be: Any, hidden: torch.Tensor, u: torch.Tensor, decoding: DecodingConfig):
+    """(token [b], logp_decoding [b], logp_raw [b]) drawn from the last hidden states with uniforms u [b],
+    reading nothing back to the host (sync-free pi_D, inverse CDF)."""
+    dec, raw = decoding_and_raw(be._logits(hidden), decoding, sync_free=True)
+    tok = inverse_cdf(dec, u)
+    col = tok.unsqueeze(-1)
+    return tok, dec.gather(-1, col).squeeze(-1), raw.gather(-1, col).squeeze(-1)
+
+
+def make_step(be: Any, decoding: DecodingConfig, compiled: bool) -> Callable:
+    """step(tok [b], u [b], pos [b], mask [b, L], cache) -> the next (token, logp_decoding, logp_raw).
+
+    Fixed shapes, nothing read back to the host: one body forward of the previous tokens, which
+    writes their keys and values into the static cache in place, then :func:`draw`."""
+
+    def step(tok: torch.Tensor, u: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor, cache: Any):
+        out = be._body(input_ids=tok.unsqueeze(-1), attention_mask=mask, position_ids=pos.unsqueeze(-1),
+                       use_cache=True, **{be._cache_kw: cache})
+        return draw(be, out.last_hidden_state[:, -1], u, decoding)
+
+    return torch.compile(step, dynamic=False) if compiled else step
+
+
+def _scan_stops(be: Any, toks: list[int], start: int, end: int, stops: list[str]) -> tuple[int, str] | None:
+    """First m in (start, end] whose completion tokens[:m] contains a stop string: (m, text cut before it)."""
+    for m in range(start + 1, end + 1):
+        text = be.tokenizer.decode(toks[:m], skip_special_tokens=True)
+        at = find_stop(text, stops)
+        if at >= 0:
+            return m, text[:at]
+    return None
+
+
+@torch.inference_mode()
+def decode_static(be: Any, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig,
+                  compiled: bool = False) -> list[tuple]:
+    """Shared prefill, then the fixed-shape step of :func:`make_step` on a static cache. Finished rows
+    keep stepping (masked: their later tokens are cut at the end). When :func:`check_due`, and at the
+    end, the host reads the tokens: a row whose tokens[:m] first contains a stop string ends there
+    (the same m the reference finds by decoding after every step), and the loop ends when every row
+    has finished."""
+    b, steps, dev = len(prompts), decoding.max_new_tokens, be.device
+    kv, mask, hidden, pos = prefill(be, prompts, share=True)
+    cache = static_cache(be, kv, steps)
+    del kv
+    mask = torch.cat([mask, torch.ones((b, steps), dtype=mask.dtype, device=dev)], dim=-1)
+    u = uniforms(seeds, steps).to(dev)
+    stop_ids = torch.tensor(be.stop_token_ids, dtype=torch.long, device=dev)
+    tok_buf = torch.zeros((b, steps), dtype=torch.long, device=dev)
+    lpd_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+    lpr_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+    first_stop = torch.full((b,), steps + 1, dtype=torch.long, device=dev)  # 1 + index of the first stop token
+    step = make_step(be, decoding, compiled)
+    n_tok, finish, texts = [steps] * b, ["length"] * b, [None] * b
+    scanned, ended = [0] * b, [False] * b  # host view: positions checked for stop strings; row finished
+
+    def check(t_done: int) -> bool:
+        """Host check after t_done tokens: finish rows; True when every row has finished."""
+        fs = first_stop.tolist()
+        toks = tok_buf[:, :t_done].tolist() if decoding.stop else None
+        for i in range(b):
+            if ended[i]:
+                continue
+            upto = min(t_done, fs[i] - 1)
+            hit = _scan_stops(be, toks[i], scanned[i], upto, decoding.stop) if toks is not None else None
+            scanned[i] = upto
+            if hit is not None:
+                n_tok[i], texts[i], finish[i], ended[i] = hit[0], hit[1], "stop_string", True
+            elif fs[i] <= t_done:
+                n_tok[i], finish[i], ended[i] = fs[i], "stop", True
+        return all(ended)
+
+    for t in range(steps):
+        if t == 0:
+            tok, lpd, lpr = draw(be, hidden, u[:, 0].contiguous(), decoding)
+            del hidden
+        else:
+            tok, lpd, lpr = step(tok, u[:, t].contiguous(), pos, mask, cache)
+            pos = pos + 1
+        tok_buf[:, t], lpd_buf[:, t], lpr_buf[:, t] = tok, lpd, lpr
+        if stop_ids.numel():
+            first_stop = torch.where(torch.isin(tok, stop_ids) & (first_stop > steps), t + 1, first_stop)
+        if t + 1 < steps and check_due(t + 1) and check(t + 1):
+            break
+    check(steps)
+    return _rows(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
