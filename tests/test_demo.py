@@ -24,7 +24,7 @@ TRAJECTORY = ["base", "rl-beta0.05-step-0010", "rl-beta0.05-step-0020", "rl-beta
 def quick_demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     out, ck = root / "out", root / "ck"
-    r = run_cli("demo", "--quick", "--out", out, "--checkpoints", ck)
+    r = run_cli("demo", "--quick", "--out", out, "--checkpoints", ck, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     return out, ck, r, json.loads((out / "demo.json").read_text())
 
@@ -91,7 +91,7 @@ def test_outputs_and_printout(quick_demo):
 
 def test_rerun_reuses_checkpoints_and_samples(quick_demo):
     out, ck, _, demo = quick_demo
-    r = run_cli("demo", "--quick", "--out", out, "--checkpoints", ck)
+    r = run_cli("demo", "--quick", "--out", out, "--checkpoints", ck, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     again = json.loads((out / "demo.json").read_text())
     assert all(again["cached"].values())
@@ -243,12 +243,13 @@ def test_trajectory_analysis_against_exact_labels(quick_demo):
 
 
 def test_variants_as_one_analysis(quick_demo):
-    """The four variants side by side (OUT/variants): a set of methods with one row each, paired
+    """The variants side by side (OUT/variants): a set of methods with one row each, paired
     differences between them, and labels that agree with the exact ones."""
     out, _, _, demo = quick_demo
     s = json.loads((out / "variants" / "summary.json").read_text())
     assert [m["name"] for m in s["models"]] == list(demo["variants"])
-    assert not s["ordering"]["trajectory"] and len(s["differences"]) == 6  # every pair of 4 methods
+    # 9 methods: more than the 8 whose every pair is compared, so the 8 neighbours in the given order
+    assert not s["ordering"]["trajectory"] and len(s["differences"]) == len(demo["variants"]) - 1
     for name, g in s["ground_truth"]["models"].items():
         assert g["agreement"] is None or g["agreement"] >= 0.95, (name, g)
     assert demo["variants_analysis"]["agreement"] == {m: g["agreement"] for m, g in s["ground_truth"]["models"].items()}
