@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from .posttrain_config import DistillConfig
-from .train_util import Threads, check_families, save_checkpoint, sft_loop
+from .train_util import Threads, check_families, epoch_batches, save_checkpoint, sft_loop
 
 
 def distill(base_dir: str | Path, out_dir: str | Path, cfg: DistillConfig | None = None) -> Path:
@@ -59,12 +59,7 @@ def distill(base_dir: str | Path, out_dir: str | Path, cfg: DistillConfig | None
             seqs.append((list(s.prompt_ids), list(s.token_ids)))
             right[p.family] = right.get(p.family, 0) + int(task.verify(to_problem(p), s.completion) == 1.0)
             seen[p.family] = seen.get(p.family, 0) + 1
-        rng = random.Random(f"supportscope-distill:{cfg.seed}")
-        batches = []
-        for _ in range(cfg.epochs):
-            order = list(range(len(seqs)))
-            rng.shuffle(order)
-            batches += [[seqs[i] for i in order[s:s + cfg.batch]] for s in range(0, len(order), cfg.batch)]
+        batches = epoch_batches(seqs, cfg.epochs, cfg.batch, random.Random(f"supportscope-distill:{cfg.seed}"))
         with (out / "train_log.jsonl").open("w") as log:
             log.write(json.dumps({"teacher": str(teacher_dir), "sampled": len(samples),
                                   "teacher_correct_by_family": right, "sampled_by_family": seen}) + "\n")

@@ -51,7 +51,7 @@ from .posttrain_config import DistillConfig, NewInfoConfig, RLConfig, RSConfig
 from .train_util import Threads as _Threads
 from .train_util import batch as _batch
 from .train_util import check_families as _check_families
-from .train_util import checkpoint_steps, step_dir
+from .train_util import checkpoint_steps, epoch_batches, step_dir
 from .train_util import save_checkpoint as _save
 from .train_util import save_step as _save_step
 from .train_util import sft_loop as _sft_loop
@@ -185,12 +185,7 @@ def rs_sft(base_dir: str | Path, out_dir: str | Path, cfg: RSConfig | None = Non
             by_fam[p.family][1] += 1
             if ok:
                 kept.append((list(s.prompt_ids), list(s.token_ids)))  # token_ids end with EOS
-        rng = random.Random(f"supportscope-rs-sft:{cfg.seed}")
-        batches = []
-        for _ in range(cfg.epochs):
-            order = list(range(len(kept)))
-            rng.shuffle(order)
-            batches += [[kept[i] for i in order[s:s + cfg.batch]] for s in range(0, len(order), cfg.batch)]
+        batches = epoch_batches(kept, cfg.epochs, cfg.batch, random.Random(f"supportscope-rs-sft:{cfg.seed}"))
         with (out / "train_log.jsonl").open("w") as log:
             log.write(json.dumps({"sampled": len(samples), "kept": len(kept),
                                   "kept_by_family": {f: v[0] for f, v in by_fam.items()},

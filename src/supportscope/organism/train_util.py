@@ -125,5 +125,15 @@ def sft_loop(model: Any, tok: Any, batches: list[list[tuple]], lr: float,
     model.eval()
 
 
-__all__ = ["Threads", "batch", "check_families", "checkpoint_steps", "save_checkpoint", "save_step", "sft_loop",
+def epoch_batches(seqs: list, epochs: int, size: int, rng: Any) -> list[list]:
+    """``epochs`` passes over ``seqs``, each in a fresh ``rng.shuffle`` order, cut into batches of ``size``."""
+    batches = []
+    for _ in range(epochs):
+        order = list(range(len(seqs)))
+        rng.shuffle(order)
+        batches += [[seqs[i] for i in order[s:s + size]] for s in range(0, len(order), size)]
+    return batches
+
+
+__all__ = ["Threads", "batch", "epoch_batches", "check_families", "checkpoint_steps", "save_checkpoint", "save_step", "sft_loop",
            "step_dir", "target_logprobs"]

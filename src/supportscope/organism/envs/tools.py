@@ -25,15 +25,18 @@ from typing import Sequence
 from ..families import ARITH, calculate
 from .base import TurnEnd, World, is_call_prefix
 
-@dataclass(frozen=True)
-class Calculator:
-    name: str = "calc"
-    calls: tuple[str, ...] = ("[c]",)
+class _CallTool:
+    """A tool called by its call string as the whole first turn; the reply is ``<`` + value + ``>``."""
+
+    calls: tuple[str, ...]
     max_turns: int = 2
+
+    def value(self, prompt: str) -> str:
+        raise NotImplementedError
 
     def reply(self, prompt: str, turns: Sequence[str], ended: TurnEnd) -> str | None:
         if len(turns) == 1 and ended == "call":
-            return "<" + (calculate(prompt) or "") + ">"
+            return "<" + self.value(prompt) + ">"
         return None
 
     def may_reply(self, prompt: str, turn: int, text: str) -> bool:
@@ -41,20 +44,25 @@ class Calculator:
 
 
 @dataclass(frozen=True)
-class Search:
+class Calculator(_CallTool):
+    name: str = "calc"
+    calls: tuple[str, ...] = ("[c]",)
+    max_turns: int = 2
+
+    def value(self, prompt: str) -> str:
+        return calculate(prompt) or ""
+
+
+@dataclass(frozen=True)
+class Search(_CallTool):
     world: World
     name: str = "search"
     calls: tuple[str, ...] = ("[s]",)
     max_turns: int = 2
 
-    def reply(self, prompt: str, turns: Sequence[str], ended: TurnEnd) -> str | None:
-        if len(turns) == 1 and ended == "call":
-            fam = self.world.family.get(prompt)
-            return "<" + ((self.world.answer(prompt) or "") if fam in ("fact", "absent") else "") + ">"
-        return None
-
-    def may_reply(self, prompt: str, turn: int, text: str) -> bool:
-        return is_call_prefix(text, turn, self.calls)
+    def value(self, prompt: str) -> str:
+        fam = self.world.family.get(prompt)
+        return (self.world.answer(prompt) or "") if fam in ("fact", "absent") else ""
 
 
 @dataclass(frozen=True)
