@@ -282,3 +282,29 @@ def test_answer_stats_end_to_end_null_simulation():
     law = np.array([0.4, 0.3, 0.2, 0.1])
     want = [law[ref[int(p[1:])]] for p in res.problem_id]
     np.testing.assert_allclose(res.chance_q, want, atol=0.03)
+
+
+def test_maj_memo_is_per_model_and_order_free():
+    """A model's maj@k is the same whatever model it is analysed beside (its category columns then
+    differ); the second pair takes the base's from the memo, bit for bit, and equals maj_at_k."""
+    from collections import Counter
+
+    from supportscope.analysis import answer_stats as mod
+    from supportscope.stats.answers import maj_at_k
+
+    rng = np.random.default_rng(3)
+    rows = [(f"p{i}", m, j, str(rng.integers(lo, lo + 5)), False) for m, lo in (("base", 0), ("a", 3), ("b", 4))
+            for i in range(5) for j in range(12)]
+    rows = [(p, m, j, a, a == "3") for p, m, j, a, _ in rows]
+    mod._MAJ_MEMO.clear()
+    ks = [1, 3, 12]
+    first = answer_stats(_table([r for r in rows if r[1] in ("base", "a")]), k=ks)
+    size = len(mod._MAJ_MEMO)
+    second = answer_stats(_table([r for r in rows if r[1] in ("base", "b")]), k=ks)
+    assert size == 2 and len(mod._MAJ_MEMO) == 3  # the base's entry was reused
+    assert np.array_equal(first.maj_at_k[first.model == "base"], second.maj_at_k[second.model == "base"])
+    per = [Counter(r[3] for r in rows if r[1] == "base" and r[0] == f"p{i}") for i in range(5)]
+    width = max(len(c) for c in per)
+    counts = np.array([list(c.values()) + [0] * (width - len(c)) for c in per])
+    values = np.array([[float(a == "3") for a in c] + [0.0] * (width - len(c)) for c in per])
+    np.testing.assert_allclose(first.maj_at_k[first.model == "base"], maj_at_k(counts, values, ks), rtol=1e-12)

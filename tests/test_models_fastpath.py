@@ -141,7 +141,8 @@ def test_shared_prompt_scoring_equals_full_forward(tiny, reference):
     other = HFBackend.from_model(tiny_llama(tiny.tokenizer, seed=1), tiny.tokenizer, Policy(model="other"),
                                  engine=tiny.engine)
     samples = tiny.sample(REQS, DECODINGS[1])
-    its = items(samples) + [("e", 0, samples[0].prompt_ids, []), ("o", 0, samples[1].prompt_ids, [5])]
+    dups = [("dup", j, samples[3].prompt_ids, samples[3].token_ids) for j in range(3)]  # scored once, copied
+    its = items(samples) + [("e", 0, samples[0].prompt_ids, []), ("o", 0, samples[1].prompt_ids, [5])] + dups
     its = [its[i] for i in np.random.default_rng(0).permutation(len(its))]
     d = DECODINGS[2]
     ref = other.score(its, d, reference=tiny if reference else None)
@@ -151,6 +152,9 @@ def test_shared_prompt_scoring_equals_full_forward(tiny, reference):
         for f in ("token_logp_decoding", "token_logp_raw") + (("token_kl",) if reference else ()):
             np.testing.assert_allclose(getattr(a, f), getattr(b, f), atol=1e-4, rtol=0)
     assert any(a.n_singular_tokens for a in ref)
+    same = [(s.token_logp_decoding, s.token_logp_raw, s.token_kl) for s in new if s.problem_id == "dup"]
+    assert len(same) == 3 and same[0] == same[1] == same[2]
+    assert sorted(s.sample_idx for s in new if s.problem_id == "dup") == [0, 1, 2]
 
 
 def test_token_budget_batches_and_same_results(tiny):

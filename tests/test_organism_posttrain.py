@@ -105,9 +105,14 @@ def _state(path):
 
 
 def test_determinism(tmp_path):
-    for name, fn, cfg in (("rl", rl, RLConfig(steps=3, problems_per_step=6, group_size=4)),
-                          ("ni", new_info_sft, NewInfoConfig(steps=3))):
-        a, b = fn(CHECKPOINT, tmp_path / f"{name}a", cfg), fn(CHECKPOINT, tmp_path / f"{name}b", cfg)
+    """The same config gives the same weights and log, on 2 threads or 1 (the demo trains its variants
+    in parallel processes of 1 thread each, and threads are not in the checkpoint cache key)."""
+    from dataclasses import replace
+
+    for name, fn, cfg in (("rl", rl, RLConfig(steps=3, problems_per_step=6, group_size=4, threads=2)),
+                          ("ni", new_info_sft, NewInfoConfig(steps=3, threads=2))):
+        a = fn(CHECKPOINT, tmp_path / f"{name}a", cfg)
+        b = fn(CHECKPOINT, tmp_path / f"{name}b", replace(cfg, threads=1))
         sa, sb = _state(a), _state(b)
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
         base = _state(CHECKPOINT)

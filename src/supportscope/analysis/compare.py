@@ -90,7 +90,8 @@ def _kl(run, pair: PairedCounts, boot: PairedBootstrap, cfg: AnalyzeConfig) -> t
     """KL account from a run store, when the tuned samples were scored by the base."""
     if run is None:
         return None, {}
-    from supportscope.analysis.kl_account import kl_account
+    from supportscope.analysis.kl_account import KL_SAMPLE_COLUMNS, KL_SCORE_COLUMNS, kl_account
+    from supportscope.store import SCORER_PREFIX
     from supportscope.models.config import DecodingConfig
 
     b, t = pair.base.name, pair.tuned.name
@@ -98,8 +99,12 @@ def _kl(run, pair: PairedCounts, boot: PairedBootstrap, cfg: AnalyzeConfig) -> t
         return None, {}
     entry = run.entry(t)
     raw = DecodingConfig.from_dict(entry["decoding"]).is_raw if entry.get("decoding") else False
-    out = kl_account(pair.problem_id, pair.c0, pair.n0, pair.c1, pair.n1, run.read("samples", b),
-                     run.read("samples", t), run.read("scores"), b, t, boot, cfg.alpha, raw)
+    scorer = SCORER_PREFIX + b  # only the base's scores, and only the columns the account reads
+    scores = run.read("scores", scorer, columns=KL_SCORE_COLUMNS) if scorer in run.models("scores") else None
+    if scores is None or scores.num_rows == 0:
+        return None, {}
+    s0, s1 = (run.read("samples", m, columns=KL_SAMPLE_COLUMNS) for m in (b, t))
+    out = kl_account(pair.problem_id, pair.c0, pair.n0, pair.c1, pair.n1, s0, s1, scores, b, t, boot, cfg.alpha, raw)
     return out if out is not None else (None, {})
 
 

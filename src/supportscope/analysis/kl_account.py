@@ -128,6 +128,11 @@ def _histogram(x: np.ndarray, edges: np.ndarray) -> list[int]:
     return np.histogram(x[np.isfinite(x)], bins=edges)[0].tolist()
 
 
+KL_SAMPLE_COLUMNS = ["problem_id", "sample_idx", "logp_decoding", "logp_raw", "n_tokens", "policy_mask"]
+KL_SCORE_COLUMNS = ["problem_id", "generator", "sample_idx", "scorer", "logp_decoding", "logp_raw",
+                    "n_singular_tokens", "kl_full"]  #: what :func:`kl_account` reads (a run store is read for these only)
+
+
 def kl_account(problem_ids: np.ndarray, c0, n0, c1, n1, samples_base: pa.Table, samples_tuned: pa.Table,
                scores: pa.Table, base: str, tuned: str, boot: PairedBootstrap, alpha: float,
                decoding_is_raw: bool) -> tuple[dict, dict] | None:

@@ -9,7 +9,9 @@ Rows are grouped by prompt and cut into batches of at most ``sample_batch_size``
 prefilled once and its cache copied to its rows (`hf_generate.py`, ``EngineConfig.decode``:
 shared, static, compiled, or the reference loop that prefills every row).
 
-Scoring runs the transformer body only (hidden states): each distinct prompt once with the
+Scoring runs the transformer body only (hidden states), each distinct (prompt, completion) once (the
+n samples of a short-answer problem repeat: the organism's 256 per problem hold about 5 distinct
+ones, each copy gets the same Score): each distinct prompt once with the
 completions batched on its cache (`hf_score.py`), or prompt + completion of every item in full
 (decode='reference'), and turns the hidden states of
 the positions that predict the given token ids into log-probs in chunks (`scoring.py`). Both paths go through the same `_logits` (lm_head plus the architecture's final
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 
 import inspect
+from dataclasses import replace
 from typing import Any, Sequence
 
 import torch
@@ -35,7 +38,7 @@ import torch
 from supportscope.models.backend import (SCORE_FORWARD_MAX, Sample, SampleRequest, Score, ScoreItem,
                                          check_prompt_fits)
 from supportscope.errors import PromptTooLongError
-from supportscope.models.batching import group_order, token_batches
+from supportscope.models.batching import group_order, token_batches, unique_rows
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, EngineConfig, Policy
 from supportscope.models.loading import (ModelLoadError, prompt_ids, stop_token_ids as stop_ids,
                                          check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
@@ -238,8 +241,18 @@ class HFBackend:
             if not isinstance(reference, HFBackend):
                 raise TypeError("reference must be an HFBackend (exact KL needs its hidden states)")
             check_same_tokenizer(reference, self)
-        items = [(str(a), int(b), [int(x) for x in p], [int(x) for x in t]) for a, b, p, t in items]
+        items = [(str(a), int(b), list(map(int, p)), list(map(int, t))) for a, b, p, t in items]
         self._check_items(items)
+        if self.decode != "reference":  # identical (prompt, completion) items are scored once
+            firsts, which = unique_rows([(tuple(p), tuple(t)) for _, _, p, t in items])
+            if len(firsts) < len(items):
+                scores = self._score_items([items[i] for i in firsts], decoding, reference)
+                return [replace(scores[w], problem_id=it[0], sample_idx=it[1]) for it, w in zip(items, which)]
+        return self._score_items(items, decoding, reference)
+
+    def _score_items(self, items: list[tuple], decoding: DecodingConfig,
+                     reference: "HFBackend | None") -> list[Score]:
+        """:meth:`score` of checked items, each scored (reference decode: in today's batches)."""
         if self.decode == "reference":  # today's batches: longest first, score_batch_size sequences
             order = sorted(range(len(items)), key=lambda i: (-(len(items[i][2]) + len(items[i][3])), i))
         else:  # equal prompts adjacent (one prefill each), lengths ascending

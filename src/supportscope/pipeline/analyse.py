@@ -238,7 +238,7 @@ def _default_out(base: str, tuned: str) -> Path:
 def _add_sample_blocks(summary: dict, per_problem, inputs: list[Path], run):
     """The ``answers``, ``provenance`` and ``verifier_agreement`` blocks (``analysis.sample_checks``) when
     per-sample rows are at hand (a run directory, or a graded per-sample file); else nothing changes."""
-    samples, reference = per_sample_rows(inputs, run)
+    samples, reference = per_sample_rows(inputs, run, models=(str(summary["base"]), str(summary["tuned"])))
     if samples is None:
         return per_problem
     from supportscope.analysis.sample_checks import sample_blocks

@@ -6,7 +6,8 @@ Steps (everything under one output folder OUT; every step resumes or reuses what
    ``rl-beta{b}`` (KL-regularised RL, one per beta), ``rs-sft`` (rejection-sampling SFT) and
    ``new-info-sft`` (SFT on the absent facts). A variant is cached in the checkpoint folder under
    ``NAME-HASH``, HASH = sha256 of (kind, its config, the base weights' sha256): a cached checkpoint
-   is reused only when it was made by the same config from the same base. The first RL variant
+   is reused only when it was made by the same config from the same base (``pipeline.demo_train``,
+   which trains the missing ones in parallel processes). The first RL variant
    (``betas[0]``) also saves its policy every ``trajectory_every`` steps (part of its config, so of
    its HASH); each such checkpoint is the model ``rl-beta{b}-step-NNNN`` in the run from here on.
    Issue 16 adds ``rl-E`` per environment E of ``envs`` (RL whose samples are episodes with E) and
@@ -34,10 +35,6 @@ Steps (everything under one output folder OUT; every step resumes or reuses what
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +42,18 @@ from pathlib import Path
 import pyarrow as pa
 from rich.console import Console
 
-from supportscope.analysis import AnalyzeConfig, model_counts
+from supportscope.analysis import AnalyzeConfig
 from supportscope.atomic import write_set
-from supportscope.pipeline.analyse import analyse_and_write, sha256_file
+from supportscope.pipeline.demo_train import checkpoint_key, checkpoints
 from supportscope.pipeline.outputs import check_out_dir
 from supportscope.pipeline.progress import progress_bar
 from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
 from supportscope.organism.truth import trajectory_point
 from supportscope.pipeline.demo_many import BASE
-from supportscope.pipeline.demo_many import exact_columns as _exact_columns
-from supportscope.pipeline.demo_many import trajectory_analysis, variants_analysis
-from supportscope.pipeline.demo_tools import env_cells, env_model_names, exact_env_all, tools_account
-from supportscope.store import RunStore, counts_from_samples
+from supportscope.pipeline.demo_pairs import ManyJob, PairJob, analyse_pairs
+from supportscope.pipeline.demo_tools import env_cells, env_model_names, exact_env_all, tool_jobs, tools_block
+from supportscope.store import RunStore
 from supportscope.report.writers import table_files, write_json
 from supportscope.versions import library_versions
 
@@ -96,43 +92,6 @@ def variants(cfg: DemoConfig) -> list[Variant]:
     return out
 
 
-def checkpoint_key(v: Variant, base_dir: Path) -> str:
-    """First 12 hex digits of sha256 of (kind, config without ``threads``, sha256 of the base weights):
-    the cache key of the variant's checkpoint. The config includes ``checkpoint_every`` when it is not
-    0, so a cached RL run without the trajectory checkpoints is not taken for one with them, and a
-    run without them keeps the key it had before the field existed (and likewise ``env``); a
-    distillation teacher enters by the sha256 of its weights."""
-    cfg = v.config.to_dict()
-    cfg.pop("threads", None)  # threads change speed, not weights
-    if not cfg.get("checkpoint_every", 1):
-        cfg.pop("checkpoint_every")
-    if not cfg.get("env", 1):
-        cfg.pop("env")
-    if cfg.get("teacher"):  # the teacher's weights, not where they lie
-        cfg["teacher"] = sha256_file(Path(cfg["teacher"]) / "model.safetensors")
-    return hashlib.sha256(json.dumps({"kind": v.kind, "config": cfg, "base": sha256_file(base_dir / "model.safetensors")},
-                                     sort_keys=True).encode()).hexdigest()[:12]
-
-
-def checkpoint_for(v: Variant, base_dir: Path, cache: Path, con: Console) -> tuple[Path, bool]:
-    """The variant's checkpoint folder, trained now unless the cache holds it; (path, was_cached)."""
-    from supportscope.organism import posttrain
-
-    final = cache / f"{v.name}-{checkpoint_key(v, base_dir)}"
-    if (final / "model.safetensors").is_file() and (final / "posttrain_config.json").is_file():
-        return final, True
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    with con.status(f"post-training {v.name} ({v.kind}) from the base organism"):
-        getattr(posttrain, v.kind)(base_dir, tmp, v.config)
-    if final.exists():  # made meanwhile by another process with the same key: same weights
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-    return final, False
-
-
 def trajectory_models(v: Variant, path: Path) -> list[tuple[int, str, Path]]:
     """(step, model name, checkpoint folder) of the intermediate checkpoints the variant's RL run saved
     (none unless its config has ``checkpoint_every``); a missing folder is an error naming it."""
@@ -167,10 +126,8 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
     # 1. checkpoints
     t0 = time.perf_counter()
     vs = variants(cfg)
-    paths = {BASE: CHECKPOINT}
-    cached = {}
-    for v in vs:
-        paths[v.name], cached[v.name] = checkpoint_for(v, CHECKPOINT, Path(cfg.checkpoints), con)
+    finals, cached = checkpoints(vs, CHECKPOINT, Path(cfg.checkpoints), cfg.threads)
+    paths = {BASE: CHECKPOINT, **finals}
     traj = trajectory_models(vs[0], paths[vs[0].name])
     for _, name, d in traj:
         paths[name] = d
@@ -209,27 +166,21 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
             exact.update(_exact_p({n: b for n, b in hf.items() if n not in cells}, org, decoding, out, exact))
         timings["exact_p_s"] = time.perf_counter() - t0
 
-        # 5. analysis
+        # 5. analysis: the many-model analyses first (the longest jobs), then the pairs
         t0 = time.perf_counter()
-        table = counts_from_samples(store)
-        srcs = [str(out / "run")]
         acfg = AnalyzeConfig(bootstrap=cfg.bootstrap, seed=cfg.seed)
-        results = {}
-        for v in vs:
-            def augment(summary, per_problem, v=v):
-                return _exact_columns(per_problem, exact[BASE], exact[v.name], summary["budget"]["K"], acfg,
-                                      summary, families)
-
-            summary = analyse_and_write(model_counts(table, BASE, srcs), model_counts(table, v.name, srcs), acfg,
-                                        out / v.name, [], run=store, augment=augment, quiet=True,
-                                        extra={"demo": cfg.to_dict(), "variant": {
-                                            "name": v.name, "kind": v.kind, "config": v.config.to_dict(),
-                                            "checkpoint": str(paths[v.name]), "cached": cached[v.name]}})
-            results[v.name] = _digest(v, summary)
-        tools = tools_account(cfg.envs, table, srcs, store, acfg, exact, families, out, {"demo": cfg.to_dict()})
-        variants_digest = variants_analysis(vs, table, srcs, store, acfg, exact, families, out, cfg)
-        many = trajectory_analysis(vs[0], traj, table, srcs, store, acfg, exact, families, results[vs[0].name]["K"],
-                                   out, cfg) if traj else None  # the RL run's checkpoints, against exact labels
+        extra = {"demo": cfg.to_dict()}
+        many_jobs = [ManyJob("variants_analysis", (vs, out, cfg))]
+        if traj:  # the RL run's checkpoints, against exact labels
+            many_jobs.append(ManyJob("trajectory_analysis", (vs[0], traj, out, cfg)))
+        jobs = many_jobs + [PairJob(BASE, v.name, out / v.name, {**extra, "variant": {
+            "name": v.name, "kind": v.kind, "config": v.config.to_dict(), "checkpoint": str(paths[v.name]),
+            "cached": cached[v.name]}}) for v in vs] + tool_jobs(cfg.envs, out, extra)
+        done = analyse_pairs(jobs, out / "run", acfg, exact, families, cfg.threads)
+        variants_digest, many = done[0], (done[1] if traj else None)
+        summaries = done[len(many_jobs):]
+        results = {v.name: _digest(v, s) for v, s in zip(vs, summaries)}
+        tools = tools_block(cfg.envs, summaries[len(vs):])
         timings["analysis_s"] = time.perf_counter() - t0
     finally:
         store.close()
@@ -341,4 +292,4 @@ def _digest(v: Variant, s: dict) -> dict:
     }
 
 
-__all__ = ["run_demo", "variants", "Variant", "checkpoint_for", "checkpoint_key", "trajectory_models"]
+__all__ = ["run_demo", "variants", "Variant", "checkpoint_key", "trajectory_models"]

@@ -4,7 +4,9 @@ against the organism's exact labels."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -62,14 +64,27 @@ def exact_columns(per_problem: pa.Table, p0: dict, p1: dict, K: int, cfg: Analyz
 
 
 
-def variants_analysis(vs: list, table, srcs, store, acfg: AnalyzeConfig, exact: dict, families: dict, out: Path,
-                       cfg: DemoConfig) -> dict:
+@dataclass
+class Inputs:
+    """What every analysis of the demo reads: the run store, its counts table (and the run's path as
+    the source), the analysis config, the exact p of every model and each problem's family."""
+
+    run: Any
+    table: pa.Table
+    srcs: list
+    acfg: AnalyzeConfig
+    exact: dict
+    families: dict
+
+
+def variants_analysis(ctx: Inputs, vs: list, out: Path, cfg: DemoConfig) -> dict:
     """``OUT/variants/``: every variant against the base in one multi-model analysis (a set of methods:
     one table, one bootstrap, differences between the variants), each model's pairwise outputs with
     the exact columns, and the agreement with the exact labels per variant. Returns a digest."""
     from supportscope.pipeline.analyse_many import analyse_many_and_write
 
-    augment = _exact_augment(exact, acfg, families)
+    table, srcs, acfg, exact = ctx.table, ctx.srcs, ctx.acfg, ctx.exact
+    augment = _exact_augment(exact, acfg, ctx.families)
     agree: dict = {}
 
     def truth(summary, per_problem):
@@ -87,7 +102,7 @@ def variants_analysis(vs: list, table, srcs, store, acfg: AnalyzeConfig, exact: 
         return per_problem
 
     s = analyse_many_and_write(model_counts(table, BASE, srcs), [model_counts(table, v.name, srcs) for v in vs], acfg,
-                               out / "variants", [], run=store, augment=augment, augment_summary=truth, quiet=True,
+                               out / "variants", [], run=ctx.run, augment=augment, augment_summary=truth, quiet=True,
                                extra={"demo": cfg.to_dict()})
     return {"out": str(out / "variants"), "verdict": s["verdict"]["sentence"],
             "differences": s["differences"],
@@ -95,8 +110,7 @@ def variants_analysis(vs: list, table, srcs, store, acfg: AnalyzeConfig, exact: 
             "false_created_rate": {m: g["false_created_rate"] for m, g in agree.items()}}
 
 
-def trajectory_analysis(v, traj, table, srcs, store, acfg: AnalyzeConfig, exact: dict, families: dict,
-                         K: int, out: Path, cfg: DemoConfig) -> dict:
+def trajectory_analysis(ctx: Inputs, v, traj, out: Path, cfg: DemoConfig) -> dict:
     """``OUT/trajectory/``: base against the RL run's checkpoints and its final model in one
     multi-model analysis (``analysis.many``; the final model's step given explicitly), every model's
     pairwise outputs with the exact columns, and a ``ground_truth`` block setting the estimated
@@ -107,12 +121,14 @@ def trajectory_analysis(v, traj, table, srcs, store, acfg: AnalyzeConfig, exact:
     from supportscope.analysis.trajectory import trajectories
     from supportscope.pipeline.analyse_many import analyse_many_and_write
 
+    table, srcs, acfg, exact = ctx.table, ctx.srcs, ctx.acfg, ctx.exact
     names = [name for _, name, _ in traj] + [v.name]
     tcfg = replace(acfg, step=[f"{v.name}={v.config.steps}"])
 
-    augment = _exact_augment(exact, acfg, families)
+    augment = _exact_augment(exact, acfg, ctx.families)
     def truth(summary, per_problem):
         ids = per_problem["problem_id"].to_pylist()
+        K = summary["budget"]["K"]
         order = summary["ordering"]["names"]
         e0 = np.array([exact[BASE][i][0] for i in ids])
         ex = np.stack([exact_labels(e0, np.array([exact[m][i][0] for i in ids]), K, acfg.zeta) for m in order], axis=1)
@@ -139,7 +155,7 @@ def trajectory_analysis(v, traj, table, srcs, store, acfg: AnalyzeConfig, exact:
         return per_problem.append_column("trajectory_class_exact", pa.array(tx.cls.tolist(), pa.string()))
 
     s = analyse_many_and_write(model_counts(table, BASE, srcs), [model_counts(table, n, srcs) for n in names], tcfg,
-                               out / "trajectory", [], run=store, augment=augment, augment_summary=truth, quiet=True,
+                               out / "trajectory", [], run=ctx.run, augment=augment, augment_summary=truth, quiet=True,
                                extra={"demo": cfg.to_dict()})
     gt = s["ground_truth"]
     return {"out": str(out / "trajectory"), "verdict": s["verdict"]["sentence"],
@@ -150,4 +166,4 @@ def trajectory_analysis(v, traj, table, srcs, store, acfg: AnalyzeConfig, exact:
             "false_created_rate": {m: g["false_created_rate"] for m, g in gt["models"].items()}}
 
 
-__all__ = ["exact_columns", "trajectory_analysis", "variants_analysis"]
+__all__ = ["Inputs", "exact_columns", "trajectory_analysis", "variants_analysis"]

@@ -35,8 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from supportscope.analysis import AnalyzeConfig, model_counts
-from supportscope.pipeline.demo_many import BASE, exact_columns
+from supportscope.pipeline.demo_many import BASE
 
 PAIRS = ("environment", "training", "training_without_env", "total")
 
@@ -96,24 +95,23 @@ def _pair_digest(s: dict) -> dict:
             "pass1": {k: s["passk"][0][k] for k in ("base", "tuned", "difference", "difference_lo", "difference_hi")}}
 
 
-def tools_account(envs: list[str], table, srcs, store, acfg: AnalyzeConfig, exact: dict, families: dict,
-                  out: Path, extra: dict) -> dict:
-    """Analyse the four pairs of every environment (module docstring); returns the ``tools`` block of
-    demo.json: per environment, per pair, the digest (estimated against exact)."""
-    from supportscope.pipeline.analyse import analyse_and_write
+def tool_jobs(envs: list[str], out: Path, extra: dict) -> list:
+    """The four pairs of every environment (module docstring) as analysis jobs into
+    ``OUT/tools/E/PAIR``, environments in order, pairs in :data:`PAIRS` order."""
+    from supportscope.pipeline.demo_pairs import PairJob
 
-    block = {}
+    return [PairJob(a, b, out / "tools" / e / pair, {**extra, "pair": {"name": pair, "base": a, "tuned": b, "env": e}})
+            for e in envs for pair, (a, b) in pair_models(e).items()]
+
+
+def tools_block(envs: list[str], summaries: list[dict]) -> dict:
+    """The ``tools`` block of demo.json from the summaries of :func:`tool_jobs` (same order): per
+    environment, per pair, the digest (estimated against exact), and the one-sentence reading."""
+    block, it = {}, iter(summaries)
     for e in envs:
         rows = {}
         for pair, (a, b) in pair_models(e).items():
-            def augment(summary, per_problem, a=a, b=b):
-                return exact_columns(per_problem, exact[a], exact[b], summary["budget"]["K"], acfg, summary,
-                                     families)
-
-            s = analyse_and_write(model_counts(table, a, srcs), model_counts(table, b, srcs), acfg,
-                                  out / "tools" / e / pair, [], run=store, augment=augment, quiet=True,
-                                  extra={**extra, "pair": {"name": pair, "base": a, "tuned": b, "env": e}})
-            rows[pair] = {"base": a, "tuned": b, **_pair_digest(s)}
+            rows[pair] = {"base": a, "tuned": b, **_pair_digest(next(it))}
         block[e] = {"pairs": rows, "reading": reading(rows)}
     return block
 
@@ -130,4 +128,4 @@ def reading(rows: dict) -> str:
             f"the trained weights without it {part('training_without_env')}")
 
 
-__all__ = ["PAIRS", "env_model_names", "pair_models", "env_cells", "exact_env_all", "tools_account", "reading"]
+__all__ = ["PAIRS", "env_model_names", "pair_models", "env_cells", "exact_env_all", "tool_jobs", "tools_block", "reading"]

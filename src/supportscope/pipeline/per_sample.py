@@ -82,15 +82,20 @@ def _normalise(t: pa.Table) -> pa.Table:
     return t
 
 
-def _from_run(run) -> tuple[pa.Table | None, dict[str, str] | None]:
+def _from_run(run, models=None) -> tuple[pa.Table | None, dict[str, str] | None]:
     from supportscope.store.counts import is_followup_key
 
-    parts = run.read_shards("samples", select=lambda r: not is_followup_key(r["key"]))
+    def wanted(rec):
+        return not is_followup_key(rec["key"]) and (models is None or rec["model"] in models)
+
+    parts = run.read_shards("samples", select=wanted)
     if not parts:
         return None, None
     samples = pa.concat_tables([t for _, t in parts])
     ref: dict[str, str] = {}
     for model in run.models("problems"):  # each model's own problems shards (the same problem in several)
+        if models is not None and model not in models:
+            continue
         problems = run.read("problems", model)
         for p, a in zip(problems["problem_id"].to_pylist(), problems["answer"].to_pylist()):
             if a is not None and str(a).strip():
@@ -98,12 +103,12 @@ def _from_run(run) -> tuple[pa.Table | None, dict[str, str] | None]:
     return samples, (ref or None)
 
 
-def per_sample_rows(inputs: list[Path], run=None) -> tuple[pa.Table | None, dict[str, str] | None]:
+def per_sample_rows(inputs: list[Path], run=None, models=None) -> tuple[pa.Table | None, dict[str, str] | None]:
     """(per-sample rows, problem_id -> reference answer or None) from the run directory ``run``
-    (when given) or else from the files among ``inputs`` that carry a :data:`MARKERS` column and
+    (when given; only the shards of ``models``, when given) or else from the files among ``inputs`` that carry a :data:`MARKERS` column and
     :data:`NEEDED`; (None, None) when there are none."""
     if run is not None:
-        return _from_run(run)
+        return _from_run(run, None if models is None else set(models))
     tables = []
     for path in inputs:
         path = Path(path)

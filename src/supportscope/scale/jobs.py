@@ -33,14 +33,13 @@ from supportscope.models.backend import Backend, SampleRequest, Score
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.errors import InputError
 from supportscope.registry import suggest
-from supportscope.store import RunStore, build_table
+from supportscope.store import SCORER_PREFIX, RunStore, build_table
 from supportscope.store.manifest import MANIFEST, check_same_entry, entry_config
 from supportscope.store.shard_files import fs_name
 from supportscope.tasks import SUCCESS, Task
 from supportscope.tasks.base import problems_digest
 
 Progress = Callable[[int], None]
-SCORER_PREFIX = "scorer:"
 
 
 @dataclass(frozen=True)

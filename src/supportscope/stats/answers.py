@@ -97,6 +97,9 @@ def maj_at_k(counts, values, ks) -> np.ndarray:
       T = min(#{j: m_j >= x}, floor(kmax / x)) (the other categories tied at x), so Gauss-Legendre
       quadrature with ceil(T / 2) nodes on [0, 1] integrates it exactly (a G-node rule is exact up
       to degree 2G - 1; Golub & Welsch 1969).
+      A problem where only its largest category j reaches x (so every x > n / 2) needs none of
+      this: X_j = x, the other k - x samples come from the S_x small ones, and the term is
+      v_j C(m_j, x) C(S_x, k - x).
 
     Then maj@k = sum_x [z^k] (term of x) / C(n, k). Only positive terms are added (good relative
     accuracy). Cost per problem: sum over x of (#categories with m_j >= x <= n/x) convolutions of
@@ -155,7 +158,15 @@ def _maj_numerators(m: np.ndarray, v: np.ndarray, kmax: int) -> np.ndarray:
     ks = np.arange(kmax + 1)
     for x in range(2, min(kmax, int(m.max())) + 1):
         big = m >= x  # a prefix of each row
-        rows = np.flatnonzero(big[:, 0])
+        nbig = big.sum(axis=1)
+        one = np.flatnonzero(nbig == 1)  # only the largest category reaches x: no tie, no quadrature
+        if one.size:  # sum_{S: max = x} h(S) = v_0 C(m_0, x) C(S_x, k - x)
+            rest = m[one].sum(axis=1) - m[one, 0]
+            total[one, x:] += ((v[one, 0] * special.comb(m[one, 0], x))[:, None]
+                               * special.comb(rest[:, None], ks[None, :kmax + 1 - x]))
+        rows = np.flatnonzero(nbig >= 2)
+        if rows.size == 0:
+            continue
         nb = int(big.sum(axis=1).max())
         mb, vb, bigb = m[rows, :nb], v[rows, :nb], big[rows, :nb]
         small = np.where(big[rows], 0, m[rows]).sum(axis=1)

@@ -12,7 +12,7 @@ Public API: :class:`RunStore`, :func:`counts_from_samples`, :func:`build_table`,
 from ..errors import SchemaError, StoreError
 from .counts import counts_from_samples
 from .run import RunStore
-from .schema import PROBLEMS_SCHEMA, SAMPLES_SCHEMA, SCORES_SCHEMA, build_table
+from .schema import PROBLEMS_SCHEMA, SAMPLES_SCHEMA, SCORER_PREFIX, SCORES_SCHEMA, build_table
 
-__all__ = ["PROBLEMS_SCHEMA", "RunStore", "SAMPLES_SCHEMA", "SCORES_SCHEMA", "SchemaError", "StoreError",
+__all__ = ["PROBLEMS_SCHEMA", "RunStore", "SAMPLES_SCHEMA", "SCORER_PREFIX", "SCORES_SCHEMA", "SchemaError", "StoreError",
            "build_table", "counts_from_samples"]

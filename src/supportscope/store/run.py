@@ -288,22 +288,25 @@ class RunStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, kind: str, model: str | None = None, verify: bool = True) -> pa.Table:
+    def read(self, kind: str, model: str | None = None, verify: bool = True,
+             columns: list[str] | None = None) -> pa.Table:
         """All ``kind`` shards (of ``model``, or of every model) as one table.
 
         Shards are concatenated sorted by (model, key) — not in the order they were written —
         so the result does not depend on the order work finished. Each shard's SHA-256 and row
         count are checked against the manifest (each file is read once: hashed, then parsed from
         the same bytes; ``benchmarks/store_verify.py`` measures the cost). ``verify=False`` skips
-        the hash only, e.g. to read a few columns of a large run that was just verified. A row key
+        the hash only, e.g. to read a few columns of a large run that was just verified; ``columns``
+        reads only these (a table of token lists is then not parsed at all). A row key
         (e.g. problem_id, model, sample_idx) found in two shards is an error.
 
         Raises:
             StoreError: a missing, unreadable, changed or duplicated shard, naming the file.
         """
-        parts = self.read_shards(kind, model, verify)
+        parts = self.read_shards(kind, model, verify, columns)
         if not parts:
-            return schema_of(kind).empty_table()
+            empty = schema_of(kind).empty_table()
+            return empty if columns is None else empty.select(list(columns))
         return pa.concat_tables([t for _, t in parts])
 
     def read_shards(self, kind: str, model: str | None = None, verify: bool = True,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..errors import SchemaError
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,8 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"problems": (), "samples": ("pol
 #: (teacher-forced) by ``scorer``. ``n_singular_tokens``: tokens with zero probability under the
 #: scorer's decoding distribution. ``kl_full`` (sum over positions of the exact full-vocabulary
 #: KL) and ``token_kl`` are null when not computed.
+SCORER_PREFIX = "scorer:"  #: the manifest model of NAME's scores shards is SCORER_PREFIX + NAME
+
 SCORES_SCHEMA = pa.schema(
     [
         _req("problem_id", pa.string()),
@@ -117,18 +120,18 @@ def schema_of(kind: str) -> pa.Schema:
 # build_table: list of dicts -> table
 
 
-def _type_ok(value: Any, typ: pa.DataType) -> bool:
-    """A cheap check of a value's Python type (list elements are left to Arrow's conversion)."""
+def _type_ok(tp: type, typ: pa.DataType) -> bool:
+    """A cheap check of a value's Python type ``tp`` (list elements are left to Arrow's conversion)."""
     if pa.types.is_string(typ):
-        return isinstance(value, str)
+        return issubclass(tp, str)
     if pa.types.is_boolean(typ):
-        return isinstance(value, (bool, np.bool_))
+        return issubclass(tp, (bool, np.bool_))
     if pa.types.is_integer(typ):
-        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        return issubclass(tp, (int, np.integer)) and not issubclass(tp, (bool, np.bool_))
     if pa.types.is_floating(typ):
-        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+        return issubclass(tp, (int, float, np.integer, np.floating)) and not issubclass(tp, (bool, np.bool_))
     if pa.types.is_list(typ):
-        return isinstance(value, (list, tuple, np.ndarray))
+        return issubclass(tp, (list, tuple, np.ndarray))
     return True
 
 
@@ -151,6 +154,59 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _columns_ok(schema: pa.Schema, rows: list) -> dict[str, list] | None:
+    """The rows' values per field when every row passes :func:`_check_row`, else None. Each type check
+    is made once per distinct Python type of a column (sets built in C), not once per value."""
+    if not all(issubclass(tp, Mapping) for tp in set(map(type, rows))):
+        return None
+    if not set(chain.from_iterable(rows)) <= set(schema.names):
+        return None
+    columns = {}
+    for field in schema:
+        values = [row.get(field.name) for row in rows]
+        types = set(map(type, values))
+        if type(None) in types and not field.nullable:
+            return None
+        if any(tp is not type(None) and not _type_ok(tp, field.type) for tp in types):
+            return None
+        columns[field.name] = values
+    return columns
+
+
+def _check_row(kind: str, schema: pa.Schema, i: int, row: Any) -> None:
+    """Raise SchemaError at the first problem of row ``i``: not a dict, an unknown field, a missing or
+    None required field, a value of the wrong Python type."""
+    if not isinstance(row, Mapping):
+        raise SchemaError(f"{kind} row {i}: expected a dict of fields, got {type(row).__name__}")
+    extra = [k for k in row if k not in schema.names]
+    if extra:
+        raise SchemaError(
+            f"{kind} row {i}: unknown field {extra[0]!r}; the fields of {kind} are {', '.join(schema.names)}"
+        )
+    for field in schema:
+        if field.name not in row or row[field.name] is None:
+            if field.nullable:
+                continue
+            what = "is missing" if field.name not in row else "is None"
+            raise SchemaError(f"{kind} row {i}: field {field.name!r} {what}; it must be {_type_name(field.type)}")
+        value = row[field.name]
+        if not _type_ok(type(value), field.type):
+            raise SchemaError(
+                f"{kind} row {i}: field {field.name!r} must be {_type_name(field.type)}, "
+                f"got {type(value).__name__} {_short(value)}"
+            )
+
+
+def _checked_columns(kind: str, schema: pa.Schema, rows: list) -> dict[str, list]:
+    """The values per field, every row checked (:func:`_check_row`); the first bad row raises."""
+    columns = _columns_ok(schema, rows)
+    if columns is None:  # something is wrong: find it row by row, in order
+        for i, row in enumerate(rows):
+            _check_row(kind, schema, i, row)
+        columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
+    return columns
+
+
 def build_table(kind: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Build a table of ``kind``'s schema from dict rows, checking every field.
 
@@ -168,31 +224,11 @@ def build_table(kind: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
             ``samples row 3: field 'n_tokens' is missing``.
     """
     schema = schema_of(kind)
-    names = set(schema.names)
     rows = list(rows)
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise SchemaError(f"{kind} row {i}: expected a dict of fields, got {type(row).__name__}")
-        extra = [k for k in row if k not in names]
-        if extra:
-            raise SchemaError(
-                f"{kind} row {i}: unknown field {extra[0]!r}; the fields of {kind} are {', '.join(schema.names)}"
-            )
-        for field in schema:
-            if field.name not in row or row[field.name] is None:
-                if field.nullable:
-                    continue
-                what = "is missing" if field.name not in row else "is None"
-                raise SchemaError(f"{kind} row {i}: field {field.name!r} {what}; it must be {_type_name(field.type)}")
-            value = row[field.name]
-            if not _type_ok(value, field.type):
-                raise SchemaError(
-                    f"{kind} row {i}: field {field.name!r} must be {_type_name(field.type)}, "
-                    f"got {type(value).__name__} {_short(value)}"
-                )
+    columns = _checked_columns(kind, schema, rows)
     arrays = []
     for field in schema:
-        values = [row.get(field.name) for row in rows]
+        values = columns[field.name]
         try:
             arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
@@ -370,8 +406,37 @@ def _check_unique(kind: str, t: pa.Table) -> None:
         raise SchemaError(f"{kind} rows {first} and {second}: the same row ({what}) occurs twice")
 
 
+def _key_codes(t: pa.Table, keys: list[str]) -> np.ndarray | None:
+    """One int64 per row, equal for two rows iff their ``keys`` are equal (each column's values
+    ranked, the ranks combined in mixed radix); None when a key has nulls or the radix overflows."""
+    code = np.zeros(len(t), dtype=np.int64)
+    radix = 1
+    for k in keys:
+        col = t.column(k)
+        if col.null_count:
+            return None
+        if pa.types.is_integer(col.type):
+            values, inv = np.unique(col.to_numpy(), return_inverse=True)
+            size = values.size
+        else:
+            enc = pc.dictionary_encode(col.combine_chunks())
+            inv, size = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(enc.dictionary)
+        if radix * max(size, 1) >= 2**62:
+            return None
+        code += inv.reshape(-1).astype(np.int64) * radix
+        radix *= max(size, 1)
+    return code
+
+
 def duplicate_rows(t: pa.Table, keys: list[str]) -> tuple[int, int] | None:
-    """The first two row indices that share ``keys``, or None when every key occurs once."""
+    """The first two row indices that share ``keys``, or None when every key occurs once. (First
+    the keys' integer codes are counted, a sort; only when two agree, or codes cannot be made, does
+    a group-by find the rows.)"""
+    if len(t) < 2:
+        return None
+    codes = _key_codes(t, keys)
+    if codes is not None and np.unique(codes).size == codes.size:
+        return None
     idx = pa.array(np.arange(len(t), dtype=np.int64))
     g = (
         t.select(keys)
