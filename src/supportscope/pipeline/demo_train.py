@@ -49,8 +49,11 @@ def checkpoint_key(v, base_dir: Path) -> str:
 def train_into(kind: str, config, base_dir: Path, final: Path) -> Path:
     """Post-train (``organism.posttrain.<kind>``) into a temporary folder beside ``final``, then rename
     it to ``final`` (unless another process made it meanwhile: same key, same weights)."""
+    from transformers.utils import logging as hf_logging
+
     from supportscope.organism import posttrain
 
+    hf_logging.disable_progress_bar()  # a spawned process starts with transformers' loading bars on
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     getattr(posttrain, kind)(base_dir, tmp, config)
