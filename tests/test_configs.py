@@ -347,3 +347,30 @@ def test_run_config_engine_table(tmp_path):
     with pytest.raises(InputError) as e:
         load_run_config(cfg)
     assert e.value.line == 13 and "[engine] decode 'fast' is not one of" in str(e.value)
+
+
+def test_a_boolean_field_on_by_default_can_be_switched_off():
+    """Every bool field gets --name/--no-name (DemoConfig.distill is on by default: --no-distill)."""
+    import typer
+    from typer.testing import CliRunner
+
+    from supportscope.cli.options import with_config_options
+    from supportscope.organism.demo_config import DemoConfig
+
+    app, seen = typer.Typer(), []
+
+    @app.command()
+    @with_config_options(DemoConfig)
+    def command(config: DemoConfig = None):
+        seen.append(config)
+
+    @app.command()
+    def other():  # a second command, so typer keeps the command name
+        pass
+
+    for args, want in ((["command"], True), (["command", "--no-distill"], False),
+                       (["command", "--distill", "--quick"], True)):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0, r.output
+        assert seen[-1].distill is want
+    assert seen[-1].quick is True

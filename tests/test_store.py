@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import supportscope.store.run as store_mod
 from supportscope.errors import InputError
@@ -156,6 +158,59 @@ def test_build_table_names_the_field():
     with pytest.raises(SchemaError, match=r"unknown shard kind"):
         build_table("sampels", [row])
     assert isinstance(SchemaError("x"), ValueError)
+
+
+_BREAKS = [None, ("drop", "n_tokens"), ("set", "n_tokens", None), ("set", "sample_idx", "3"),
+           ("set", "sample_idx", True), ("set", "logp", 0.0), ("set", "model", 7), ("row", [1, 2]),
+           ("set", "finish_reason", None)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(range(len(_BREAKS))), min_size=1, max_size=6))
+def test_build_table_reports_the_first_bad_row_as_a_row_by_row_check(breaks):
+    """The per-type fast check gives the error a row-by-row walk gives: the first bad row, its first bad
+    field (rows broken in random ways, several per table)."""
+    from supportscope.store.row_checks import check_row
+    from supportscope.store.schema import schema_of
+
+    rows = []
+    for i, b in enumerate(breaks):
+        row = dict(sample_rows("m", "p", [i])[0])
+        if b and _BREAKS[b][0] == "drop":
+            row.pop(_BREAKS[b][1])
+        elif b and _BREAKS[b][0] == "set":
+            row[_BREAKS[b][1]] = _BREAKS[b][2]
+        elif b:
+            row = _BREAKS[b][1]
+        rows.append(row)
+    want = None
+    for i, row in enumerate(rows):
+        try:
+            check_row("samples", schema_of("samples"), i, row)
+        except SchemaError as e:
+            want = str(e)
+            break
+    if want is None:
+        build_table("samples", rows)
+    else:
+        with pytest.raises(SchemaError) as got:
+            build_table("samples", rows)
+        assert str(got.value) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "", "dd"]), st.integers(-3, 3), st.integers(0, 2)),
+                max_size=30))
+def test_duplicate_rows_against_brute_force(rows):
+    """duplicate_rows finds a repeated key exactly when one exists, and the two rows it names share it."""
+    from supportscope.store.schema import duplicate_rows
+
+    t = pa.table({"p": [r[0] for r in rows], "m": [r[1] for r in rows], "s": [r[2] for r in rows]})
+    got = duplicate_rows(t, ["p", "m", "s"])
+    assert (got is not None) == (len(set(rows)) < len(rows))
+    if got is not None:
+        assert got[0] < got[1] and rows[got[0]] == rows[got[1]]
+        assert got[0] == min(i for i, r in enumerate(rows) if rows.count(r) > 1)
 
 
 # -- register -------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ def with_config_options(*positional, flags: dict[str, str] | None = None, **name
                 if isinstance(default, list) and not default:
                     default = None  # typer: an empty repeated option
                 flag = flags.get(f"{arg}.{f.name}") or flags.get(f.name) or f"--{pname.replace('_', '-')}"
+                if hints[f.name] is bool and "/" not in flag:  # a switch on by default must be able to go off
+                    flag = f"{flag}/--no-{flag[2:]}"
                 spelling[arg][f.name] = flag.split("/")[0]  # "--anytime/--no-anytime" -> "--anytime"
                 help_text = " ".join(filter(None, (f.metadata.get("help", ""), bounds_text(f.metadata))))
                 opt = typer.Option(default, flag, help=help_text, show_default=default is not None)

@@ -51,7 +51,7 @@ from supportscope.models.config import DecodingConfig, Policy
 from supportscope.organism.demo_config import DemoConfig
 from supportscope.organism.truth import trajectory_point
 from supportscope.pipeline.demo_many import BASE
-from supportscope.pipeline.demo_pairs import ManyJob, PairJob, analyse_pairs
+from supportscope.pipeline.demo_pairs import ManyJob, PairJob, run_analyses
 from supportscope.pipeline.demo_tools import env_cells, env_model_names, exact_env_all, tool_jobs, tools_block
 from supportscope.store import RunStore
 from supportscope.report.writers import table_files, write_json
@@ -176,7 +176,7 @@ def run_demo(cfg: DemoConfig, out: Path, con: Console | None = None) -> dict:
         jobs = many_jobs + [PairJob(BASE, v.name, out / v.name, {**extra, "variant": {
             "name": v.name, "kind": v.kind, "config": v.config.to_dict(), "checkpoint": str(paths[v.name]),
             "cached": cached[v.name]}}) for v in vs] + tool_jobs(cfg.envs, out, extra)
-        done = analyse_pairs(jobs, out / "run", acfg, exact, families, cfg.threads)
+        done = run_analyses(jobs, out / "run", acfg, exact, families, cfg.threads)
         variants_digest, many = done[0], (done[1] if traj else None)
         summaries = done[len(many_jobs):]
         results = {v.name: _digest(v, s) for v, s in zip(vs, summaries)}

@@ -15,9 +15,12 @@ a script that calls the demo must guard its entry point with ``if __name__ == "_
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+
+from rich.console import Console
 
 from supportscope.analysis import AnalyzeConfig, model_counts
 from supportscope.pipeline.progress import progress_bar
@@ -67,28 +70,33 @@ def _run(job: PairJob | ManyJob) -> dict:
                              ctx.acfg, job.out, [], run=ctx.run, augment=augment, quiet=True, extra=job.extra)
 
 
-def analyse_pairs(jobs: list, run_dir: Path, acfg: AnalyzeConfig, exact: dict, families: dict,
+def run_analyses(jobs: list, run_dir: Path, acfg: AnalyzeConfig, exact: dict, families: dict,
                   workers: int) -> list[dict]:
     """The results of ``jobs`` (in order), run by ``min(workers, len(jobs))`` processes (1: here)."""
     workers = max(1, min(int(workers), len(jobs)))
     args = (Path(run_dir), acfg, exact, families)
     with progress_bar(f"{len(jobs)} analyses against the exact labels in {workers} process(es)", len(jobs),
                       unit="analyses") as adv:
-        if workers == 1:
-            _init(*args)
+        if workers > 1:
             try:
-                out = []
-                for job in jobs:
-                    out.append(_run(job))
-                    adv(1)
-                return out
-            finally:
-                _STATE.clear()
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init, initargs=args) as pool:
-            futures = [pool.submit(_run, job) for job in jobs]
-            for f in futures:
-                f.add_done_callback(lambda _: adv(1))
-            return [f.result() for f in futures]
+                with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init,
+                                         initargs=args) as pool:
+                    futures = [pool.submit(_run, job) for job in jobs]
+                    for f in futures:
+                        f.add_done_callback(lambda f: None if f.exception() else adv(1))
+                    return [f.result() for f in futures]
+            except (BrokenProcessPool, OSError) as e:  # no processes here (or one died): run them in this one
+                Console(stderr=True).print(f"[yellow]analysis processes failed ({type(e).__name__}); "
+                                           "running the analyses in this process[/yellow]")
+        _init(*args)
+        try:
+            out = []
+            for job in jobs:
+                out.append(_run(job))
+                adv(1)
+            return out
+        finally:
+            _STATE.clear()
 
 
-__all__ = ["ManyJob", "PairJob", "analyse_pairs"]
+__all__ = ["ManyJob", "PairJob", "run_analyses"]

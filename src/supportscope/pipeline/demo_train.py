@@ -20,9 +20,12 @@ import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
+
+from rich.console import Console
 
 from supportscope.pipeline.analyse import sha256_file
 from supportscope.pipeline.progress import progress_bar
@@ -85,17 +88,22 @@ def checkpoints(vs: list, base_dir: Path, cache: Path, threads: int) -> tuple[di
     each = max(1, int(threads) // workers)
     with progress_bar(f"post-training {len(todo)} variants in {workers} process(es)", len(todo),
                       unit="variants") as adv:
-        if workers == 1:
-            for v in todo:
-                train_into(v.kind, replace(v.config, threads=each), base_dir, finals[v.name])
+        if workers > 1:
+            try:
+                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                    jobs = [pool.submit(train_into, v.kind, replace(v.config, threads=each), base_dir,
+                                        finals[v.name]) for v in todo]
+                    for job in as_completed(jobs):
+                        job.result()
+                        adv(1)
+                return finals, cached
+            except (BrokenProcessPool, OSError) as e:  # no processes here (or one died): train the rest here
+                Console(stderr=True).print(f"[yellow]post-training processes failed ({type(e).__name__}); "
+                                           "training in this process[/yellow]")
+        for v in todo:
+            if not _done(finals[v.name]):  # (after a failed pool: the ones it did not finish)
+                train_into(v.kind, replace(v.config, threads=threads), base_dir, finals[v.name])
                 adv(1)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                jobs = [pool.submit(train_into, v.kind, replace(v.config, threads=each), base_dir, finals[v.name])
-                        for v in todo]
-                for job in as_completed(jobs):
-                    job.result()
-                    adv(1)
     return finals, cached
 
 

@@ -51,7 +51,7 @@ def short(value: Any, limit: int = 60) -> str:
 
 
 def _columns_ok(schema: pa.Schema, rows: list) -> dict[str, list] | None:
-    """The rows' values per field when every row passes :func:`_check_row`, else None. Each type check
+    """The rows' values per field when every row passes :func:`check_row`, else None. Each type check
     is made once per distinct Python type of a column (sets built in C), not once per value."""
     if not all(issubclass(tp, Mapping) for tp in set(map(type, rows))):
         return None
@@ -69,7 +69,7 @@ def _columns_ok(schema: pa.Schema, rows: list) -> dict[str, list] | None:
     return columns
 
 
-def _check_row(kind: str, schema: pa.Schema, i: int, row: Any) -> None:
+def check_row(kind: str, schema: pa.Schema, i: int, row: Any) -> None:
     """Raise SchemaError at the first problem of row ``i``: not a dict, an unknown field, a missing or
     None required field, a value of the wrong Python type."""
     if not isinstance(row, Mapping):
@@ -94,13 +94,13 @@ def _check_row(kind: str, schema: pa.Schema, i: int, row: Any) -> None:
 
 
 def checked_columns(kind: str, schema: pa.Schema, rows: list) -> dict[str, list]:
-    """The values per field, every row checked (:func:`_check_row`); the first bad row raises."""
+    """The values per field, every row checked (:func:`check_row`); the first bad row raises."""
     columns = _columns_ok(schema, rows)
     if columns is None:  # something is wrong: find it row by row, in order
         for i, row in enumerate(rows):
-            _check_row(kind, schema, i, row)
+            check_row(kind, schema, i, row)
         columns = {field.name: [row.get(field.name) for row in rows] for field in schema}
     return columns
 
 
-__all__ = ["checked_columns", "short", "type_name"]
+__all__ = ["check_row", "checked_columns", "short", "type_name"]
