@@ -71,7 +71,7 @@ def _run(job: PairJob | ManyJob) -> dict:
 
 
 def run_analyses(jobs: list, run_dir: Path, acfg: AnalyzeConfig, exact: dict, families: dict,
-                  workers: int) -> list[dict]:
+                 workers: int) -> list[dict]:
     """The results of ``jobs`` (in order), run by ``min(workers, len(jobs))`` processes (1: here)."""
     workers = max(1, min(int(workers), len(jobs)))
     args = (Path(run_dir), acfg, exact, families)
