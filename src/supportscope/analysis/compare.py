@@ -95,14 +95,13 @@ def _kl(run, pair: PairedCounts, boot: PairedBootstrap, cfg: AnalyzeConfig) -> t
     from supportscope.models.config import DecodingConfig
 
     b, t = pair.base.name, pair.tuned.name
-    if t not in run.models("samples") or b not in run.models("samples") or not run.models("scores"):
+    scorer = SCORER_PREFIX + b  # only the base's scores are read, and only the columns the account uses
+    sampled = run.models("samples")
+    if t not in sampled or b not in sampled or scorer not in run.models("scores"):
         return None, {}
     entry = run.entry(t)
     raw = DecodingConfig.from_dict(entry["decoding"]).is_raw if entry.get("decoding") else False
-    scorer = SCORER_PREFIX + b  # only the base's scores, and only the columns the account reads
-    scores = run.read("scores", scorer, columns=KL_SCORE_COLUMNS) if scorer in run.models("scores") else None
-    if scores is None or scores.num_rows == 0:
-        return None, {}
+    scores = run.read("scores", scorer, columns=KL_SCORE_COLUMNS)
     s0, s1 = (run.read("samples", m, columns=KL_SAMPLE_COLUMNS) for m in (b, t))
     out = kl_account(pair.problem_id, pair.c0, pair.n0, pair.c1, pair.n1, s0, s1, scores, b, t, boot, cfg.alpha, raw)
     return out if out is not None else (None, {})

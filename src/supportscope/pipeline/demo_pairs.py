@@ -8,21 +8,16 @@ the jobs it is handed: a :class:`PairJob` is
 :func:`~supportscope.pipeline.analyse.analyse_and_write` with the exact columns added
 (:func:`~supportscope.pipeline.demo_many.exact_columns`); a :class:`ManyJob` is one of
 ``demo_many``'s multi-model analyses. Every job writes its own folders, each as one set; the
-results come back in job order, whatever order the jobs finished in. (The processes are spawned:
-a script that calls the demo must guard its entry point with ``if __name__ == "__main__":``.)
+results come back in job order, whatever order the jobs finished in (``process_pool``).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
-from rich.console import Console
-
 from supportscope.analysis import AnalyzeConfig, model_counts
+from supportscope.pipeline.process_pool import map_in_processes
 from supportscope.pipeline.progress import progress_bar
 
 _STATE: dict = {}  # per process: "inputs", the demo_many.Inputs every job reads
@@ -78,16 +73,9 @@ def run_analyses(jobs: list, run_dir: Path, acfg: AnalyzeConfig, exact: dict, fa
     with progress_bar(f"{len(jobs)} analyses against the exact labels in {workers} process(es)", len(jobs),
                       unit="analyses") as adv:
         if workers > 1:
-            try:
-                with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init,
-                                         initargs=args) as pool:
-                    futures = [pool.submit(_run, job) for job in jobs]
-                    for f in futures:
-                        f.add_done_callback(lambda f: None if f.exception() else adv(1))
-                    return [f.result() for f in futures]
-            except (BrokenProcessPool, OSError) as e:  # no processes here (or one died): run them in this one
-                Console(stderr=True).print(f"[yellow]analysis processes failed ({type(e).__name__}); "
-                                           "running the analyses in this process[/yellow]")
+            done = map_in_processes(_run, [(job,) for job in jobs], workers, adv, "analyses", _init, args)
+            if done is not None:
+                return done
         _init(*args)
         try:
             out = []

@@ -8,9 +8,8 @@ two, so two 1-thread processes on two cores train about 1.3x as many variants pe
 2-thread process, less the ~6 s each process spends importing torch. Threads change speed, not
 weights: they are not in the key, and ``tests/test_organism_posttrain.py::test_determinism``
 trains on 2 threads and on 1 and compares the weights bit for bit. Each run writes into a
-temporary folder that is then renamed, so an interrupted run leaves no half checkpoint. (The
-processes are spawned: a script that calls the demo must guard its entry point with
-``if __name__ == "__main__":``.)
+temporary folder that is then renamed, so an interrupted run leaves no half checkpoint (the
+processes: ``process_pool``).
 """
 
 from __future__ import annotations
@@ -19,15 +18,11 @@ import hashlib
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from multiprocessing import get_context
 from pathlib import Path
 
-from rich.console import Console
-
 from supportscope.pipeline.analyse import sha256_file
+from supportscope.pipeline.process_pool import map_in_processes
 from supportscope.pipeline.progress import progress_bar
 
 
@@ -88,18 +83,9 @@ def checkpoints(vs: list, base_dir: Path, cache: Path, threads: int) -> tuple[di
     each = max(1, int(threads) // workers)
     with progress_bar(f"post-training {len(todo)} variants in {workers} process(es)", len(todo),
                       unit="variants") as adv:
-        if workers > 1:
-            try:
-                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                    jobs = [pool.submit(train_into, v.kind, replace(v.config, threads=each), base_dir,
-                                        finals[v.name]) for v in todo]
-                    for job in as_completed(jobs):
-                        job.result()
-                        adv(1)
-                return finals, cached
-            except (BrokenProcessPool, OSError) as e:  # no processes here (or one died): train the rest here
-                Console(stderr=True).print(f"[yellow]post-training processes failed ({type(e).__name__}); "
-                                           "training in this process[/yellow]")
+        calls = [(v.kind, replace(v.config, threads=each), base_dir, finals[v.name]) for v in todo]
+        if workers > 1 and map_in_processes(train_into, calls, workers, adv, "post-training") is not None:
+            return finals, cached
         for v in todo:
             if not _done(finals[v.name]):  # (after a failed pool: the ones it did not finish)
                 train_into(v.kind, replace(v.config, threads=threads), base_dir, finals[v.name])
