@@ -11,7 +11,9 @@ untimed warm-up, wall time with a device sync:
 
 1. Sampling tokens/s at batch 1 / 64 / 256 / 1024: distinct random 128-token prompts, `--new`
    new tokens (256; 32 at batch 1, where every method is launch-bound), EOS ignored, T = 1,
-   top_p 0.95. Methods: ours decode='shared' (DynamicCache loop), ours decode='static'
+   top_p 0.95. Methods: ours decode='tree' (the default: distinct prefixes once per step; random
+   weights make every sample distinct, so this measures its overhead), decode='shared' (DynamicCache
+   loop), ours decode='static'
    (preallocated cache, sync-free step; decode='compiled' with --compile), and
    ``model.generate(do_sample=True, min_new_tokens=new)``. Ratio = ours / generate.
 2. Fraction of the memory roofline: a decode step must read the weights once and each row's KV
@@ -97,7 +99,7 @@ def sampling(args, rows, name, shape, model, tok, dev, dtype_name, t_start) -> d
     w_bytes = sum(p.numel() for p in model.parameters()) * nbytes
     bw = args.bandwidth or next((v for k, v in BANDWIDTH.items() if k in torch.cuda.get_device_name(dev)), 0.0) \
         if dev.type == "cuda" else args.bandwidth
-    paths = ["shared", "static"] + (["compiled"] if args.compile else [])
+    paths = ["tree", "shared", "static"] + (["compiled"] if args.compile else [])
     out = {}
     for batch in args.batches:
         new = args.new if batch > 1 else min(args.new, 32)

@@ -9,8 +9,10 @@ differ in the last question), n samples per problem, T = 1, top_p = 0.95, per-sa
 generates exactly NEW[k % 4] tokens per sample (32, 48, 64, 40: EOS ignored, stop_token_ids=()), so
 every method does the same work. One batch per problem (n rows). Methods:
 
-- ours (decode='shared', the default): each distinct prompt prefilled once, its KV cache copied to
-  its n rows, then the usual decode loop;
+- ours (decode='tree', the default): each distinct prefix (prompt + tokens so far) runs once per
+  step, so samples that agree share their forwards (models/hf_tree.py);
+- ours (decode='shared'): each distinct prompt prefilled once, its KV cache copied to its n rows,
+  then the usual decode loop;
 - ours (decode='reference'): today's loop, every row prefilled on its own;
 - ``model.generate(do_sample=True, top_p=0.95, num_return_sequences=n)`` on the same prompt (it expands
   the prompt to n rows before its prefill), min_new_tokens = max_new_tokens.
@@ -19,11 +21,12 @@ Metric: generated tokens / wall seconds of the whole call; each method runs once
 untimed warm-up call of every method). Scoring: ``backend.score`` of the reference path's samples
 (prompt + completion ids), new (each prompt run once, the completions on its cache) vs reference
 (every item run in full); metric: scored completion tokens / second. The max |diff| of the log-probs
-(sampled vs reference path, scored vs reference scoring) is printed.
+(sampled vs reference path, scored vs reference scoring) is printed, and how many of the samples
+are distinct (what the tree path shares).
 
 Workload 2: the packaged organism (4-layer Llama, vocab ~43), the demo's sampling shape: every
 problem of OrganismTask(size=8), n = 64, top_p = 0.95, 8 new tokens, stop on its end token,
-batches of 1024 rows: reference vs shared vs static (eager) decode; the share of samples with
+batches of 1024 rows: reference vs tree vs shared vs static (eager) decode; the share of samples with
 identical tokens is printed; then scoring those samples in batches of 512 (the demo's scorer),
 prompt once vs every item in full.
 """
@@ -77,8 +80,10 @@ def smollm2(args, torch) -> None:
     t0 = time.perf_counter()
     ref = HFBackend(Policy(model=str(gguf), name="smol"), sample_batch_size=args.n, score_batch_size=16,
                     stop_token_ids=(), engine=EngineConfig(decode="reference"))
-    new = HFBackend.from_model(ref.model, ref.tokenizer, ref.policy, sample_batch_size=args.n, score_batch_size=args.n,
-                               stop_token_ids=(), engine=EngineConfig(decode="shared"))
+    paths = {d: HFBackend.from_model(ref.model, ref.tokenizer, ref.policy, sample_batch_size=args.n,
+                                     score_batch_size=args.n, stop_token_ids=(), engine=EngineConfig(decode=d))
+             for d in ("tree", "shared")}
+    new = paths["tree"]
     print(f"loaded in {time.perf_counter() - t0:.1f} s")
     prompts = [few_shot(k) for k in range(args.problems)]
     lens = [len(ref.encode_prompt(p)) for p in prompts]
@@ -104,18 +109,21 @@ def smollm2(args, torch) -> None:
         return n
 
     small = DecodingConfig(top_p=0.95, max_new_tokens=2)
-    for be in (new, ref):  # warm-up
+    for be in (*paths.values(), ref):  # warm-up
         be.sample(reqs[0][:2], small)
         be.score([("w", 0, ref.encode_prompt(prompts[0]), [1, 2])], small)
-    res = {}
-    (s_new, t_new) = timed(lambda: ours(new))
-    res["ours, shared prefill (new)"] = (sum(s.n_tokens for s in s_new), t_new)
+    res, rows = {}, {}
+    for d, be in paths.items():
+        rows[d], t = timed(lambda: ours(be))
+        res[f"ours, --decode {d}"] = (sum(s.n_tokens for s in rows[d]), t)
+    s_new = rows["tree"]
     (s_ref, t_ref) = timed(lambda: ours(ref))
     res["ours, reference (today)"] = (sum(s.n_tokens for s in s_ref), t_ref)
     if not args.skip_generate:
         torch.manual_seed(0)
         res["model.generate"] = timed(generate)
-    same = sum(a.token_ids == b.token_ids for a, b in zip(s_new, s_ref))
+    distinct = len({(s.problem_id, tuple(s.token_ids)) for s in s_ref})
+    print(f"distinct completions: {distinct} of {len(s_ref)} samples")
     items = [(s.problem_id, s.sample_idx, s.prompt_ids, s.token_ids) for s in s_ref]
     d0 = DecodingConfig(top_p=0.95)
     sc_new, ts_new = timed(lambda: new.score(items, d0))
@@ -125,11 +133,14 @@ def smollm2(args, torch) -> None:
     for k, (n, s) in res.items():
         print(f"{k:<30}{n:>8}{s:>10.1f}{n / s:>10.1f}")
     rate = {k: n / s for k, (n, s) in res.items()}
-    print(f"ratio new / today: {rate['ours, shared prefill (new)'] / rate['ours, reference (today)']:.2f}x"
-          + (f"; new / generate: {rate['ours, shared prefill (new)'] / rate['model.generate']:.2f}x"
-             if "model.generate" in rate else ""))
+    for d in paths:
+        ours_rate = rate[f"ours, --decode {d}"]
+        print(f"--decode {d}: {ours_rate / rate['ours, reference (today)']:.2f}x today"
+              + (f", {ours_rate / rate['model.generate']:.2f}x generate" if "model.generate" in rate else ""))
+    same = {d: sum(a.token_ids == b.token_ids for a, b in zip(r, s_ref)) for d, r in rows.items()}
+    print(f"same tokens as today: {same} of {len(s_ref)}")
     pairs = [(a, b) for a, b in zip(s_new, s_ref) if a.token_ids == b.token_ids]
-    print(f"same tokens (new vs today): {same}/{len(s_ref)}; max |diff| of their log-probs: raw "
+    print(f"tree vs today, max |diff| of the same samples' log-probs: raw "
           f"{max_diff([a.token_logp_raw for a, _ in pairs], [b.token_logp_raw for _, b in pairs]):.2e}, decoding "
           f"{max_diff([a.token_logp_decoding for a, _ in pairs], [b.token_logp_decoding for _, b in pairs]):.2e}")
     print(f"\n{'scoring':<30}{'tokens':>8}{'seconds':>10}{'tokens/s':>10}")
@@ -154,7 +165,7 @@ def organism(args) -> None:
     print(f"\norganism ({base.model.config.num_hidden_layers} layers, vocab {base.model.config.vocab_size}): "
           f"{len(problems)} problems x n = 64, top_p 0.95, 8 new tokens, batches of 1024")
     out, secs = {}, {}
-    for path in ("reference", "shared", "static"):
+    for path in ("reference", "tree", "shared", "static"):
         be = HFBackend.from_model(base.model, base.tokenizer, base.policy, sample_batch_size=1024,
                                   engine=EngineConfig(decode=path))
         be.sample(reqs[:8], d)  # warm-up
@@ -167,14 +178,14 @@ def organism(args) -> None:
               f"{same:>9}/{len(reqs)}")
     items = [(s.problem_id, s.sample_idx, s.prompt_ids, s.token_ids) for s in out["reference"]]
     sc = {}
-    for path in ("reference", "shared"):  # the demo's scorer: batches of 512 items
+    for path in ("reference", "tree"):  # the demo's scorer: batches of 512 items
         be = HFBackend.from_model(base.model, base.tokenizer, base.policy, score_batch_size=512,
                                   engine=EngineConfig(decode=path))
         be.score(items[:8], d)
         sc[path] = timed(lambda: be.score(items, d))
-    diff = max_diff([a.token_logp_raw for a in sc["shared"][0]], [b.token_logp_raw for b in sc["reference"][0]])
+    diff = max_diff([a.token_logp_raw for a in sc["tree"][0]], [b.token_logp_raw for b in sc["reference"][0]])
     print(f"scoring the reference samples ({len(items)}, batches of 512): reference {sc['reference'][1]:.2f} s, "
-          f"shared {sc['shared'][1]:.2f} s: {sc['reference'][1] / sc['shared'][1]:.2f}x; max |diff| raw {diff:.1e}")
+          f"new {sc['tree'][1]:.2f} s: {sc['reference'][1] / sc['tree'][1]:.2f}x; max |diff| raw {diff:.1e}")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ def test_gpu_suite_smoke_prints_every_section(tmp_path):
     lines = r.stdout.splitlines()
     for b in (1, 4):
         rows = [ln for ln in lines if f"sample b={b} " in ln]
-        assert {ln.split()[4] for ln in rows} == {"shared", "static", "generate"}, rows
+        assert {ln.split()[4] for ln in rows} == {"tree", "shared", "static", "generate"}, rows
         assert all("tok/s" in ln and "gen" in ln and "roof" in ln for ln in rows)
     for what in ("score 16 x", "prefill sharing", "bf16 vs fp32 raw logp"):
         assert sum(what in ln for ln in lines) == 1, (what, r.stdout)

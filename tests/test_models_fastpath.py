@@ -236,7 +236,7 @@ def test_engine_config_checked():
         EngineConfig(decode="fast")
     with pytest.raises(ModelConfigError, match="max_batch_tokens"):
         EngineConfig(max_batch_tokens=-1)
-    assert EngineConfig().decode == "shared"
+    assert EngineConfig().decode == "tree"
 
 
 def test_engine_reaches_the_backend_through_the_registry(tiny):
@@ -246,7 +246,7 @@ def test_engine_reaches_the_backend_through_the_registry(tiny):
     be = build_backend(tiny.policy, 64, EngineConfig(max_batch_tokens=4096, decode="static"))
     assert (be.max_batch_tokens, be.decode, be.sample_batch_size, be.score_batch_size) == (4096, "static", 64, 64)
     plain = build_backend(tiny.policy, 64)  # no budget: scoring forwards stay capped at 16 rows
-    assert (plain.max_batch_tokens, plain.decode, plain.score_batch_size) == (0, "shared", 16)
+    assert (plain.max_batch_tokens, plain.decode, plain.score_batch_size) == (0, "tree", 16)
 
 
 def test_static_host_check_schedule():

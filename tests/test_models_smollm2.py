@@ -99,7 +99,8 @@ def test_chat_template_path(smol):
 
 
 def test_shared_prefill_paths_equal_reference(smol):
-    """Issue 17 on the real model: decode='shared' (each prompt prefilled once) and 'static' sample the same
+    """Issue 17 on the real model: decode='tree' (each distinct prefix once per step), 'shared' (each prompt
+    prefilled once) and 'static' sample the same
     tokens as the reference loop with log-probs within 1e-4, and scoring with each prompt run once gives
     the full forward's values within 1e-4 (float32)."""
     from supportscope.models.config import EngineConfig
@@ -107,10 +108,10 @@ def test_shared_prefill_paths_equal_reference(smol):
     prompt = " ".join(f"Question: what is {a} plus {a + 3}? Answer: {2 * a + 3}." for a in range(8)) + " Question:"
     reqs = [SampleRequest(pid, p, i) for pid, p in (("fs", prompt), ("short", "def fibonacci(n):")) for i in range(3)]
     paths = {d: HFBackend.from_model(smol.model, smol.tokenizer, smol.policy, engine=EngineConfig(decode=d))
-             for d in ("reference", "shared", "static")}
+             for d in ("reference", "tree", "shared", "static")}
     ref = paths["reference"].sample(reqs, DEC)
     assert len(smol.encode_prompt(prompt)) > 100
-    for d in ("shared", "static"):
+    for d in ("tree", "shared", "static"):
         for a, b in zip(ref, paths[d].sample(reqs, DEC)):
             assert (a.token_ids, a.finish_reason, a.completion) == (b.token_ids, b.finish_reason, b.completion)
             np.testing.assert_allclose(a.token_logp_raw, b.token_logp_raw, atol=1e-4, rtol=0)

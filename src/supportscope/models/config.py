@@ -29,7 +29,7 @@ BATCH_SIZE = 64
 #: beyond the model's own context is refused when it is loaded, PromptTooLongError).
 MAX_NEW_TOKENS = 2**20
 #: Decode paths of the HF backend (``--decode``), fastest-to-check first; see models/hf_generate.py.
-DECODE_PATHS = ("shared", "static", "compiled", "reference")
+DECODE_PATHS = ("tree", "shared", "static", "compiled", "reference")
 
 
 
@@ -205,8 +205,9 @@ class EngineConfig:
                   "batches are no longer capped at 16 sequences. 0 = rows only (the HF backend).",
                   "min": 0, "max": 2**40, "example": 262144})
     decode: str = field(
-        default="shared",
-        metadata={"help": "Decode loop of the HF backend: shared (each distinct prompt prefilled once, its KV "
+        default="tree",
+        metadata={"help": "Decode loop of the HF backend: tree (each distinct prefix, prompt + tokens so far, "
+                  "runs once per step: samples that agree share their forwards) | shared (each distinct prompt prefilled once, its KV "
                   "cache copied to its samples; scoring runs each prompt once) | static (shared prefill, a "
                   "preallocated cache and a fixed-shape step with no host sync) | compiled (static under "
                   "torch.compile) | reference (every row prefilled alone; the loop all others are tested "
@@ -220,7 +221,7 @@ class EngineConfig:
         _checked_fields(self)
         if self.decode not in DECODE_PATHS:
             raise ModelConfigError(f"`decode` {self.decode!r} is not one of {', '.join(DECODE_PATHS)}. "
-                                   "Fix: `decode` shared")
+                                   "Fix: `decode` tree")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -6,8 +6,9 @@ position_ids = cumsum(mask) - 1, a KV cache carries the prefix, and at every ste
 its token by inverse-CDF on pi_D with the next uniform of its own generator (`sampling.py`).
 Rows are grouped by prompt and cut into batches of at most ``sample_batch_size`` rows and
 ``max_batch_tokens`` padded token slots (`batching.py`); each distinct prompt of a batch is
-prefilled once and its cache copied to its rows (`hf_generate.py`, ``EngineConfig.decode``:
-shared, static, compiled, or the reference loop that prefills every row).
+prefilled once, and by default each distinct prefix then runs once per step, so samples that
+agree share their forwards (``EngineConfig.decode``: tree, `hf_tree.py`; or shared, static,
+compiled, or the reference loop that prefills every row, `hf_generate.py`).
 
 Scoring runs the transformer body only (hidden states), each distinct (prompt, completion) once (the
 n samples of a short-answer problem repeat: the organism's 256 per problem hold about 5 distinct
@@ -43,6 +44,7 @@ from supportscope.models.config import BATCH_SIZE, DecodingConfig, EngineConfig,
 from supportscope.models.loading import (ModelLoadError, prompt_ids, stop_token_ids as stop_ids,
                                          check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
 from supportscope.models.hf_generate import generate
+from supportscope.models.hf_tree import decode_tree
 from supportscope.models.hf_score import shared_prompt_hidden
 from supportscope.models.sampling import sample_seed
 from supportscope.models.scoring import chunked_token_logprobs, count_singular
@@ -198,8 +200,11 @@ class HFBackend:
 
     def _generate(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig,
                   path: str | None = None) -> list[tuple]:
-        """One batch along ``path`` (default: this backend's ``decode``), see models/hf_generate.py."""
-        return generate(self, prompts, seeds, decoding, path or self.decode)
+        """One batch along ``path`` (default: this backend's ``decode``), see models/hf_tree.py and hf_generate.py."""
+        path = path or self.decode
+        if path == "tree":
+            return decode_tree(self, prompts, seeds, decoding)
+        return generate(self, prompts, seeds, decoding, path)
 
     def _generate_all(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
         """Every row, in input order: grouped by prompt (equal prompts adjacent, lengths ascending), cut into

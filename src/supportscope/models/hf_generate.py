@@ -1,8 +1,11 @@
 """The decode loops of :class:`~supportscope.models.hf.HFBackend`: prefill, then one token per step.
 
-Three paths (``EngineConfig.decode``), all drawing token t of a row by inverse-CDF on pi_D with the
+Five paths (``EngineConfig.decode``), all drawing token t of a row by inverse-CDF on pi_D with the
 t-th uniform of the row's own generator (`sampling.py`), so they give the same tokens for the same
 seeds up to float rounding of the logits:
+
+- ``tree`` (the default, `hf_tree.py`): the shared prefill, then each distinct prefix (prompt +
+  tokens so far) runs once per step, however many samples agree on it.
 
 - ``reference``: today's loop. Every row is left-padded and prefilled on its own, a DynamicCache
   carries the prefix, finished rows are dropped from the batch and the cache (one host sync per step
@@ -56,47 +59,86 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
 
 
 @torch.inference_mode()
-def prefill(be: Any, prompts: list[list[int]], share: bool) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Run the prompts through the body: (DynamicCache of every row, mask [b, lp], last hidden [b, H],
-    next position [b]). position_ids = cumsum(mask) - 1, so left padding does not shift a prompt.
-
-    With ``share`` each distinct prompt is prefilled once and its rows of the cache, mask and hidden
-    state are then indexed out to every row that has it (cost: distinct prompts' tokens, not rows')."""
+def prefill_rows(be: Any, prompts: list[list[int]]) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the prompts through the body, one row each: (DynamicCache, mask [b, lp], last hidden [b, H],
+    next position [b]). position_ids = cumsum(mask) - 1, so left padding does not shift a prompt."""
     from transformers import DynamicCache
 
-    dev = be.device
-    firsts, which = unique_rows([tuple(p) for p in prompts]) if share else (list(range(len(prompts))),
-                                                                           list(range(len(prompts))))
-    ids, mask = left_pad([prompts[i] for i in firsts], be._pad_id)
-    ids, mask = ids.to(dev), mask.to(dev)
+    ids, mask = left_pad(prompts, be._pad_id)
+    ids, mask = ids.to(be.device), mask.to(be.device)
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     kv = DynamicCache(config=be.model.config)
     out = be._body(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **{be._cache_kw: kv})
-    hidden = out.last_hidden_state[:, -1]
-    del out
+    return kv, mask, out.last_hidden_state[:, -1], pos[:, -1] + 1
+
+
+@torch.inference_mode()
+def prefill(be: Any, prompts: list[list[int]], share: bool) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`prefill_rows` of every row. With ``share`` each distinct prompt is prefilled once and its
+    rows of the cache, mask and hidden state are then indexed out to every row that has it (cost:
+    distinct prompts' tokens, not rows')."""
+    if not share:
+        return prefill_rows(be, prompts)
+    firsts, which = unique_rows([tuple(p) for p in prompts])
+    kv, mask, hidden, nxt = prefill_rows(be, [prompts[i] for i in firsts])
     if len(firsts) < len(prompts):
-        sel = torch.tensor(which, dtype=torch.long, device=dev)
+        sel = torch.tensor(which, dtype=torch.long, device=be.device)
         kv.batch_select_indices(sel)
-        mask, pos, hidden = mask[sel], pos[sel], hidden[sel]
-    return kv, mask, hidden, pos[:, -1] + 1
+        mask, nxt, hidden = mask[sel], nxt[sel], hidden[sel]
+    return kv, mask, hidden, nxt
 
 
 def generate(be: Any, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig, path: str) -> list[tuple]:
-    """Sample one continuation per prompt along ``path`` (reference | shared | static | compiled)."""
+    """Sample one continuation per prompt along ``path`` (shared | static | compiled | reference; ``tree`` is
+    hf_tree.decode_tree)."""
     if path in ("static", "compiled"):
         return decode_static(be, prompts, seeds, decoding, compiled=path == "compiled")
     return decode_dynamic(be, prompts, seeds, decoding, share=path == "shared")
 
 
-def _rows(be: Any, tok_buf: torch.Tensor, lpd_buf: torch.Tensor, lpr_buf: torch.Tensor, n_tok: list[int],
-          finish: list[str], texts: list[str | None]) -> list[tuple]:
+def rows_out(be: Any, tok_buf: torch.Tensor, lpd_buf: torch.Tensor, lpr_buf: torch.Tensor, n_tok: list[int],
+             finish: list[str], texts: list[str | None]) -> list[tuple]:
+    """The batch's rows, each completion's text decoded from its ids (once per distinct completion:
+    samples of a sharpened policy repeat, and the tokenizer call costs more than the rest of a row)."""
     tok_all, lpd_all, lpr_all = tok_buf.cpu().tolist(), lpd_buf.cpu().tolist(), lpr_buf.cpu().tolist()
+    decoded: dict[tuple[int, ...], str] = {}
     rows = []
     for i, n in enumerate(n_tok):
         ids = tok_all[i][:n]
-        text = texts[i] if texts[i] is not None else be.tokenizer.decode(ids, skip_special_tokens=True)
+        text = texts[i]
+        if text is None:
+            key = tuple(ids)
+            text = decoded.get(key)
+            if text is None:
+                text = decoded[key] = be.tokenizer.decode(ids, skip_special_tokens=True)
         rows.append((ids, lpd_all[i][:n], lpr_all[i][:n], finish[i], text))
     return rows
+
+
+def finished_rows(be: Any, decoding: DecodingConfig, tok: torch.Tensor, stop_ids: torch.Tensor, active: list[int],
+                  finish: list[str], texts: list[str | None], tokens: list[list[int]]) -> list[int]:
+    """Positions j in ``active`` (original rows of the live batch rows) whose token ``tok[j]`` ends them:
+    a stop token (finish "stop"), or, with stop strings, a decoded completion that now holds one
+    (finish "stop_string", its text cut before it). ``tokens`` keeps every live row's ids on the host
+    (only with stop strings). One device sync per step, as in generate()."""
+    done: list[int] = []
+    if stop_ids.numel():
+        is_stop = torch.isin(tok, stop_ids)
+        if decoding.stop or bool(is_stop.any()):
+            done = is_stop.nonzero().flatten().tolist()
+            for j in done:
+                finish[active[j]] = "stop"
+    if decoding.stop:
+        for j, (row, tid) in enumerate(zip(active, tok.tolist())):
+            tokens[row].append(tid)
+            if j in done:
+                continue
+            text = be.tokenizer.decode(tokens[row], skip_special_tokens=True)
+            at = find_stop(text, decoding.stop)
+            if at >= 0:
+                finish[row], texts[row] = "stop_string", text[:at]
+                done.append(j)
+    return done
 
 
 @torch.inference_mode()
@@ -127,23 +169,7 @@ def decode_dynamic(be: Any, prompts: list[list[int]], seeds: list[int], decoding
         lpd_buf[active_t, t] = dec.gather(-1, col).squeeze(-1)
         lpr_buf[active_t, t] = raw.gather(-1, col).squeeze(-1)
         del dec, raw
-        done: list[int] = []  # positions j in `active` that finish at this step
-        if stop_ids.numel():
-            is_stop = torch.isin(tok, stop_ids)
-            if decoding.stop or bool(is_stop.any()):  # one device sync per step, as in generate()
-                done = is_stop.nonzero().flatten().tolist()
-                for j in done:
-                    finish[active[j]] = "stop"
-        if decoding.stop:
-            for j, (row, tid) in enumerate(zip(active, tok.tolist())):
-                tokens[row].append(tid)
-                if j in done:
-                    continue
-                text = be.tokenizer.decode(tokens[row], skip_special_tokens=True)
-                at = find_stop(text, decoding.stop)
-                if at >= 0:
-                    finish[row], texts[row] = "stop_string", text[:at]
-                    done.append(j)
+        done = finished_rows(be, decoding, tok, stop_ids, active, finish, texts, tokens)
         for j in done:
             n_tok[active[j]] = t + 1
         if t + 1 == steps or len(done) == len(active):
@@ -160,7 +186,7 @@ def decode_dynamic(be: Any, prompts: list[list[int]], seeds: list[int], decoding
                        position_ids=next_pos.unsqueeze(-1), use_cache=True, **{be._cache_kw: kv})
         hidden = out.last_hidden_state[:, -1]
         next_pos = next_pos + 1
-    return _rows(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
+    return rows_out(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
 
 
 def static_cache(be: Any, kv: Any, steps: int) -> Any:
@@ -263,4 +289,4 @@ def decode_static(be: Any, prompts: list[list[int]], seeds: list[int], decoding:
         if t + 1 < steps and check_due(t + 1) and check(t + 1):
             break
     check(steps)
-    return _rows(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
+    return rows_out(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)

@@ -1,0 +1,92 @@
+"""The ``tree`` decode path of the HF backend: each distinct prefix runs once per step.
+
+Rows of a batch with the same prompt and, so far, the same tokens have the same next-token
+distribution, so it is computed once. A *node* is a distinct prefix (prompt + tokens drawn so far);
+the KV cache holds one row per live node, and every row of the batch points at its node. Step t:
+
+1. pi_D and the raw log-probs of every node, from its last hidden state (``decoding_and_raw``);
+2. every live row draws its token by inverse CDF on its node's pi_D with its own t-th uniform: the
+   rule and the uniform of every other path (`sampling.py`), so the same token up to float rounding
+   of the logits;
+3. rows that drew a stop token or completed a stop string finish (as in the reference loop);
+4. the live rows' distinct (node, token) pairs are the next nodes, ordered by (node, token), so a node
+   with one child keeps its place. When every node has exactly one child the cache is left as it is;
+   otherwise its rows are indexed out to the children (``batch_select_indices``: a node with c
+   children is copied c times, a node whose rows all finished is dropped);
+5. one body forward of the next nodes' last tokens.
+
+A step costs a forward of the distinct prefixes, not of the rows: ``rows / nodes`` is the saving. A
+sharpened policy (RL-tuned, low temperature, the organism: its 64 samples of a problem hold about 5
+distinct completions) has few nodes; a diverse one has one node per row after its first tokens, and
+then runs the ``shared`` loop plus one ``torch.unique`` of the live rows per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from supportscope.models.batching import unique_rows
+from supportscope.models.config import DecodingConfig
+from supportscope.models.decoding import decoding_and_raw
+from supportscope.models.hf_generate import finished_rows, prefill_rows, rows_out
+from supportscope.models.sampling import inverse_cdf, uniforms
+
+
+def next_nodes(node: torch.Tensor, tok: torch.Tensor, vocab: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(parent [N'], token [N'], node of each row [A]) for rows at nodes ``node`` [A] that drew ``tok`` [A]:
+    the distinct (node, token) pairs sorted by node, then token."""
+    keys, row_node = torch.unique(node * vocab + tok, sorted=True, return_inverse=True)
+    return torch.div(keys, vocab, rounding_mode="floor"), keys % vocab, row_node
+
+
+@torch.inference_mode()
+def decode_tree(be: Any, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
+    """Sample one continuation per prompt, each distinct prefix run once per step (module docstring)."""
+    b, steps, dev = len(prompts), decoding.max_new_tokens, be.device
+    firsts, which = unique_rows([tuple(p) for p in prompts])
+    kv, mask, hidden, next_pos = prefill_rows(be, [prompts[i] for i in firsts])
+    # one prompt length: decode steps need no mask (see decode_dynamic)
+    unpadded = bool(mask.all())
+    u = uniforms(seeds, steps).to(dev)
+    stop_ids = torch.tensor(be.stop_token_ids, dtype=torch.long, device=dev)
+    lpd_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+    lpr_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+    tok_buf = torch.zeros((b, steps), dtype=torch.long, device=dev)
+    n_tok = [steps] * b
+    finish: list[str] = ["length"] * b
+    texts: list[str | None] = [None] * b
+    tokens: list[list[int]] = [[] for _ in range(b)]
+    active = list(range(b))
+    active_t = torch.arange(b, device=dev)
+    node = torch.tensor(which, dtype=torch.long, device=dev)  # node of each live row
+    for t in range(steps):
+        dec, raw = decoding_and_raw(be._logits(hidden), decoding)
+        vocab = dec.shape[-1]
+        tok = inverse_cdf(dec.index_select(0, node), u[active_t, t])
+        tok_buf[active_t, t] = tok
+        lpd_buf[active_t, t] = dec[node, tok]
+        lpr_buf[active_t, t] = raw[node, tok]
+        del dec, raw
+        done = finished_rows(be, decoding, tok, stop_ids, active, finish, texts, tokens)
+        for j in done:
+            n_tok[active[j]] = t + 1
+        if t + 1 == steps or len(done) == len(active):
+            break
+        if done:
+            gone = set(done)
+            keep = [j for j in range(len(active)) if j not in gone]
+            sel = torch.tensor(keep, dtype=torch.long, device=dev)
+            node, tok, active_t = node[sel], tok[sel], active_t[sel]
+            active = [active[j] for j in keep]
+        parent, last, node = next_nodes(node, tok, vocab)
+        if parent.numel() != next_pos.numel() or not torch.equal(parent, torch.arange(parent.numel(), device=dev)):
+            kv.batch_select_indices(parent)
+            mask, next_pos = mask[parent], next_pos[parent]
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+        out = be._body(input_ids=last.unsqueeze(-1), attention_mask=None if unpadded else mask,
+                       position_ids=next_pos.unsqueeze(-1), use_cache=True, **{be._cache_kw: kv})
+        hidden = out.last_hidden_state[:, -1]
+        next_pos = next_pos + 1
+    return rows_out(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
