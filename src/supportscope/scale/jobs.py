@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from supportscope.models.backend import Backend, SampleRequest, Score
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, Policy
 from supportscope.errors import InputError
+from supportscope.heap import frozen_heap
 from supportscope.registry import suggest
 from supportscope.store import SCORER_PREFIX, RunStore, build_table
 from supportscope.store.manifest import MANIFEST, check_same_entry, entry_config
@@ -189,8 +190,9 @@ def run_sample_works(backend: Backend | None, executor: UnitExecutor | None, wor
     if executor is not None:
         executor.run_samples(works, decoding, task, name, batch_size, write, progress)
         return
-    for work in works:
-        write(work, sample_work_rows(backend, work, decoding, task, name, batch_size, progress))
+    with frozen_heap():  # the model and libraries out of the collector's walks (heap.py)
+        for work in works:
+            write(work, sample_work_rows(backend, work, decoding, task, name, batch_size, progress))
 
 
 def sample_job(store: RunStore, backend: Backend | None, name: str, policy: Policy, decoding: DecodingConfig,
@@ -361,12 +363,13 @@ def score_job(store: RunStore, backend: Backend | None, scorer: str, policy: Pol
         return written
     refs: dict[str, Backend] = {}
     encoded: dict[str, dict[str, list[int]]] = {}  # per generator: problem ids are only unique within one
-    for work in works():
-        ref = None
-        if reference is not None:
-            if work.generator not in refs:
-                refs[work.generator] = reference(work.generator)
-            ref = refs[work.generator]
-        write(work, score_work_rows(backend, work, scorer, ref, batch_size, progress,
-                                    encoded.setdefault(work.generator, {})))
+    with frozen_heap():  # the model and libraries out of the collector's walks (heap.py)
+        for work in works():
+            ref = None
+            if reference is not None:
+                if work.generator not in refs:
+                    refs[work.generator] = reference(work.generator)
+                ref = refs[work.generator]
+            write(work, score_work_rows(backend, work, scorer, ref, batch_size, progress,
+                                        encoded.setdefault(work.generator, {})))
     return written
