@@ -28,7 +28,7 @@ BATCH_SIZE = 64
 #: Largest max_new_tokens: 2^20, beyond the context of any model (a prompt plus max_new_tokens
 #: beyond the model's own context is refused when it is loaded, PromptTooLongError).
 MAX_NEW_TOKENS = 2**20
-#: Decode paths of the HF backend (``--decode``), fastest-to-check first; see models/hf_generate.py.
+#: Decode paths of the HF backend (``--decode``), the default first; see models/hf_tree.py and hf_generate.py.
 DECODE_PATHS = ("tree", "shared", "static", "compiled", "reference")
 
 
@@ -207,11 +207,12 @@ class EngineConfig:
     decode: str = field(
         default="tree",
         metadata={"help": "Decode loop of the HF backend: tree (each distinct prefix, prompt + tokens so far, "
-                  "runs once per step: samples that agree share their forwards) | shared (each distinct prompt prefilled once, its KV "
-                  "cache copied to its samples; scoring runs each prompt once) | static (shared prefill, a "
-                  "preallocated cache and a fixed-shape step with no host sync) | compiled (static under "
-                  "torch.compile) | reference (every row prefilled alone; the loop all others are tested "
-                  "against)."})
+                  "runs once per step: samples that agree share their forwards) | shared (each distinct "
+                  "prompt prefilled once, its KV cache copied to its samples, then every row steps) | static "
+                  "(shared prefill, a preallocated cache and a fixed-shape step with no host sync) | "
+                  "compiled (static under torch.compile) | reference (every row prefilled alone and every "
+                  "item scored in full; the loop all others are tested against; the others score each "
+                  "prompt once)."})
 
     def __post_init__(self) -> None:
         self.validate()

@@ -6,7 +6,6 @@ seeds up to float rounding of the logits:
 
 - ``tree`` (the default, `hf_tree.py`): the shared prefill, then each distinct prefix (prompt +
   tokens so far) runs once per step, however many samples agree on it.
-
 - ``reference``: today's loop. Every row is left-padded and prefilled on its own, a DynamicCache
   carries the prefix, finished rows are dropped from the batch and the cache (one host sync per step
   for the stop check, and the nucleus search may sync to grow its candidate set).
