@@ -65,3 +65,19 @@ def test_tree_forwards_distinct_prefixes_only():
     assert max(rows["tree"][1:]) <= len(distinct) < len(reqs) // 4
     assert rows["tree"][0] == 256 // 64  # the first batch: each of its 4 prompts prefilled once
     assert sum(rows["tree"]) * 4 < sum(rows["reference"])
+
+
+def test_draws_in_blocks_equal_one_draw(monkeypatch):
+    """draw_rows in blocks of rows gives the tokens of one inverse_cdf over every row's node distribution."""
+    import supportscope.models.hf_tree as tree
+    from supportscope.models.sampling import inverse_cdf
+
+    g = torch.Generator().manual_seed(0)
+    dec = torch.log_softmax(torch.randn(5, 11, generator=g), -1)
+    dec[1, 3:] = -float("inf")  # a truncated distribution draws only from what it keeps
+    node = torch.randint(0, 5, (37,), generator=g)
+    u = torch.rand(37, generator=g, dtype=torch.float64)
+    whole = inverse_cdf(dec[node], u)
+    monkeypatch.setattr(tree, "DRAW_BLOCK", 22)  # two rows per block
+    assert torch.equal(tree.draw_rows(dec, node, u), whole)
+    assert all(t < 3 for t, n in zip(whole.tolist(), node.tolist()) if n == 1)

@@ -18,7 +18,9 @@ the KV cache holds one row per live node, and every row of the batch points at i
 A step costs a forward of the distinct prefixes, not of the rows: ``rows / nodes`` is the saving. A
 sharpened policy (RL-tuned, low temperature, the organism: its 64 samples of a problem hold about 5
 distinct completions) has few nodes; a diverse one has one node per row after its first tokens, and
-then runs the ``shared`` loop plus one ``torch.unique`` of the live rows per step.
+then runs the ``shared`` loop plus, per step, one ``torch.unique`` of the live rows, one more host
+sync (is the node map the identity?) and a copy of each row's node distribution for its draw (in
+blocks of :data:`DRAW_BLOCK` elements, :func:`draw_rows`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,21 @@ def next_nodes(node: torch.Tensor, tok: torch.Tensor, vocab: int) -> tuple[torch
     the distinct (node, token) pairs sorted by node, then token."""
     keys, row_node = torch.unique(node * vocab + tok, sorted=True, return_inverse=True)
     return torch.div(keys, vocab, rounding_mode="floor"), keys % vocab, row_node
+
+
+#: rows x vocab elements of one block of draws: bounds the float64 CDFs a step builds (as decoding._BLOCK)
+DRAW_BLOCK = 1 << 22
+
+
+def draw_rows(dec: torch.Tensor, node: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Token [A] of each row: inverse CDF on its node's row of ``dec`` [N, V] with its uniform ``u`` [A], in
+    blocks of rows, so the copies of the nodes' rows and their float64 CDFs stay within DRAW_BLOCK
+    elements (each row's draw is computed on its own: blocks do not change a token)."""
+    step = max(1, DRAW_BLOCK // dec.shape[-1])
+    if node.numel() <= step:
+        return inverse_cdf(dec.index_select(0, node), u)
+    return torch.cat([inverse_cdf(dec.index_select(0, node[s:s + step]), u[s:s + step])
+                      for s in range(0, node.numel(), step)])
 
 
 @torch.inference_mode()
@@ -64,7 +81,7 @@ def decode_tree(be: Any, prompts: list[list[int]], seeds: list[int], decoding: D
     for t in range(steps):
         dec, raw = decoding_and_raw(be._logits(hidden), decoding)
         vocab = dec.shape[-1]
-        tok = inverse_cdf(dec.index_select(0, node), u[active_t, t])
+        tok = draw_rows(dec, node, u[active_t, t])
         tok_buf[active_t, t] = tok
         lpd_buf[active_t, t] = dec[node, tok]
         lpr_buf[active_t, t] = raw[node, tok]
