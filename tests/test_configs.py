@@ -181,7 +181,7 @@ BAD_TYPES = [
     (DecodingConfig, {"stop": "Question:"}, "stop", "a list of at most 1024 values"),
     (DecodingConfig, {"temperature": None}, "temperature", "a finite number, got None"),
     (EngineConfig, {"max_batch_tokens": -1}, "max_batch_tokens", "must be >= 0"),
-    (EngineConfig, {"decode": "fast"}, "decode", "not one of shared, static, compiled, reference"),
+    (EngineConfig, {"decode": "fast"}, "decode", "not one of tree, shared, static, compiled, reference"),
     (AdaptiveConfig, {"max_n": 2**30}, "max_n", "must be <= 1048576"),  # checked even with adaptive off
     (RayConfig, {"ray": "false"}, "ray", "true or false"),
     (DemoConfig, {"bootstrap": 10**13}, "bootstrap", "must be <= 1000000"),
