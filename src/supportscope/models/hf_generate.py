@@ -114,30 +114,80 @@ def rows_out(be: Any, tok_buf: torch.Tensor, lpd_buf: torch.Tensor, lpr_buf: tor
     return rows
 
 
-def finished_rows(be: Any, decoding: DecodingConfig, tok: torch.Tensor, stop_ids: torch.Tensor, active: list[int],
-                  finish: list[str], texts: list[str | None], tokens: list[list[int]]) -> list[int]:
-    """Positions j in ``active`` (original rows of the live batch rows) whose token ``tok[j]`` ends them:
-    a stop token (finish "stop"), or, with stop strings, a decoded completion that now holds one
-    (finish "stop_string", its text cut before it). ``tokens`` keeps every live row's ids on the host
-    (only with stop strings). One device sync per step, as in generate()."""
-    done: list[int] = []
-    if stop_ids.numel():
-        is_stop = torch.isin(tok, stop_ids)
-        if decoding.stop or bool(is_stop.any()):
-            done = is_stop.nonzero().flatten().tolist()
-            for j in done:
-                finish[active[j]] = "stop"
-    if decoding.stop:
-        for j, (row, tid) in enumerate(zip(active, tok.tolist())):
-            tokens[row].append(tid)
-            if j in done:
-                continue
-            text = be.tokenizer.decode(tokens[row], skip_special_tokens=True)
-            at = find_stop(text, decoding.stop)
-            if at >= 0:
-                finish[row], texts[row] = "stop_string", text[:at]
-                done.append(j)
-    return done
+class LiveRows:
+    """The outputs of a batch's rows and which of them are still live, for the loops that drop finished
+    rows (``decode_dynamic``, ``hf_tree.decode_tree``): token, log-prob buffers [b, steps] on the device;
+    per row its length, finish reason and stop-string text; ``active`` (original row of each live row)
+    and ``active_t`` (the same on the device); with stop strings, every live row's ids on the host."""
+
+    def __init__(self, b: int, steps: int, dev: Any) -> None:
+        self.tok = torch.zeros((b, steps), dtype=torch.long, device=dev)
+        self.lpd = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+        self.lpr = torch.zeros((b, steps), dtype=torch.float32, device=dev)
+        self.n_tok = [steps] * b
+        self.finish: list[str] = ["length"] * b
+        self.texts: list[str | None] = [None] * b
+        self.tokens: list[list[int]] = [[] for _ in range(b)]  # kept on the CPU only for stop strings
+        self.active = list(range(b))
+        self.active_t = torch.arange(b, device=dev)
+
+    def record(self, t: int, tok: torch.Tensor, lpd: torch.Tensor, lpr: torch.Tensor) -> None:
+        """Step t's token and log-probs of every live row."""
+        self.tok[self.active_t, t], self.lpd[self.active_t, t], self.lpr[self.active_t, t] = tok, lpd, lpr
+
+    def finished(self, be: Any, decoding: DecodingConfig, t: int, tok: torch.Tensor,
+                 stop_ids: torch.Tensor) -> list[int]:
+        """Positions j of the live rows whose token ``tok[j]`` (step t) ends them: a stop token (finish
+        "stop"), or, with stop strings, a decoded completion that now holds one (finish "stop_string",
+        its text cut before it); their length becomes t + 1. One device sync per step, as in generate()."""
+        done: list[int] = []
+        if stop_ids.numel():
+            is_stop = torch.isin(tok, stop_ids)
+            if decoding.stop or bool(is_stop.any()):
+                done = is_stop.nonzero().flatten().tolist()
+                for j in done:
+                    self.finish[self.active[j]] = "stop"
+        if decoding.stop:
+            for j, (row, tid) in enumerate(zip(self.active, tok.tolist())):
+                self.tokens[row].append(tid)
+                if j in done:
+                    continue
+                text = be.tokenizer.decode(self.tokens[row], skip_special_tokens=True)
+                at = find_stop(text, decoding.stop)
+                if at >= 0:
+                    self.finish[row], self.texts[row] = "stop_string", text[:at]
+                    done.append(j)
+        for j in done:
+            self.n_tok[self.active[j]] = t + 1
+        return done
+
+    def drop(self, done: list[int]) -> torch.Tensor | None:
+        """Remove the live rows at positions ``done``; the positions kept (to index the caller's own
+        per-row tensors with), or None when none was removed."""
+        if not done:
+            return None
+        gone = set(done)
+        keep = [j for j in range(len(self.active)) if j not in gone]
+        sel = torch.tensor(keep, dtype=torch.long, device=self.active_t.device)
+        self.active_t = self.active_t[sel]
+        self.active = [self.active[j] for j in keep]
+        return sel
+
+    def out(self, be: Any) -> list[tuple]:
+        """:func:`rows_out` of the batch."""
+        return rows_out(be, self.tok, self.lpd, self.lpr, self.n_tok, self.finish, self.texts)
+
+
+def step_body(be: Any, kv: Any, last: torch.Tensor, mask: torch.Tensor, next_pos: torch.Tensor,
+              unpadded: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One body forward of the tokens ``last`` [r] on the DynamicCache ``kv`` (extended in place):
+    (last hidden [r, H], mask grown by one column, next positions + 1). ``unpadded``: every row has the
+    same prompt length, so the step needs no mask (a query attends to its whole cache), and without
+    one SDPA reads grouped KV heads in place instead of copying them per step."""
+    mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+    out = be._body(input_ids=last.unsqueeze(-1), attention_mask=None if unpadded else mask,
+                   position_ids=next_pos.unsqueeze(-1), use_cache=True, **{be._cache_kw: kv})
+    return out.last_hidden_state[:, -1], mask, next_pos + 1
 
 
 @torch.inference_mode()
@@ -148,44 +198,23 @@ def decode_dynamic(be: Any, prompts: list[list[int]], seeds: list[int], decoding
     kv, mask, hidden, next_pos = prefill(be, prompts, share)
     u = uniforms(seeds, steps).to(dev)
     stop_ids = torch.tensor(be.stop_token_ids, dtype=torch.long, device=dev)
-    lpd_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
-    lpr_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
-    tok_buf = torch.zeros((b, steps), dtype=torch.long, device=dev)
-    n_tok = [steps] * b
-    finish: list[str] = ["length"] * b
-    texts: list[str | None] = [None] * b
-    tokens: list[list[int]] = [[] for _ in range(b)]  # kept on the CPU only for stop strings
-    active = list(range(b))  # original row of each live batch row
-    active_t = torch.arange(b, device=dev)
-    # no left padding (one prompt length in the batch): decode steps need no mask (a query attends to its
-    # whole cache), and without one SDPA reads grouped KV heads in place instead of copying them per step
-    unpadded = share and bool(mask.all())
+    rows = LiveRows(b, steps, dev)
+    unpadded = share and bool(mask.all())  # one prompt length in the batch (step_body)
     for t in range(steps):
         dec, raw = decoding_and_raw(be._logits(hidden), decoding)
-        tok = inverse_cdf(dec, u[active_t, t])
+        tok = inverse_cdf(dec, u[rows.active_t, t])
         col = tok.unsqueeze(-1)
-        tok_buf[active_t, t] = tok
-        lpd_buf[active_t, t] = dec.gather(-1, col).squeeze(-1)
-        lpr_buf[active_t, t] = raw.gather(-1, col).squeeze(-1)
+        rows.record(t, tok, dec.gather(-1, col).squeeze(-1), raw.gather(-1, col).squeeze(-1))
         del dec, raw
-        done = finished_rows(be, decoding, tok, stop_ids, active, finish, texts, tokens)
-        for j in done:
-            n_tok[active[j]] = t + 1
-        if t + 1 == steps or len(done) == len(active):
+        done = rows.finished(be, decoding, t, tok, stop_ids)
+        if t + 1 == steps or len(done) == len(rows.active):
             break
-        if done:
-            gone = set(done)
-            keep = [j for j in range(len(active)) if j not in gone]
-            sel = torch.tensor(keep, dtype=torch.long, device=dev)
+        sel = rows.drop(done)
+        if sel is not None:
             kv.batch_select_indices(sel)
-            mask, next_pos, tok, active_t = mask[sel], next_pos[sel], tok[sel], active_t[sel]
-            active = [active[j] for j in keep]
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-        out = be._body(input_ids=tok.unsqueeze(-1), attention_mask=None if unpadded else mask,
-                       position_ids=next_pos.unsqueeze(-1), use_cache=True, **{be._cache_kw: kv})
-        hidden = out.last_hidden_state[:, -1]
-        next_pos = next_pos + 1
-    return rows_out(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
+            mask, next_pos, tok = mask[sel], next_pos[sel], tok[sel]
+        hidden, mask, next_pos = step_body(be, kv, tok, mask, next_pos, unpadded)
+    return rows.out(be)
 
 
 def static_cache(be: Any, kv: Any, steps: int) -> Any:

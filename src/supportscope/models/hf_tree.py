@@ -32,7 +32,7 @@ import torch
 from supportscope.models.batching import unique_rows
 from supportscope.models.config import DecodingConfig
 from supportscope.models.decoding import decoding_and_raw
-from supportscope.models.hf_generate import finished_rows, prefill_rows, rows_out
+from supportscope.models.hf_generate import LiveRows, prefill_rows, step_body
 from supportscope.models.sampling import inverse_cdf, uniforms
 
 
@@ -64,46 +64,26 @@ def decode_tree(be: Any, prompts: list[list[int]], seeds: list[int], decoding: D
     b, steps, dev = len(prompts), decoding.max_new_tokens, be.device
     firsts, which = unique_rows([tuple(p) for p in prompts])
     kv, mask, hidden, next_pos = prefill_rows(be, [prompts[i] for i in firsts])
-    # one prompt length: decode steps need no mask (see decode_dynamic)
-    unpadded = bool(mask.all())
+    unpadded = bool(mask.all())  # one prompt length among the distinct prompts (step_body)
     u = uniforms(seeds, steps).to(dev)
     stop_ids = torch.tensor(be.stop_token_ids, dtype=torch.long, device=dev)
-    lpd_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
-    lpr_buf = torch.zeros((b, steps), dtype=torch.float32, device=dev)
-    tok_buf = torch.zeros((b, steps), dtype=torch.long, device=dev)
-    n_tok = [steps] * b
-    finish: list[str] = ["length"] * b
-    texts: list[str | None] = [None] * b
-    tokens: list[list[int]] = [[] for _ in range(b)]
-    active = list(range(b))
-    active_t = torch.arange(b, device=dev)
+    rows = LiveRows(b, steps, dev)
     node = torch.tensor(which, dtype=torch.long, device=dev)  # node of each live row
     for t in range(steps):
         dec, raw = decoding_and_raw(be._logits(hidden), decoding)
         vocab = dec.shape[-1]
-        tok = draw_rows(dec, node, u[active_t, t])
-        tok_buf[active_t, t] = tok
-        lpd_buf[active_t, t] = dec[node, tok]
-        lpr_buf[active_t, t] = raw[node, tok]
+        tok = draw_rows(dec, node, u[rows.active_t, t])
+        rows.record(t, tok, dec[node, tok], raw[node, tok])
         del dec, raw
-        done = finished_rows(be, decoding, tok, stop_ids, active, finish, texts, tokens)
-        for j in done:
-            n_tok[active[j]] = t + 1
-        if t + 1 == steps or len(done) == len(active):
+        done = rows.finished(be, decoding, t, tok, stop_ids)
+        if t + 1 == steps or len(done) == len(rows.active):
             break
-        if done:
-            gone = set(done)
-            keep = [j for j in range(len(active)) if j not in gone]
-            sel = torch.tensor(keep, dtype=torch.long, device=dev)
-            node, tok, active_t = node[sel], tok[sel], active_t[sel]
-            active = [active[j] for j in keep]
+        sel = rows.drop(done)
+        if sel is not None:
+            node, tok = node[sel], tok[sel]
         parent, last, node = next_nodes(node, tok, vocab)
         if parent.numel() != next_pos.numel() or not torch.equal(parent, torch.arange(parent.numel(), device=dev)):
             kv.batch_select_indices(parent)
             mask, next_pos = mask[parent], next_pos[parent]
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-        out = be._body(input_ids=last.unsqueeze(-1), attention_mask=None if unpadded else mask,
-                       position_ids=next_pos.unsqueeze(-1), use_cache=True, **{be._cache_kw: kv})
-        hidden = out.last_hidden_state[:, -1]
-        next_pos = next_pos + 1
-    return rows_out(be, tok_buf, lpd_buf, lpr_buf, n_tok, finish, texts)
+        hidden, mask, next_pos = step_body(be, kv, last, mask, next_pos, unpadded)
+    return rows.out(be)
