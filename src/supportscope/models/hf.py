@@ -43,7 +43,7 @@ from supportscope.models.batching import group_order, token_batches, unique_rows
 from supportscope.models.config import BATCH_SIZE, DecodingConfig, EngineConfig, Policy
 from supportscope.models.loading import (ModelLoadError, prompt_ids, stop_token_ids as stop_ids,
                                          check_same_tokenizer, load_model_and_tokenizer, tokenizer_fingerprint)
-from supportscope.models.hf_generate import generate
+from supportscope.models.hf_generate import decode_dynamic, decode_static
 from supportscope.models.hf_tree import decode_tree
 from supportscope.models.hf_score import shared_prompt_hidden
 from supportscope.models.sampling import sample_seed
@@ -204,7 +204,9 @@ class HFBackend:
         path = path or self.decode
         if path == "tree":
             return decode_tree(self, prompts, seeds, decoding)
-        return generate(self, prompts, seeds, decoding, path)
+        if path in ("static", "compiled"):
+            return decode_static(self, prompts, seeds, decoding, compiled=path == "compiled")
+        return decode_dynamic(self, prompts, seeds, decoding, share=path == "shared")
 
     def _generate_all(self, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig) -> list[tuple]:
         """Every row, in input order: grouped by prompt (equal prompts adjacent, lengths ascending), cut into

@@ -87,14 +87,6 @@ def prefill(be: Any, prompts: list[list[int]], share: bool) -> tuple[Any, torch.
     return kv, mask, hidden, nxt
 
 
-def generate(be: Any, prompts: list[list[int]], seeds: list[int], decoding: DecodingConfig, path: str) -> list[tuple]:
-    """Sample one continuation per prompt along ``path`` (shared | static | compiled | reference; ``tree`` is
-    hf_tree.decode_tree)."""
-    if path in ("static", "compiled"):
-        return decode_static(be, prompts, seeds, decoding, compiled=path == "compiled")
-    return decode_dynamic(be, prompts, seeds, decoding, share=path == "shared")
-
-
 def rows_out(be: Any, tok_buf: torch.Tensor, lpd_buf: torch.Tensor, lpr_buf: torch.Tensor, n_tok: list[int],
              finish: list[str], texts: list[str | None]) -> list[tuple]:
     """The batch's rows, each completion's text decoded from its ids (once per distinct completion:
